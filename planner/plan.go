@@ -1,0 +1,93 @@
+// Package planner computes, from the desired roles of one resource and a
+// catalog.Snapshot of its cluster, the minimal SQL that reconciles the live
+// state, per role and per database, with its checksum. It is pure: it takes
+// values and returns values, and never talks to PostgreSQL.
+package planner
+
+import "time"
+
+// DocumentVersion is the version of the plan document format (DESIGN §5).
+const DocumentVersion = 1
+
+// Redacted replaces every secret in plans, sessions and logs.
+const Redacted = "<redacted>"
+
+// PasswordPlaceholder is the literal that stands for a generated password in
+// rendered SQL (CREATE ROLE ... PASSWORD '<redacted>'); apply substitutes a
+// SCRAM-SHA-256 verifier for it.
+const PasswordPlaceholder = "'" + Redacted + "'"
+
+// Scope statuses.
+const (
+	StatusInSync        = "in-sync"
+	StatusOutOfSync     = "out-of-sync"
+	StatusUnprovisioned = "unprovisioned"
+)
+
+// Document is the plan document of DESIGN §5.
+type Document struct {
+	Version   int            `json:"version"`
+	SID       string         `json:"sid"`
+	CreatedAt time.Time      `json:"created_at"`
+	Source    Source         `json:"source"`
+	Resources []ResourcePlan `json:"resources"`
+}
+
+// Source says where the desired state came from.
+type Source struct {
+	Commit      string `json:"commit"`
+	PullRequest int    `json:"pull_request"`
+}
+
+// ResourcePlan is the plan for one resource, or the error that prevented it.
+type ResourcePlan struct {
+	Resource string `json:"resource"`
+	// ServerVersion is the cluster's server_version when it was inspected.
+	ServerVersion string     `json:"server_version,omitempty"`
+	Roles         []RolePlan `json:"roles"`
+	// Error is set when the resource could not be planned (unreachable,
+	// scope naming a missing database, ...); Roles is then empty.
+	Error string `json:"error,omitempty"`
+}
+
+// RolePlan is the plan for one declared role.
+type RolePlan struct {
+	Config       Config `json:"config"`
+	CurrentState State  `json:"current_state"`
+	// SQLPlan maps database name to its ordered statements; cluster-level
+	// statements come first under the resource's maintenance database.
+	// Empty (not nil) for an in-sync role.
+	SQLPlan  map[string][]string `json:"sql_plan"`
+	Checksum string              `json:"sql_plan_checksum"`
+}
+
+// Config is the role definition as declared.
+type Config struct {
+	Type           string   `json:"type"`
+	Label          string   `json:"label"`
+	RoleName       string   `json:"role_name"`
+	Scopes         []string `json:"scopes,omitempty"`
+	Privileges     []string `json:"privileges,omitempty"`
+	SourceRole     string   `json:"source_role,omitempty"`
+	RotatePassword bool     `json:"rotate_password"`
+}
+
+// State is the live state of a role at plan time.
+type State struct {
+	Exists bool `json:"exists"`
+	// Adopt is true when a role exists under the computed name without
+	// rolecd's ownership marker: the plan adds the marker and reconciles it.
+	Adopt  bool         `json:"adopt,omitempty"`
+	Scopes []ScopeState `json:"scopes,omitempty"`
+	RequiresMigration bool `json:"requires_migration"`
+	// Changes describes, one line each, what the SQL changes and why
+	// (e.g. "revoke INSERT outside declared privileges on app.public").
+	Changes []string `json:"changes,omitempty"`
+}
+
+// ScopeState is one declared scope's live state.
+type ScopeState struct {
+	Scope  string `json:"scope"`
+	Tables int    `json:"tables"`
+	Status string `json:"status"`
+}

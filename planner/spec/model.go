@@ -1,0 +1,149 @@
+// Package spec owns the role-definition model of rolecd: the resources and
+// roles declared in a repository's YAML and CSV files, their validation with
+// file:line errors, and the deterministic role-name scheme. It does no I/O
+// beyond reading the fs.FS it is given.
+package spec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Type is the kind of a declared role.
+type Type string
+
+const (
+	// Managed roles are fully owned by rolecd: login, password, and exactly
+	// the declared CONNECT/USAGE/table privileges.
+	Managed Type = "managed"
+	// External roles are login roles whose access comes from membership in an
+	// existing source role.
+	External Type = "external"
+)
+
+// DefaultPrefix is the role-name prefix used when none is configured.
+const DefaultPrefix = "rolecd"
+
+// TablePrivileges lists the table privileges rolecd manages, in PostgreSQL's
+// canonical order. MAINTAIN exists from PostgreSQL 17 on.
+var TablePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}
+
+// AllPrivileges is the privilege keyword that stands for every table
+// privilege the server supports.
+const AllPrivileges = "ALL"
+
+// Pos is a position in a source file. Col is 0 when unknown (CSV).
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// String renders the position as file:line[:col].
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	default:
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+}
+
+// Admin tells how rolecd authenticates as a resource's administrator.
+// Secrets never live in the repository: only where to find them.
+type Admin struct {
+	User         string
+	PasswordEnv  string
+	PasswordFile string
+}
+
+// Resource is one PostgreSQL cluster of the inventory.
+type Resource struct {
+	Name     string
+	Host     string
+	Port     int    // default 5432
+	Database string // maintenance database, default "postgres"
+	SSLMode  string // default "prefer"
+	Admin    Admin
+	Pos      Pos
+}
+
+// Scope is "db" (Schema empty: every user schema of db) or "db.schema".
+type Scope struct {
+	Database string
+	Schema   string
+}
+
+// String renders the scope as written in role files.
+func (s Scope) String() string {
+	if s.Schema == "" {
+		return s.Database
+	}
+	return s.Database + "." + s.Schema
+}
+
+// Role is one validated role declaration.
+type Role struct {
+	Resource string
+	Type     Type
+	Label    string
+	// Name is the computed PostgreSQL role name (see RoleName).
+	Name string
+	// Scopes are sorted by String() and de-duplicated (managed only).
+	Scopes []Scope
+	// Privileges are upper-case, de-duplicated, in TablePrivileges order;
+	// exactly ["ALL"] when ALL was given (managed only).
+	Privileges []string
+	// SourceRole is the existing role an external role is granted.
+	SourceRole     string
+	RotatePassword bool
+	Pos            Pos
+}
+
+// Tree is the validated content of a role-files tree.
+type Tree struct {
+	Resources []Resource // sorted by Name
+	Roles     []Role     // sorted by Resource, then Label
+}
+
+// Resource returns the resource with the given name.
+func (t *Tree) Resource(name string) (Resource, bool) {
+	for _, r := range t.Resources {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// RolesFor returns the roles declared for one resource, in Label order.
+func (t *Tree) RolesFor(resource string) []Role {
+	var out []Role
+	for _, r := range t.Roles {
+		if r.Resource == resource {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Error is one problem found in a role file.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Errors is every problem found while loading; it is returned as one error.
+type Errors []Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
