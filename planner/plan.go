@@ -77,9 +77,9 @@ type State struct {
 	Exists bool `json:"exists"`
 	// Adopt is true when a role exists under the computed name without
 	// rolecd's ownership marker: the plan adds the marker and reconciles it.
-	Adopt  bool         `json:"adopt,omitempty"`
-	Scopes []ScopeState `json:"scopes,omitempty"`
-	RequiresMigration bool `json:"requires_migration"`
+	Adopt             bool         `json:"adopt,omitempty"`
+	Scopes            []ScopeState `json:"scopes,omitempty"`
+	RequiresMigration bool         `json:"requires_migration"`
 	// Changes describes, one line each, what the SQL changes and why
 	// (e.g. "revoke INSERT outside declared privileges on app.public").
 	Changes []string `json:"changes,omitempty"`
