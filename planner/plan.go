@@ -42,6 +42,9 @@ type Source struct {
 // ResourcePlan is the plan for one resource, or the error that prevented it.
 type ResourcePlan struct {
 	Resource string `json:"resource"`
+	// MaintenanceDatabase is where cluster-level statements run; its
+	// sql_plan entry comes first in the apply order.
+	MaintenanceDatabase string `json:"maintenance_database,omitempty"`
 	// ServerVersion is the cluster's server_version when it was inspected.
 	ServerVersion string     `json:"server_version,omitempty"`
 	Roles         []RolePlan `json:"roles"`
@@ -90,4 +93,37 @@ type ScopeState struct {
 	Scope  string `json:"scope"`
 	Tables int    `json:"tables"`
 	Status string `json:"status"`
+}
+
+// Summary counts what a plan document would do.
+type Summary struct {
+	Resources       int `json:"resources"`
+	FailedResources int `json:"failed_resources"`
+	Roles           int `json:"roles"`
+	Changes         int `json:"changes"` // roles that require migration
+	InSync          int `json:"in_sync"`
+	Statements      int `json:"statements"`
+}
+
+// Summary counts resources, roles and statements of the document.
+func (d *Document) Summary() Summary {
+	var s Summary
+	for _, rp := range d.Resources {
+		s.Resources++
+		if rp.Error != "" {
+			s.FailedResources++
+		}
+		for _, r := range rp.Roles {
+			s.Roles++
+			if r.CurrentState.RequiresMigration {
+				s.Changes++
+			} else {
+				s.InSync++
+			}
+			for _, stmts := range r.SQLPlan {
+				s.Statements += len(stmts)
+			}
+		}
+	}
+	return s
 }

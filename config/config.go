@@ -1,0 +1,155 @@
+// Package config loads rolecd.yaml (DESIGN §8): strict YAML, then ROLECD_*
+// environment overrides, then defaults.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the content of rolecd.yaml.
+type Config struct {
+	Git             Git    `yaml:"git"`
+	GitHub          GitHub `yaml:"github"`
+	ApplyUnreviewed bool   `yaml:"apply_unreviewed"`
+	Drift           Drift  `yaml:"drift"`
+	Store           string `yaml:"store"`
+	Listen          string `yaml:"listen"`
+	RolePrefix      string `yaml:"role_prefix"`
+	SecretKeyFile   string `yaml:"secret_key_file"`
+	Audit           Audit  `yaml:"audit"`
+}
+
+// Git is the watched repository.
+type Git struct {
+	URL          string        `yaml:"url"`
+	Branch       string        `yaml:"branch"`
+	Path         string        `yaml:"path"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+	TokenEnv     string        `yaml:"token_env"`
+	SSHKeyFile   string        `yaml:"ssh_key_file"`
+}
+
+// GitHub is the forge rolecd reports to; empty Owner means console only.
+type GitHub struct {
+	Owner            string `yaml:"owner"`
+	Repo             string `yaml:"repo"`
+	TokenEnv         string `yaml:"token_env"`
+	APIURL           string `yaml:"api_url"`
+	WebhookSecretEnv string `yaml:"webhook_secret_env"`
+	ApplyPermission  string `yaml:"apply_permission"`
+}
+
+// Drift configures scheduled drift detection.
+type Drift struct {
+	Schedule string `yaml:"schedule"`
+	Action   string `yaml:"action"`
+}
+
+// Audit configures the SIEM export of finished sessions.
+type Audit struct {
+	File       string `yaml:"file"`
+	WebhookURL string `yaml:"webhook_url"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Git:        Git{Branch: "main", PollInterval: time.Minute},
+		GitHub:     GitHub{APIURL: "https://api.github.com/", ApplyPermission: "write"},
+		Drift:      Drift{Schedule: "@every 1h", Action: "report"},
+		Store:      "sqlite://.rolecd/rolecd.db",
+		Listen:     "127.0.0.1:8080",
+		RolePrefix: "rolecd",
+	}
+}
+
+// Load reads path (a missing file is fine when optional is true), applies
+// ROLECD_* overrides from env and validates the result.
+func Load(path string, optional bool, env func(string) string) (Config, error) {
+	cfg := Defaults()
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("%s: %w", path, err)
+		}
+	case optional && errors.Is(err, fs.ErrNotExist):
+	default:
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), "ROLECD", env); err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks values that the YAML types cannot.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Drift.Action != "report" && c.Drift.Action != "remediate" {
+		errs = append(errs, fmt.Errorf("drift.action: %q is neither report nor remediate", c.Drift.Action))
+	}
+	if c.Git.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("git.poll_interval: %s is negative", c.Git.PollInterval))
+	}
+	if c.RolePrefix == "" || strings.Trim(c.RolePrefix, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		errs = append(errs, fmt.Errorf("role_prefix: %q must be lower-case letters, digits and _", c.RolePrefix))
+	}
+	switch c.GitHub.ApplyPermission {
+	case "read", "triage", "write", "maintain", "admin":
+	default:
+		errs = append(errs, fmt.Errorf("github.apply_permission: %q is not a GitHub permission", c.GitHub.ApplyPermission))
+	}
+	return errors.Join(errs...)
+}
+
+// applyEnv sets every field from ROLECD_<PATH> when that variable is set,
+// e.g. ROLECD_GIT_URL or ROLECD_ROLE_PREFIX.
+func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + "_" + strings.ToUpper(f.Tag.Get("yaml"))
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		s := env(name)
+		if s == "" {
+			continue
+		}
+		switch {
+		case f.Type == reflect.TypeOf(time.Duration(0)):
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fv.SetInt(int64(d))
+		case f.Type.Kind() == reflect.Bool:
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fv.SetBool(b)
+		default:
+			fv.SetString(s)
+		}
+	}
+	return nil
+}
