@@ -1,0 +1,91 @@
+package spec
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCSVErrors(t *testing.T) {
+	const header = "resource_name,type,role,scopes,permissions,source_role\n"
+	tests := []struct {
+		name string
+		data string
+		want []string
+	}{
+		{"unknown and missing columns", "resource_name,kind,role,scopes,permissions\n", []string{
+			`roles.csv:1: missing column "source_role" (want header resource_name,type,role,scopes,permissions,source_role)`,
+			`roles.csv:1: missing column "type" (want header resource_name,type,role,scopes,permissions,source_role)`,
+			`roles.csv:1: unknown column "kind": want resource_name,type,role,scopes,permissions,source_role (and optionally rotate_password)`,
+		}},
+		{"duplicate column", "resource_name,type,role,role,scopes,permissions,source_role\n", []string{
+			`roles.csv:1: duplicate column "role"`,
+		}},
+		{"permissions and privileges", "resource_name,type,role,scopes,permissions,privileges,source_role\n", []string{
+			"roles.csv:1: both permissions and privileges columns (privileges is an alias of permissions)",
+		}},
+		{"wrong field count", header + "analytics,managed,ro,a,SELECT\n", []string{
+			"roles.csv:2: 5 fields, want 6 as in the header (line 1)",
+		}},
+		{"unterminated quote names the record's line", header + "analytics,managed,ro,a,SELECT,\nanalytics,managed,\"rw,a,SELECT,\nx\n", []string{
+			`roles.csv:3: invalid CSV: extraneous or missing " in quoted-field (detected at line 4, column 3)`,
+		}},
+		{"bare quote", header + "analytics,man\"aged,ro,a,SELECT,\n", []string{
+			`roles.csv:2: invalid CSV: bare " in non-quoted-field (column 14)`,
+		}},
+		{"cell problems name their line", header + "\nanalytics,managed,ro,a.b.c,SELECT;CONNECT,\nnope,bogus,,,,\n", []string{
+			`roles.csv:3: invalid scope "a.b.c": more than one dot (want db or db.schema)`,
+			`roles.csv:3: privilege "CONNECT" is granted from scopes (CONNECT on the database, USAGE on the schema); list table privileges only`,
+			`roles.csv:4: role needs a label (role: ...)`,
+			`roles.csv:4: unknown resource "nope"`,
+			`roles.csv:4: unknown type "bogus": want managed or external`,
+		}},
+		{"multi-line cell", header + "analytics,managed,ro,\"a;\nb.c.d\",SELECT,\n", []string{
+			`roles.csv:2: invalid scope "b.c.d": more than one dot (want db or db.schema)`,
+		}},
+		{"external with permissions", header + "analytics,external,bi,,SELECT,pg_monitor\n", []string{
+			"roles.csv:2: privileges are only for managed roles (an external role gets its access from source_role)",
+		}},
+		{"bad rotate_password", "resource_name,type,role,scopes,permissions,source_role,rotate_password\nanalytics,,ro,a,SELECT,,maybe\n", []string{
+			`roles.csv:2: invalid rotate_password "maybe": want true or false`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := parseErrs(t, Options{Resources: knownResources}, csvOf(tt.data))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestCSVForms(t *testing.T) {
+	want := []Role{
+		{Resource: "analytics", Type: External, Label: "bi", Name: "rolecd_analytics_bi_" + Hash8("analytics", "bi"),
+			SourceRole: "pg_read_all_data", Pos: Pos{File: "roles.csv", Line: 5}},
+		{Resource: "analytics", Type: Managed, Label: "ro", Name: "rolecd_analytics_ro_6075a443",
+			Scopes: []Scope{{"analytics", "public"}, {Database: "legacy"}}, Privileges: []string{"SELECT", "INSERT"},
+			RotatePassword: true, Pos: Pos{File: "roles.csv", Line: 3}},
+	}
+	// A BOM, columns in another order, the privileges alias, an optional
+	// rotate_password column, blank lines and rows, spaces around cells.
+	data := "\uFEFF\n source_role , Role,privileges,scopes,type,resource_name,rotate_password\n" +
+		`, ro , "INSERT; select", analytics.public;legacy;, managed, analytics,TRUE` + "\n" +
+		" , , , , , ,\n" +
+		"pg_read_all_data,bi,,,EXTERNAL,analytics,\n"
+	tree := mustParse(t, Options{Resources: knownResources}, csvOf(data))
+	if !reflect.DeepEqual(tree.Roles, want) {
+		t.Errorf("roles:\n%+v\nwant:\n%+v", tree.Roles, want)
+	}
+}
+
+func TestEmptyCSV(t *testing.T) {
+	for _, data := range []string{"", "\n\n", "\uFEFF", "resource_name,type,role,scopes,permissions,source_role\n", " , \n"} {
+		tree := mustParse(t, Options{}, csvOf(data))
+		if len(tree.Roles) != 0 || len(tree.Resources) != 0 {
+			t.Errorf("%q: tree = %+v, want empty", data, tree)
+		}
+	}
+}

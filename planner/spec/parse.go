@@ -1,0 +1,167 @@
+package spec
+
+import (
+	"bytes"
+	"cmp"
+	"path"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// File is one role file to parse.
+type File struct {
+	// Name is how errors name the file: its path relative to the tree
+	// root, slash-separated. Its extension selects the format.
+	Name string
+	Data []byte
+}
+
+// Options tune Parse and Load.
+type Options struct {
+	// Prefix is the role-name prefix; "" means DefaultPrefix.
+	Prefix string
+	// Resources are resources known from elsewhere (e.g. the repository
+	// when parsing a `plan -f` file): roles may reference them. Those a
+	// role references are part of the returned Tree; a file declaring one
+	// of them again must declare it identically.
+	Resources []Resource
+}
+
+// utf8BOM is the byte order mark some editors put at the start of a file.
+const utf8BOM = "\uFEFF"
+
+// Parse parses and validates role files: YAML (*.yaml, *.yml) with
+// resources:, roles: and/or Hoop's items: lists, and CSV (*.csv) roles with
+// Hoop's header. It reports every problem at once, as Errors sorted by file,
+// line and column; on error the Tree is nil, never half-loaded.
+func Parse(files []File, opts Options) (*Tree, error) {
+	prefix := cmp.Or(opts.Prefix, DefaultPrefix)
+	if err := CheckPrefix(prefix); err != nil {
+		return nil, Errors{{Pos: Pos{File: "role_prefix"}, Msg: err.Error()}}
+	}
+	var d decoded
+	for _, f := range files {
+		decodeFile(f, &d)
+	}
+	v := &validator{prefix: prefix, errs: d.errs}
+	tree := v.tree(&d, opts.Resources)
+	if len(v.errs) > 0 {
+		sortErrors(v.errs)
+		return nil, v.errs
+	}
+	return tree, nil
+}
+
+// decodeFile reads one file into d according to its extension.
+func decodeFile(f File, d *decoded) {
+	ext := strings.ToLower(path.Ext(f.Name))
+	if ext != ".yaml" && ext != ".yml" && ext != ".csv" {
+		d.errorf(Pos{File: f.Name}, "unsupported file type %s: want .yaml, .yml or .csv", quote(ext))
+		return
+	}
+	data := bytes.TrimPrefix(f.Data, []byte(utf8BOM))
+	if !utf8.Valid(data) {
+		d.errorf(invalidUTF8(f.Name, data, ext != ".csv"), "not valid UTF-8: save the file as UTF-8")
+		return
+	}
+	if ext == ".csv" {
+		decodeCSV(f.Name, data, d)
+	} else {
+		decodeYAML(f.Name, data, d)
+	}
+}
+
+// invalidUTF8 returns the position of the first byte of data that is not
+// valid UTF-8 (with its column when withCol).
+func invalidUTF8(name string, data []byte, withCol bool) Pos {
+	pos := Pos{File: name, Line: 1}
+	col := 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		if r == '\n' {
+			pos.Line++
+			col = 0
+		}
+		col++
+		data = data[size:]
+	}
+	if withCol {
+		pos.Col = col
+	}
+	return pos
+}
+
+// tree validates the decoded declarations into a Tree.
+func (v *validator) tree(d *decoded, known []Resource) *Tree {
+	type entry struct {
+		res     Resource
+		fromOpt bool
+		used    bool
+	}
+	resources := map[string]*entry{}
+	for _, r := range known {
+		resources[r.Name] = &entry{res: r, fromOpt: true}
+	}
+	declared := map[string]bool{} // every name declared in a file, even invalid
+	for _, raw := range d.resources {
+		if raw.name.usable() {
+			declared[raw.name.s] = true
+		}
+		r, ok := v.resource(raw)
+		if !ok {
+			continue
+		}
+		prev, dup := resources[r.Name]
+		switch {
+		case !dup:
+			resources[r.Name] = &entry{res: r}
+		case !sameResource(prev.res, r):
+			v.errorf(r.Pos, "resource %q already declared differently at %s", r.Name, prev.res.Pos)
+		case prev.fromOpt:
+			prev.used = true
+		}
+	}
+	isKnown := func(name string) bool { return declared[name] || resources[name] != nil }
+	roles := map[[2]string]Role{}
+	var out Tree
+	for _, raw := range d.roles {
+		r, ok := v.role(raw, isKnown)
+		if !ok {
+			continue
+		}
+		key := [2]string{r.Resource, r.Label}
+		prev, dup := roles[key]
+		switch {
+		case !dup:
+			roles[key] = r
+			out.Roles = append(out.Roles, r)
+			if e := resources[r.Resource]; e != nil {
+				e.used = true
+			}
+		case !sameRole(prev, r):
+			v.errorf(r.Pos, "role %q of resource %q already declared differently at %s", r.Label, r.Resource, prev.Pos)
+		}
+	}
+	for _, e := range resources {
+		if !e.fromOpt || e.used {
+			out.Resources = append(out.Resources, e.res)
+		}
+	}
+	slices.SortFunc(out.Resources, func(a, b Resource) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out.Roles, func(a, b Role) int {
+		return cmp.Or(strings.Compare(a.Resource, b.Resource), strings.Compare(a.Label, b.Label))
+	})
+	return &out
+}
+
+// sortErrors orders errs by file, line, column, then message.
+func sortErrors(errs Errors) {
+	slices.SortStableFunc(errs, func(a, b Error) int {
+		return cmp.Or(strings.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line),
+			cmp.Compare(a.Pos.Col, b.Pos.Col), strings.Compare(a.Msg, b.Msg))
+	})
+}

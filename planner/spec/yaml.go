@@ -1,0 +1,396 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Keys accepted in YAML role files.
+func topKeys() []string      { return []string{"resources", "roles", "items"} }
+func resourceKeys() []string { return []string{"name", "host", "port", "database", "sslmode", "admin"} }
+func adminKeys() []string    { return []string{"user", "password_env", "password_file"} }
+
+// roleKeys are the keys of a roles: entry, or of a Hoop batch plan's
+// items: entry, which names its resource resource_name.
+func roleKeys(resourceKey string) []string {
+	return []string{resourceKey, "type", "role", "scopes", "privileges", "permissions", "source_role", "rotate_password"}
+}
+
+// yamlFile decodes one YAML file into raw declarations. It reads the node
+// tree itself, so every field keeps its line:col, unknown and duplicate
+// keys are caught, and aliases are refused rather than expanded.
+type yamlFile struct {
+	name string
+	out  *decoded
+}
+
+// decodeYAML appends the declarations and problems of one YAML file to out.
+// Every document of a multi-document file is read.
+func decodeYAML(name string, data []byte, out *decoded) {
+	f := &yamlFile{name: name, out: out}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := decodeNode(dec, &doc)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			f.syntaxError(data, err)
+			return
+		}
+		f.document(&doc)
+	}
+}
+
+// decodeNode decodes the next document, turning a panic of the YAML library
+// into an error: a role file must never crash the daemon.
+func decodeNode(dec *yaml.Decoder, doc *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: unreadable document: %v", r)
+		}
+	}()
+	return dec.Decode(doc)
+}
+
+// maxSearchedYAML is the size up to which a YAML syntax error is located
+// by re-parsing prefixes of the file (a few parses of the file at most).
+const maxSearchedYAML = 1 << 20
+
+// syntaxError reports a YAML parse error at the line where it is.
+func (f *yamlFile) syntaxError(data []byte, err error) {
+	msg, line := yamlMessage(err)
+	if len(data) <= maxSearchedYAML {
+		line = syntaxLine(data, msg)
+	}
+	f.out.errorf(Pos{File: f.name, Line: max(line, 1)}, "invalid YAML: %s", msg)
+}
+
+// yamlMessage splits a parse error into its message and the line the
+// parser names (0 if none).
+func yamlMessage(err error) (string, int) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, convErr := strconv.Atoi(num); convErr == nil {
+				return tail, n
+			}
+		}
+	}
+	return msg, 0
+}
+
+// syntaxLine finds the line of a YAML syntax error: the first line such
+// that the file cut after it fails with the same message. The parser's own
+// line is a poor guide: for most errors it names, 0-based, the start of the
+// enclosing block rather than the offending line.
+func syntaxLine(data []byte, msg string) int {
+	ends := lineEnds(data)
+	lo, hi := 1, len(ends) // the whole file fails
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if err := parseAll(data[:ends[mid-1]]); err != nil {
+			if m, _ := yamlMessage(err); m == msg {
+				hi = mid
+				continue
+			}
+		}
+		lo = mid + 1
+	}
+	return lo
+}
+
+// lineEnds returns the offset just past each line of data.
+func lineEnds(data []byte) []int {
+	var ends []int
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	return ends
+}
+
+// parseAll parses every document of data and returns the first error.
+func parseAll(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := decodeNode(dec, &doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (f *yamlFile) pos(n *yaml.Node) Pos {
+	return Pos{File: f.name, Line: max(n.Line, 1), Col: n.Column}
+}
+
+func (f *yamlFile) errorf(n *yaml.Node, format string, args ...any) {
+	f.out.errorf(f.pos(n), format, args...)
+}
+
+// alias reports n when it is an alias. Aliases are refused, never expanded,
+// so a "billion laughs" document costs no more than its own size.
+func (f *yamlFile) alias(n *yaml.Node) bool {
+	if n.Kind != yaml.AliasNode {
+		return false
+	}
+	f.errorf(n, "YAML aliases are not supported (*%s): write the value out", n.Value)
+	return true
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a single value"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a document"
+}
+
+// document reads the top level of one document.
+func (f *yamlFile) document(doc *yaml.Node) {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return
+	}
+	root := doc.Content[0]
+	if f.alias(root) || isNull(root) {
+		return
+	}
+	if root.Kind != yaml.MappingNode {
+		f.errorf(root, "no resources, roles or items: the top level must be a mapping, got %s", kindName(root))
+		return
+	}
+	found := false
+	f.fields(root, "role file", topKeys(), func(key string, _, v *yaml.Node) {
+		found = true
+		switch key {
+		case "resources":
+			f.list(key, v, func(item *yaml.Node) { f.resource(item) })
+		case "roles":
+			f.list(key, v, func(item *yaml.Node) { f.role(item, "resource") })
+		case "items":
+			f.list(key, v, func(item *yaml.Node) { f.role(item, "resource_name") })
+		}
+	})
+	if !found {
+		f.errorf(root, "no resources, roles or items")
+	}
+}
+
+// fields walks the key/value pairs of mapping m, reporting aliases,
+// duplicate and unknown keys, and calls set for each known key.
+func (f *yamlFile) fields(m *yaml.Node, what string, known []string, set func(key string, k, v *yaml.Node)) {
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if f.alias(k) {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			f.errorf(k, "unknown key (%s) in %s: want %s", kindName(k), what, strings.Join(known, ", "))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			f.errorf(k, "duplicate key %s in %s (first at line %d)", quote(k.Value), what, first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		if !slices.Contains(known, k.Value) {
+			if k.Value == "password" && (what == "admin" || what == "resource") {
+				f.errorf(k, "admin passwords never live in role files: use password_env, password_file or the store")
+				continue
+			}
+			f.errorf(k, "unknown key %s in %s: want %s", quote(k.Value), what, strings.Join(known, ", "))
+			continue
+		}
+		set(k.Value, k, v)
+	}
+}
+
+// mapping reports whether n is a mapping, complaining otherwise.
+func (f *yamlFile) mapping(what string, n *yaml.Node) bool {
+	if f.alias(n) {
+		return false
+	}
+	if n.Kind != yaml.MappingNode {
+		f.errorf(n, "each %s must be a mapping, got %s", what, kindName(n))
+		return false
+	}
+	return true
+}
+
+// list calls each for every entry of the list n (null is an empty list).
+func (f *yamlFile) list(key string, n *yaml.Node, each func(*yaml.Node)) {
+	if f.alias(n) || isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		f.errorf(n, "%s: want a list, got %s", key, kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		each(item)
+	}
+}
+
+// scalar reads a single-valued field; null means absent.
+func (f *yamlFile) scalar(key string, n *yaml.Node) value {
+	switch {
+	case f.alias(n):
+		return value{pos: f.pos(n), set: true, bad: true}
+	case isNull(n):
+		return value{}
+	case n.Kind != yaml.ScalarNode:
+		f.errorf(n, "%s: want a single value, got %s", key, kindName(n))
+		return value{pos: f.pos(n), set: true, bad: true}
+	}
+	return value{s: n.Value, pos: f.pos(n), set: true}
+}
+
+// strings reads a list field: a YAML list of single values, or one
+// ";"-separated string as in Hoop's files; null means absent.
+func (f *yamlFile) strings(key string, n *yaml.Node) listValue {
+	switch {
+	case f.alias(n):
+		return listValue{pos: f.pos(n), bad: true}
+	case isNull(n):
+		return listValue{}
+	case n.Kind == yaml.ScalarNode:
+		return splitList(n.Value, f.pos(n))
+	case n.Kind != yaml.SequenceNode:
+		f.errorf(n, "%s: want a list, got %s", key, kindName(n))
+		return listValue{pos: f.pos(n), bad: true}
+	}
+	l := listValue{pos: f.pos(n)}
+	for _, item := range n.Content {
+		v := f.scalar(key, item)
+		if v.bad {
+			l.bad = true
+			continue
+		}
+		if !v.set {
+			f.errorf(item, "%s: empty entry", key)
+			l.bad = true
+			continue
+		}
+		l.items = append(l.items, v)
+	}
+	return l
+}
+
+func (f *yamlFile) resource(n *yaml.Node) {
+	if !f.mapping("resource", n) {
+		return
+	}
+	r := rawResource{pos: f.pos(n)}
+	f.fields(n, "resource", resourceKeys(), func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			r.name = f.scalar(key, v)
+		case "host":
+			r.host = f.scalar(key, v)
+		case "port":
+			r.port = f.scalar(key, v)
+		case "database":
+			r.database = f.scalar(key, v)
+		case "sslmode":
+			r.sslmode = f.scalar(key, v)
+		case "admin":
+			r.admin = f.admin(k, v)
+		}
+	})
+	f.out.resources = append(f.out.resources, r)
+}
+
+func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
+	a := rawAdmin{pos: f.pos(k)}
+	if isNull(v) {
+		return a
+	}
+	if f.alias(v) {
+		a.set, a.user = true, value{pos: f.pos(v), set: true, bad: true}
+		return a
+	}
+	if v.Kind != yaml.MappingNode {
+		f.errorf(v, "admin: want a mapping with user and password_env or password_file, got %s", kindName(v))
+		a.set, a.user = true, value{pos: f.pos(v), set: true, bad: true}
+		return a
+	}
+	a.set, a.pos = true, f.pos(v)
+	f.fields(v, "admin", adminKeys(), func(key string, _, v *yaml.Node) {
+		switch key {
+		case "user":
+			a.user = f.scalar("admin.user", v)
+		case "password_env":
+			a.passwordEnv = f.scalar("admin.password_env", v)
+		case "password_file":
+			a.passwordFile = f.scalar("admin.password_file", v)
+		}
+	})
+	return a
+}
+
+// role reads one entry of roles: (resourceKey "resource") or of a Hoop
+// batch plan's items: (resourceKey "resource_name").
+func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
+	what := "role"
+	if resourceKey == "resource_name" {
+		what = "item"
+	}
+	if !f.mapping(what, n) {
+		return
+	}
+	r := rawRole{pos: f.pos(n)}
+	var privKey *yaml.Node
+	f.fields(n, what, roleKeys(resourceKey), func(key string, k, v *yaml.Node) {
+		switch key {
+		case resourceKey:
+			r.resource = f.scalar(key, v)
+		case "type":
+			r.typ = f.scalar(key, v)
+		case "role":
+			r.label = f.scalar(key, v)
+		case "scopes":
+			r.scopes = f.strings(key, v)
+		case "privileges", "permissions":
+			if privKey != nil {
+				f.errorf(k, "both privileges and permissions given (permissions is an alias of privileges, first at line %d)", privKey.Line)
+				r.privileges.bad = true
+				return
+			}
+			privKey = k
+			r.privileges = f.strings(key, v)
+		case "source_role":
+			r.sourceRole = f.scalar(key, v)
+		case "rotate_password":
+			r.rotate = f.scalar(key, v)
+		}
+	})
+	f.out.roles = append(f.out.roles, r)
+}
