@@ -1,0 +1,636 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+// phase orders the statements of one database's list.
+type phase int
+
+const (
+	phaseCluster phase = iota // CREATE/ALTER ROLE, COMMENT, membership REVOKEs, membership GRANT
+	phaseRevokeTables
+	phaseRevokeGrantOption
+	phaseRevokeSchemas
+	phaseRevokeDatabase
+	phaseGrantConnect
+	phaseGrantSchemas
+	phaseGrantTables
+	numPhases
+)
+
+// sqlBuilder collects statements per database and phase.
+type sqlBuilder map[string]*[numPhases][]string
+
+func (b sqlBuilder) add(db string, ph phase, stmt string) {
+	lists, ok := b[db]
+	if !ok {
+		lists = new([numPhases][]string)
+		b[db] = lists
+	}
+	lists[ph] = append(lists[ph], stmt)
+}
+
+// plan flattens the builder into a sql_plan: never nil, no empty list.
+func (b sqlBuilder) plan() map[string][]string {
+	out := make(map[string][]string, len(b))
+	for db, lists := range b {
+		var stmts []string
+		for _, l := range lists {
+			stmts = append(stmts, l...)
+		}
+		if len(stmts) > 0 {
+			out[db] = stmts
+		}
+	}
+	return out
+}
+
+// desiredAttributes are the role attributes every declared role has, in
+// the order they are rendered.
+func desiredAttributes() []string {
+	var out []string
+	for _, a := range roleAttributes(catalog.Role{}) {
+		out = append(out, a.word(a.want))
+	}
+	return append(out, "CONNECTION LIMIT -1")
+}
+
+// roleAttribute is one boolean role attribute: its live and desired value.
+type roleAttribute struct {
+	name       string
+	live, want bool
+}
+
+func (a roleAttribute) word(on bool) string {
+	if on {
+		return a.name
+	}
+	return "NO" + a.name
+}
+
+func roleAttributes(l catalog.Role) []roleAttribute {
+	return []roleAttribute{
+		{"LOGIN", l.Login, true},
+		{"SUPERUSER", l.Superuser, false},
+		{"CREATEDB", l.CreateDB, false},
+		{"CREATEROLE", l.CreateRole, false},
+		{"REPLICATION", l.Replication, false},
+		{"BYPASSRLS", l.BypassRLS, false},
+		{"INHERIT", l.Inherit, true},
+	}
+}
+
+// desired is what a role must hold directly.
+type desired struct {
+	// dbs get CONNECT.
+	dbs map[string]bool
+	// allSchemas are the databases named by a "db" scope: every schema in
+	// them is wanted.
+	allSchemas map[string]bool
+	// schemas are those named by "db.schema" scopes.
+	schemas map[*catalog.Schema]bool
+	// privs are the table privileges, indexed like spec.TablePrivileges.
+	privs [maxTablePrivileges]bool
+}
+
+// schema reports whether s, in db, is in a declared scope: USAGE on it and
+// the declared privileges on its relations are wanted.
+func (w *desired) schema(db *catalog.Database, s *catalog.Schema) bool {
+	return w.allSchemas[db.Name] || w.schemas[s]
+}
+
+// roleDiff plans one role.
+type roleDiff struct {
+	*planner
+	w       renderer
+	sql     sqlBuilder
+	role    spec.Role
+	live    catalog.Role
+	exists  bool
+	held    *held
+	want    desired
+	changes []string
+	// emitted counts statements, to tell whether a database got any.
+	emitted int
+}
+
+func (p *planner) planRole(r spec.Role) (RolePlan, error) {
+	live, exists := p.snap.Roles[r.Name]
+	h := p.grants[r.Name]
+	if h == nil {
+		h = &held{} // holds nothing: nil maps read as empty
+	}
+	d := &roleDiff{
+		planner: p,
+		sql:     sqlBuilder{},
+		role:    r,
+		live:    live,
+		exists:  exists,
+		held:    h,
+		want:    p.desiredFor(r),
+	}
+	state := State{
+		Exists: exists,
+		Adopt:  exists && !strings.HasPrefix(live.Comment, catalog.MarkerPrefix),
+	}
+	d.roleAndComment(state.Adopt)
+	d.memberships()
+	for _, db := range p.dbsInPlanOrder() {
+		d.database(db)
+	}
+	if roleType(r) == spec.Managed {
+		for _, s := range r.Scopes {
+			state.Scopes = append(state.Scopes, d.scopeState(s))
+		}
+	}
+	if d.w.err != nil {
+		return RolePlan{}, fmt.Errorf("rendering SQL: %w", d.w.err)
+	}
+	sqlPlan := d.sql.plan()
+	state.RequiresMigration = len(sqlPlan) > 0
+	state.Changes = d.changes
+	return RolePlan{
+		Config:       ConfigOf(r),
+		CurrentState: state,
+		SQLPlan:      sqlPlan,
+		Checksum:     Checksum(p.resource, r.Name, sqlPlan),
+	}, nil
+}
+
+// dbsInPlanOrder lists the databases maintenance database first, then by
+// name: the order of OrderedDatabases, used for change lines.
+func (p *planner) dbsInPlanOrder() []*catalog.Database {
+	out := make([]*catalog.Database, 0, len(p.dbs))
+	for _, db := range p.dbs {
+		if db.Name == p.maint {
+			out = append(out, db)
+		}
+	}
+	for _, db := range p.dbs {
+		if db.Name != p.maint {
+			out = append(out, db)
+		}
+	}
+	return out
+}
+
+// desiredFor computes what r must hold. External roles hold nothing
+// directly: their access comes from the source role.
+func (p *planner) desiredFor(r spec.Role) desired {
+	want := desired{dbs: map[string]bool{}, allSchemas: map[string]bool{}, schemas: map[*catalog.Schema]bool{}}
+	if roleType(r) != spec.Managed {
+		return want
+	}
+	for _, priv := range r.Privileges {
+		if priv != spec.AllPrivileges {
+			if i := onAllTables.index(priv); i >= 0 {
+				want.privs[i] = true
+			}
+			continue
+		}
+		// ALL is what the server has: MAINTAIN from 17 on.
+		for i, tp := range spec.TablePrivileges[:min(len(spec.TablePrivileges), maxTablePrivileges)] {
+			if tp != "MAINTAIN" || p.snap.ServerVersionNum >= pg17 {
+				want.privs[i] = true
+			}
+		}
+	}
+	for _, s := range r.Scopes {
+		db, ok := p.snap.Database(s.Database)
+		if !ok {
+			continue // refused by validate
+		}
+		want.dbs[db.Name] = true
+		if s.Schema == "" {
+			want.allSchemas[db.Name] = true
+			continue
+		}
+		if sc, ok := db.Schema(s.Schema); ok {
+			want.schemas[sc] = true
+		}
+	}
+	return want
+}
+
+// scopeSchemas returns the schemas a scope covers: all user schemas of the
+// database, or the one it names.
+func scopeSchemas(db *catalog.Database, s spec.Scope) []*catalog.Schema {
+	if s.Schema == "" {
+		return schemaPointers(db.Schemas)
+	}
+	if sc, ok := db.Schema(s.Schema); ok {
+		return []*catalog.Schema{sc}
+	}
+	return nil
+}
+
+// add files a rendered statement under a database and phase.
+func (d *roleDiff) add(db string, ph phase, stmt string) {
+	d.sql.add(db, ph, stmt)
+	d.emitted++
+}
+
+// roleAndComment creates the role, or reverts its attribute drift, and sets
+// the ownership marker.
+func (d *roleDiff) roleAndComment(adopt bool) {
+	name, marker := d.role.Name, Marker(d.role)
+	if !d.exists {
+		d.add(d.maint, phaseCluster, d.w.createRole(name))
+		d.add(d.maint, phaseCluster, d.w.commentOnRole(name, marker))
+		d.changes = append(d.changes, "create role")
+		return
+	}
+	var set []string
+	for _, a := range roleAttributes(d.live) {
+		if a.live != a.want {
+			set = append(set, a.word(a.want))
+			d.changes = append(d.changes, "revert "+a.word(a.live))
+		}
+	}
+	if d.live.ConnLimit != -1 {
+		set = append(set, "CONNECTION LIMIT -1")
+		d.changes = append(d.changes, fmt.Sprintf("revert CONNECTION LIMIT %d", d.live.ConnLimit))
+	}
+	if d.role.RotatePassword {
+		d.changes = append(d.changes, "rotate password")
+	}
+	if len(set) > 0 || d.role.RotatePassword {
+		d.add(d.maint, phaseCluster, d.w.alterRole(name, set, d.role.RotatePassword))
+	}
+	if d.live.Comment != marker {
+		d.add(d.maint, phaseCluster, d.w.commentOnRole(name, marker))
+		if adopt {
+			d.changes = append(d.changes, "adopt existing role without rolecd marker")
+		} else {
+			d.changes = append(d.changes, "update rolecd marker")
+		}
+	}
+}
+
+// memberships makes a managed role a member of nothing and an external role
+// a member of exactly its source role, with INHERIT and SET and without
+// ADMIN. On PostgreSQL 16 and later one role can be granted several times
+// (once per grantor): each grant is revoked GRANTED BY its grantor, and the
+// source role needs one grant with INHERIT and SET; weaker extra grants of
+// the source role add nothing and are left alone.
+func (d *roleDiff) memberships() {
+	source := ""
+	if roleType(d.role) == spec.External {
+		source = d.role.SourceRole
+	}
+	ms := slices.Clone(d.live.MemberOf)
+	slices.SortStableFunc(ms, func(a, b catalog.Membership) int {
+		return cmpStrings(a.Role, b.Role, a.Grantor, b.Grantor)
+	})
+	var revokes []string
+	member, usable := false, false
+	for _, m := range ms {
+		if m.Role != source {
+			revokes = append(revokes, d.w.revokeMembership(m.Role, d.role.Name, m.Grantor, false, d.grantedBy()))
+			d.changes = append(d.changes, "revoke membership in "+d.membershipName(m))
+			continue
+		}
+		member = true
+		if m.Admin {
+			revokes = append(revokes, d.w.revokeMembership(m.Role, d.role.Name, m.Grantor, true, d.grantedBy()))
+			d.changes = append(d.changes, "revoke ADMIN OPTION on membership in "+d.membershipName(m))
+		}
+		if m.Inherit && m.Set {
+			usable = true
+		}
+	}
+	for _, s := range revokes {
+		d.add(d.maint, phaseCluster, s)
+	}
+	if source == "" || usable {
+		return
+	}
+	d.add(d.maint, phaseCluster, d.w.grantMembership(source, d.role.Name, d.grantedBy()))
+	if member {
+		d.changes = append(d.changes, fmt.Sprintf("set INHERIT TRUE, SET TRUE on membership in %q", source))
+	} else {
+		d.changes = append(d.changes, fmt.Sprintf("grant membership in %q", source))
+	}
+}
+
+// membershipName names a membership in change lines: the role, and from
+// PostgreSQL 16 on, where one role can be granted once per grantor, who
+// granted it.
+func (d *roleDiff) membershipName(m catalog.Membership) string {
+	if d.grantedBy() && m.Grantor != "" {
+		return fmt.Sprintf("%q granted by %q", m.Role, m.Grantor)
+	}
+	return strconv.Quote(m.Role)
+}
+
+func cmpStrings(a1, b1, a2, b2 string) int {
+	if c := strings.Compare(a1, b1); c != 0 {
+		return c
+	}
+	return strings.Compare(a2, b2)
+}
+
+// note is a change line waiting to be ordered like the statements: by
+// phase, then by object kind.
+type note struct {
+	ph   phase
+	kind objectKind
+	line string
+}
+
+// database diffs the direct privileges of the role in one database: on the
+// database itself, and, when it was inspected, on its schemas and their
+// table-like relations. Everything held and not desired is revoked, in
+// every database of the cluster, declared or not.
+//
+// Table privileges are granted and revoked schema-wide (ON ALL TABLES IN
+// SCHEMA): per-table statements would only be needed where ON ALL TABLES
+// over-grants, and with schema-wide scopes it never does.
+func (d *roleDiff) database(db *catalog.Database) {
+	inScope := d.want.dbs[db.Name]
+	reason := "outside declared scopes"
+	if roleType(d.role) != spec.Managed {
+		reason = "external roles hold no direct privileges"
+	}
+	target := db.Name
+	if !db.Inspected {
+		// Its ACL is known, but rolecd cannot connect to it: ON DATABASE
+		// statements work from any database of the cluster.
+		target = d.maint
+	}
+	before := d.emitted
+	var notes []note
+	if db.Inspected {
+		notes = d.schemas(db)
+	}
+	notef := func(ph phase, format string, args ...any) {
+		notes = append(notes, note{ph, onDatabase, fmt.Sprintf(format, args...)})
+	}
+	role := d.role.Name
+
+	// The database itself, after its schemas: within a phase, statements
+	// and change lines go from the narrowest object to the widest.
+	acl := d.held.db[db.Name]
+	var revoke []string
+	for i, p := range databasePrivileges() {
+		ok, grantable := acl.has(i)
+		switch {
+		case !ok:
+		case i == connectIndex && inScope:
+			if grantable {
+				d.add(target, phaseRevokeGrantOption, d.w.revokeGrantOption(onDatabase, []string{p}, []string{db.Name}, role))
+				notef(phaseRevokeGrantOption, "revoke grant option for CONNECT on database %s", db.Name)
+			}
+		default:
+			revoke = append(revoke, p)
+		}
+	}
+	if len(revoke) > 0 {
+		d.add(target, phaseRevokeDatabase, d.w.revoke(onDatabase, revoke, []string{db.Name}, role))
+		notef(phaseRevokeDatabase, "revoke %s on database %s: not declared", strings.Join(revoke, ", "), db.Name)
+	}
+	if connect, _ := acl.has(connectIndex); inScope && !connect {
+		d.add(target, phaseGrantConnect, d.w.grant(onDatabase, []string{"CONNECT"}, []string{db.Name}, role))
+		notef(phaseGrantConnect, "grant CONNECT on database %s", db.Name)
+	}
+
+	switch {
+	case d.emitted == before:
+	case !inScope:
+		// One line instead of the detail: nothing of this database is wanted.
+		d.changes = append(d.changes, fmt.Sprintf("revoke all privileges in db %s: %s", db.Name, reason))
+	default:
+		slices.SortStableFunc(notes, func(a, b note) int {
+			if a.ph != b.ph {
+				return int(a.ph - b.ph)
+			}
+			return int(b.kind - a.kind) // tables, then schemas, then the database
+		})
+		for _, n := range notes {
+			d.changes = append(d.changes, n.line)
+		}
+	}
+}
+
+// schemas diffs schema and table privileges in an inspected database and
+// returns the change lines.
+func (d *roleDiff) schemas(db *catalog.Database) []note {
+	var (
+		notes                                    []note
+		grantUsage, revokeSchema, schemaGrantOpt schemaGroups
+		grantTables, revokeTables, tableGrantOpt schemaGroups
+	)
+	noteCounts := func(ph phase, verb string, counts []privCount, where, suffix string) {
+		for _, g := range groupCounts(counts) {
+			notes = append(notes, note{ph, onAllTables, fmt.Sprintf("%s %s on %d table(s) in %s%s",
+				verb, strings.Join(g.privs, ", "), g.n, where, suffix)})
+		}
+	}
+	for _, s := range sortedSchemas(db.Schemas) {
+		wanted := d.want.schema(db, s)
+		where := db.Name + "." + s.Name
+		reason := ": outside declared scopes"
+		if wanted {
+			reason = ": not declared"
+		}
+
+		var grant, revoke, grantOpt []string
+		acl := d.held.schema[s]
+		for i, p := range schemaPrivileges() {
+			ok, grantable := acl.has(i)
+			want := wanted && i == usageIndex
+			switch {
+			case want && !ok:
+				grant = append(grant, p)
+			case want && grantable:
+				grantOpt = append(grantOpt, p)
+			case !want && ok:
+				revoke = append(revoke, p)
+			}
+		}
+		grantUsage.add(s.Name, grant)
+		revokeSchema.add(s.Name, revoke)
+		schemaGrantOpt.add(s.Name, grantOpt)
+		if len(grant) > 0 {
+			notes = append(notes, note{phaseGrantSchemas, onSchema, "grant USAGE on schema " + where})
+		}
+		if len(revoke) > 0 {
+			notes = append(notes, note{phaseRevokeSchemas, onSchema, "revoke " + strings.Join(revoke, ", ") + " on schema " + where + reason})
+		}
+		if len(grantOpt) > 0 {
+			notes = append(notes, note{phaseRevokeGrantOption, onSchema, "revoke grant option for USAGE on schema " + where})
+		}
+
+		var tGrant, tRevoke, tGrantOpt []string
+		var cGrant, cRevoke, cGrantOpt []privCount
+		tables := d.held.tableCounts(s)
+		for i, h := range tables {
+			want := wanted && d.want.privs[i]
+			if !want && h.tables == 0 {
+				continue
+			}
+			p := spec.TablePrivileges[i]
+			switch {
+			case want && h.tables < s.Tables:
+				tGrant = append(tGrant, p)
+				cGrant = append(cGrant, privCount{p, s.Tables - h.tables})
+			case !want && h.tables > 0:
+				tRevoke = append(tRevoke, p)
+				cRevoke = append(cRevoke, privCount{p, h.tables})
+			}
+			if want && h.grantable > 0 {
+				tGrantOpt = append(tGrantOpt, p)
+				cGrantOpt = append(cGrantOpt, privCount{p, h.grantable})
+			}
+		}
+		grantTables.add(s.Name, tGrant)
+		revokeTables.add(s.Name, tRevoke)
+		tableGrantOpt.add(s.Name, tGrantOpt)
+		noteCounts(phaseGrantTables, "grant", cGrant, where, "")
+		noteCounts(phaseRevokeTables, "revoke", cRevoke, where, reason)
+		noteCounts(phaseRevokeGrantOption, "revoke grant option for", cGrantOpt, where, "")
+	}
+
+	emit := func(ph phase, groups schemaGroups, render func(objectKind, []string, []string, string) string, kind objectKind) {
+		for _, g := range groups.list {
+			d.add(db.Name, ph, render(kind, g.privs, g.schemas, d.role.Name))
+		}
+	}
+	emit(phaseRevokeTables, revokeTables, d.w.revoke, onAllTables)
+	emit(phaseRevokeGrantOption, tableGrantOpt, d.w.revokeGrantOption, onAllTables)
+	emit(phaseRevokeGrantOption, schemaGrantOpt, d.w.revokeGrantOption, onSchema)
+	emit(phaseRevokeSchemas, revokeSchema, d.w.revoke, onSchema)
+	emit(phaseGrantSchemas, grantUsage, d.w.grant, onSchema)
+	emit(phaseGrantTables, grantTables, d.w.grant, onAllTables)
+	return notes
+}
+
+// sortedSchemas returns pointers to schemas, sorted by name (the Snapshot
+// contract, which is not relied upon).
+func sortedSchemas(s []catalog.Schema) []*catalog.Schema {
+	out := schemaPointers(s)
+	slices.SortStableFunc(out, func(a, b *catalog.Schema) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func schemaPointers(s []catalog.Schema) []*catalog.Schema {
+	out := make([]*catalog.Schema, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
+}
+
+// tableCounts returns the role's table privilege counts in schema s.
+func (h *held) tableCounts(s *catalog.Schema) tableCounts {
+	if tc := h.tables[s]; tc != nil {
+		return *tc
+	}
+	return tableCounts{}
+}
+
+// schemaGroups gathers the schemas that need exactly the same privilege set,
+// so that one statement covers them all. Schemas are added in name order:
+// each group's schemas are sorted, and groups are ordered by their first
+// schema.
+type schemaGroups struct {
+	list  []*schemaGroup
+	byKey map[string]*schemaGroup
+}
+
+type schemaGroup struct {
+	privs, schemas []string
+}
+
+func (g *schemaGroups) add(schema string, privs []string) {
+	if len(privs) == 0 {
+		return
+	}
+	key := strings.Join(privs, ",")
+	grp, ok := g.byKey[key]
+	if !ok {
+		if g.byKey == nil {
+			g.byKey = map[string]*schemaGroup{}
+		}
+		grp = &schemaGroup{privs: privs}
+		g.byKey[key] = grp
+		g.list = append(g.list, grp)
+	}
+	grp.schemas = append(grp.schemas, schema)
+}
+
+// privCount is a privilege and the number of relations a change touches.
+type privCount struct {
+	priv string
+	n    int
+}
+
+type countGroup struct {
+	privs []string
+	n     int
+}
+
+// groupCounts merges privileges touching the same number of relations, for
+// one change line each, in order of their first privilege.
+func groupCounts(cs []privCount) []countGroup {
+	var out []countGroup
+	for _, c := range cs {
+		i := slices.IndexFunc(out, func(g countGroup) bool { return g.n == c.n })
+		if i < 0 {
+			out = append(out, countGroup{n: c.n})
+			i = len(out) - 1
+		}
+		out[i].privs = append(out[i].privs, c.priv)
+	}
+	return out
+}
+
+// scopeState reports one declared scope: its relation count and whether the
+// role holds what the scope grants (CONNECT, USAGE on each schema, the
+// declared privileges on every relation) and nothing more in it.
+func (d *roleDiff) scopeState(s spec.Scope) ScopeState {
+	st := ScopeState{Scope: s.String(), Status: StatusUnprovisioned}
+	db, ok := d.snap.Database(s.Database)
+	if !ok {
+		return st
+	}
+	schemas := scopeSchemas(db, s)
+	for _, sc := range schemas {
+		st.Tables += sc.Tables
+	}
+	if !d.exists {
+		return st
+	}
+	dbACL := d.held.db[db.Name]
+	holds, connectGrantable := dbACL.has(connectIndex)
+	inSync := holds && !connectGrantable && dbACL.count() == 1
+	for _, sc := range schemas {
+		sACL := d.held.schema[sc]
+		usage, usageGrantable := sACL.has(usageIndex)
+		holds = holds || usage
+		inSync = inSync && usage && !usageGrantable && sACL.count() == 1
+		for i, h := range d.held.tableCounts(sc) {
+			if d.want.privs[i] {
+				holds = holds || h.tables > 0
+				inSync = inSync && h.tables >= sc.Tables && h.grantable == 0
+			} else {
+				inSync = inSync && h.tables == 0
+			}
+		}
+	}
+	switch {
+	case !holds:
+	case inSync:
+		st.Status = StatusInSync
+	default:
+		st.Status = StatusOutOfSync
+	}
+	return st
+}

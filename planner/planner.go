@@ -1,0 +1,314 @@
+package planner
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+// Server versions (server_version_num) where behaviour changes.
+const (
+	// pg16 tracks the grantor of role memberships (REVOKE ... GRANTED BY)
+	// and has the INHERIT and SET membership options.
+	pg16 = 160000
+	// pg17 has the MAINTAIN table privilege.
+	pg17 = 170000
+)
+
+// defaultMaintenanceDB is the maintenance database when a resource names none.
+const defaultMaintenanceDB = "postgres"
+
+// Input is what PlanResource needs to plan one resource.
+type Input struct {
+	Resource spec.Resource
+	// Roles are the resource's declared roles, validated, Name computed.
+	Roles []spec.Role
+	// Snapshot is the live state of the resource's cluster.
+	Snapshot *catalog.Snapshot
+}
+
+// PlanResource computes the plan of every declared role of one resource
+// against the Snapshot of its cluster, roles in Label order. It is pure and
+// deterministic: the same input always gives the same plan and checksums.
+//
+// It refuses to plan (the ResourcePlan then carries the error and no roles)
+// when the declaration cannot be reconciled with the cluster: a scope naming
+// a missing database or schema, or a database that is a template or does
+// not accept connections; MAINTAIN on a server older than 17; an external
+// role whose source role does not exist, is a superuser or is the role
+// rolecd connects as; a declared role named like the role rolecd connects
+// as or like its own source role. All problems are reported at once, each
+// naming the role, scope, database or schema at fault.
+func PlanResource(in Input) (ResourcePlan, error) {
+	rp := ResourcePlan{
+		Resource:            in.Resource.Name,
+		MaintenanceDatabase: cmp.Or(in.Resource.Database, defaultMaintenanceDB),
+		Roles:               []RolePlan{},
+	}
+	fail := func(err error) (ResourcePlan, error) {
+		rp.Roles = []RolePlan{}
+		rp.Error = err.Error()
+		return rp, err
+	}
+	if in.Snapshot == nil {
+		return fail(errors.New("no catalog snapshot"))
+	}
+	snap := in.Snapshot
+	rp.ServerVersion = snap.ServerVersion
+
+	roles := slices.Clone(in.Roles)
+	slices.SortStableFunc(roles, func(a, b spec.Role) int { return cmp.Compare(a.Label, b.Label) })
+
+	p := newPlanner(in.Resource, snap)
+	errs := p.validate(roles)
+	names := make(map[string]bool, len(roles))
+	for _, r := range roles {
+		names[r.Name] = true
+	}
+	grants, err := indexGrants(snap, names)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fail(errors.Join(errs...))
+	}
+	p.grants = grants
+
+	for _, r := range roles {
+		plan, err := p.planRole(r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("role %q: %w", r.Label, err))
+			continue
+		}
+		rp.Roles = append(rp.Roles, plan)
+	}
+	if len(errs) > 0 {
+		return fail(errors.Join(errs...))
+	}
+	return rp, nil
+}
+
+// planner holds what is shared by the roles of one resource.
+type planner struct {
+	resource string
+	maint    string
+	snap     *catalog.Snapshot
+	// dbs are the snapshot's databases sorted by name.
+	dbs    []*catalog.Database
+	grants map[string]*held
+}
+
+func newPlanner(res spec.Resource, snap *catalog.Snapshot) *planner {
+	p := &planner{resource: res.Name, maint: cmp.Or(res.Database, defaultMaintenanceDB), snap: snap}
+	for i := range snap.Databases {
+		p.dbs = append(p.dbs, &snap.Databases[i])
+	}
+	slices.SortStableFunc(p.dbs, func(a, b *catalog.Database) int { return cmp.Compare(a.Name, b.Name) })
+	return p
+}
+
+// grantedBy reports whether the server tracks membership grantors.
+func (p *planner) grantedBy() bool { return p.snap.ServerVersionNum >= pg16 }
+
+// serverVersion names the server in error messages.
+func (p *planner) serverVersion() string {
+	if p.snap.ServerVersion != "" {
+		return p.snap.ServerVersion
+	}
+	return strconv.Itoa(p.snap.ServerVersionNum)
+}
+
+// validate returns every reason the roles cannot be planned on this cluster.
+func (p *planner) validate(roles []spec.Role) []error {
+	var errs []error
+	if d, ok := p.snap.Database(p.maint); !ok {
+		errs = append(errs, fmt.Errorf("maintenance database %q does not exist", p.maint))
+	} else if err := connectable(d); err != nil {
+		errs = append(errs, fmt.Errorf("maintenance database %q %w", p.maint, err))
+	}
+	byName := make(map[string]string, len(roles))
+	for _, r := range roles {
+		for _, err := range p.validateRole(r) {
+			errs = append(errs, fmt.Errorf("role %q: %w", r.Label, err))
+		}
+		if r.Name == "" {
+			continue
+		}
+		if other, dup := byName[r.Name]; dup {
+			errs = append(errs, fmt.Errorf("role %q: role name %q is also the name of role %q", r.Label, r.Name, other))
+		}
+		byName[r.Name] = r.Label
+	}
+	return errs
+}
+
+func (p *planner) validateRole(r spec.Role) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if r.Resource != p.resource {
+		add("declared for resource %q, not %q", r.Resource, p.resource)
+	}
+	switch {
+	case r.Name == "":
+		add("no role name")
+	case r.Name == p.snap.CurrentUser:
+		add("role name %q is the role rolecd connects as", r.Name)
+	}
+	switch roleType(r) {
+	case spec.Managed:
+		for _, priv := range r.Privileges {
+			switch {
+			case priv == spec.AllPrivileges:
+			case !slices.Contains(spec.TablePrivileges, priv):
+				add("unknown privilege %q", priv)
+			case priv == "MAINTAIN" && p.snap.ServerVersionNum < pg17:
+				add("privilege MAINTAIN needs PostgreSQL 17 or later, the server is %s", p.serverVersion())
+			}
+		}
+		for _, s := range r.Scopes {
+			if err := p.validateScope(s); err != nil {
+				add("scope %q: %w", s.String(), err)
+			}
+		}
+	case spec.External:
+		src, exists := p.snap.Roles[r.SourceRole]
+		switch {
+		case r.SourceRole == "":
+			add("external role without a source role")
+		case r.SourceRole == r.Name:
+			add("role name %q is its own source role", r.Name)
+		case !exists:
+			add("source role %q does not exist", r.SourceRole)
+		case r.SourceRole == p.snap.CurrentUser:
+			add("source role %q is the role rolecd connects as", r.SourceRole)
+		case src.Superuser:
+			// Membership would allow SET ROLE to a superuser.
+			add("source role %q is a superuser", r.SourceRole)
+		}
+	default:
+		add("unknown role type %q", r.Type)
+	}
+	return errs
+}
+
+func (p *planner) validateScope(s spec.Scope) error {
+	d, ok := p.snap.Database(s.Database)
+	if !ok {
+		return fmt.Errorf("database %q does not exist", s.Database)
+	}
+	if err := connectable(d); err != nil {
+		return fmt.Errorf("database %q %w", s.Database, err)
+	}
+	if s.Schema != "" {
+		if _, ok := d.Schema(s.Schema); !ok {
+			return fmt.Errorf("schema %q does not exist in database %q", s.Schema, s.Database)
+		}
+	}
+	return nil
+}
+
+// connectable says why rolecd cannot work inside d, or nil. The error text
+// follows the database's name.
+func connectable(d *catalog.Database) error {
+	switch {
+	case d.IsTemplate:
+		return errors.New("is a template")
+	case !d.AllowConn:
+		return errors.New("does not accept connections")
+	case !d.Inspected:
+		return errors.New("was not inspected")
+	}
+	return nil
+}
+
+// held is what one role directly holds, indexed for the diff. Absent
+// entries (and nil maps) mean "nothing held". Schemas are keyed by their
+// address in the Snapshot, which the planner never copies.
+type held struct {
+	db     map[string]acl // by database name
+	schema map[*catalog.Schema]acl
+	tables map[*catalog.Schema]*tableCounts
+}
+
+// indexGrants collects, in one pass over the snapshot, the direct grants of
+// the named roles. A privilege keyword rolecd does not know is an error:
+// it is never pasted into SQL, and ignoring it would leave it in place.
+func indexGrants(snap *catalog.Snapshot, names map[string]bool) (map[string]*held, error) {
+	out := make(map[string]*held, len(names))
+	get := func(name string) *held {
+		h, ok := out[name]
+		if !ok {
+			h = &held{db: map[string]acl{}, schema: map[*catalog.Schema]acl{}, tables: map[*catalog.Schema]*tableCounts{}}
+			out[name] = h
+		}
+		return h
+	}
+	var errs []error
+	unknown := func(db, schema, priv, grantee string) {
+		where := fmt.Sprintf("database %q", db)
+		if schema != "" {
+			where += fmt.Sprintf(": schema %q", schema)
+		}
+		errs = append(errs, fmt.Errorf("%s: unknown privilege %q held by %q", where, priv, grantee))
+	}
+	for i := range snap.Databases {
+		d := &snap.Databases[i]
+		for _, g := range d.ACL {
+			if !names[g.Grantee] {
+				continue
+			}
+			idx := onDatabase.index(g.Privilege)
+			if idx < 0 {
+				unknown(d.Name, "", g.Privilege, g.Grantee)
+				continue
+			}
+			h := get(g.Grantee)
+			a := h.db[d.Name]
+			a.add(idx, g.Grantable)
+			h.db[d.Name] = a
+		}
+		if !d.Inspected {
+			continue
+		}
+		for j := range d.Schemas {
+			s := &d.Schemas[j]
+			for _, g := range s.ACL {
+				if !names[g.Grantee] {
+					continue
+				}
+				idx := onSchema.index(g.Privilege)
+				if idx < 0 {
+					unknown(d.Name, s.Name, g.Privilege, g.Grantee)
+					continue
+				}
+				h := get(g.Grantee)
+				a := h.schema[s]
+				a.add(idx, g.Grantable)
+				h.schema[s] = a
+			}
+			for _, g := range s.TableGrants {
+				if !names[g.Grantee] {
+					continue
+				}
+				idx := onAllTables.index(g.Privilege)
+				if idx < 0 {
+					unknown(d.Name, s.Name, g.Privilege, g.Grantee)
+					continue
+				}
+				h := get(g.Grantee)
+				tc := h.tables[s]
+				if tc == nil {
+					tc = new(tableCounts)
+					h.tables[s] = tc
+				}
+				tc[idx] = tableCount{tables: g.Tables, grantable: g.Grantable}
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
