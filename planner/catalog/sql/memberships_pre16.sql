@@ -1,0 +1,13 @@
+-- Role memberships before PostgreSQL 16: every membership inherits (unless
+-- the member is NOINHERIT, a role attribute) and allows SET ROLE.
+SELECT member.rolname::text AS member,
+       granted.rolname::text AS role,
+       coalesce(grantor.rolname::text, '') AS grantor,
+       m.admin_option,
+       true AS inherit_option,
+       true AS set_option
+FROM pg_catalog.pg_auth_members AS m
+JOIN pg_catalog.pg_roles AS member ON member.oid = m.member
+JOIN pg_catalog.pg_roles AS granted ON granted.oid = m.roleid
+LEFT JOIN pg_catalog.pg_roles AS grantor ON grantor.oid = m.grantor
+ORDER BY member.rolname COLLATE "C", granted.rolname COLLATE "C", grantor.rolname COLLATE "C"
