@@ -1,0 +1,153 @@
+// Package adminconn opens connections to a resource's PostgreSQL cluster
+// with its admin credentials: from the environment variable or file the
+// resource names, else libpq's usual sources (PGPASSWORD, ~/.pgpass, trust).
+// Passwords never appear in its errors.
+package adminconn
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+// DefaultConnectTimeout bounds each connection attempt.
+const DefaultConnectTimeout = 10 * time.Second
+
+// Dialer builds admin connections. The zero value reads the process
+// environment and the file system.
+type Dialer struct {
+	// Getenv defaults to os.Getenv.
+	Getenv func(string) string
+	// ReadFile defaults to os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+	// ConnectTimeout defaults to DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+}
+
+// Config returns the connection configuration for database on res.
+func (d Dialer) Config(res spec.Resource, database string) (*pgx.ConnConfig, error) {
+	timeout := d.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	dsn := strings.Join([]string{
+		kv("host", res.Host),
+		kv("port", strconv.Itoa(res.Port)),
+		kv("user", res.Admin.User),
+		kv("dbname", database),
+		kv("sslmode", res.SSLMode),
+		kv("application_name", "rolecd"),
+		kv("connect_timeout", strconv.Itoa(int((timeout+time.Second-1)/time.Second))),
+	}, " ")
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("resource %s: connection settings: %w", res.Name, err)
+	}
+	password, err := d.password(res)
+	if err != nil {
+		return nil, err
+	}
+	if password != "" {
+		cfg.Password = password
+	}
+	return cfg, nil
+}
+
+func (d Dialer) password(res spec.Resource) (string, error) {
+	switch {
+	case res.Admin.PasswordEnv != "":
+		getenv := d.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		pw := getenv(res.Admin.PasswordEnv)
+		if pw == "" {
+			return "", fmt.Errorf("resource %s: admin password: environment variable %s is not set", res.Name, res.Admin.PasswordEnv)
+		}
+		return pw, nil
+	case res.Admin.PasswordFile != "":
+		read := d.ReadFile
+		if read == nil {
+			read = os.ReadFile
+		}
+		b, err := read(res.Admin.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("resource %s: admin password file: %w", res.Name, err)
+		}
+		pw := strings.TrimRight(string(b), "\r\n")
+		if pw == "" {
+			return "", fmt.Errorf("resource %s: admin password file %s is empty", res.Name, res.Admin.PasswordFile)
+		}
+		return pw, nil
+	}
+	return "", nil
+}
+
+// Connect opens one admin connection to database on res.
+func (d Dialer) Connect(ctx context.Context, res spec.Resource, database string) (*pgx.Conn, error) {
+	cfg, err := d.Config(res, database)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("resource %s: connecting to %s:%d database %q as %q: %w",
+			res.Name, res.Host, res.Port, database, res.Admin.User, unwrapConnect(err))
+	}
+	return conn, nil
+}
+
+// Connector adapts Connect to catalog.Inspect.
+func (d Dialer) Connector(res spec.Resource) catalog.Connector {
+	return func(ctx context.Context, database string) (*pgx.Conn, error) {
+		return d.Connect(ctx, res, database)
+	}
+}
+
+// Health connects to res's maintenance database and returns its
+// server_version.
+func (d Dialer) Health(ctx context.Context, res spec.Resource) (string, error) {
+	conn, err := d.Connect(ctx, res, res.Database)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var version string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version')").Scan(&version); err != nil {
+		return "", fmt.Errorf("resource %s: reading server version: %w", res.Name, err)
+	}
+	return version, nil
+}
+
+// kv renders one libpq keyword/value pair with the value quoted.
+func kv(key, value string) string {
+	value = strings.ReplaceAll(value, `\`, `\\`)
+	value = strings.ReplaceAll(value, `'`, `\'`)
+	return key + "='" + value + "'"
+}
+
+// unwrapConnect drops pgx's "failed to connect to `user=... database=...`:"
+// preamble, which repeats what our own message already says.
+func unwrapConnect(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "`: "); strings.HasPrefix(msg, "failed to connect to `") && i > 0 {
+		return &trimmed{msg: msg[i+3:], err: err}
+	}
+	return err
+}
+
+type trimmed struct {
+	msg string
+	err error
+}
+
+func (t *trimmed) Error() string { return t.msg }
+func (t *trimmed) Unwrap() error { return t.err }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rolecd/rolecd/adminconn"
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+type healthOptions struct {
+	resources []string
+}
+
+func newHealthCmd(g *globals) *cobra.Command {
+	opts := &healthOptions{}
+	cmd := &cobra.Command{
+		Use:   "health [--resource R]",
+		Short: "Connect to resources with their admin credentials",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return healthRun(cmd.Context(), g, opts)
+		},
+	}
+	cmd.Flags().StringSliceVar(&opts.resources, "resource", nil, "resource to check (default: every resource)")
+	return cmd
+}
+
+type healthResult struct {
+	Resource      string `json:"resource"`
+	Status        string `json:"status"`
+	ServerVersion string `json:"server_version,omitempty"`
+	Error         string `json:"error,omitempty"`
+}
+
+func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
+	tree, _, _, err := g.loadTree()
+	if err != nil {
+		return err
+	}
+	var targets []spec.Resource
+	if len(opts.resources) == 0 {
+		targets = tree.Resources
+	}
+	for _, name := range opts.resources {
+		res, ok := tree.Resource(name)
+		if !ok {
+			return fmt.Errorf("unknown resource %q", name)
+		}
+		targets = append(targets, res)
+	}
+	var results []healthResult
+	failed := 0
+	for _, res := range targets {
+		version, err := adminconn.Dialer{Getenv: g.getenv}.Health(ctx, res)
+		r := healthResult{Resource: res.Name, Status: "ok", ServerVersion: version}
+		if err != nil {
+			r = healthResult{Resource: res.Name, Status: "failed", Error: err.Error()}
+			failed++
+		}
+		results = append(results, r)
+	}
+	if g.output == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			fmt.Fprintf(g.stdout, "resource: %s\nstatus: %s\n", r.Resource, r.Status)
+			if r.Status == "ok" {
+				fmt.Fprintf(g.stdout, "server_version: %s\n", r.ServerVersion)
+			} else {
+				fmt.Fprintf(g.stdout, "reason: %s\n", r.Error)
+			}
+		}
+	}
+	if failed > 0 {
+		return &exitError{exitError1, fmt.Sprintf("%d of %d resource(s) failed the health check", failed, len(results))}
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+// Command rolecd is the CLI and daemon of rolecd, GitOps for PostgreSQL
+// access roles. This package only wires flags to the packages that do the
+// work.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+// exitError carries a process exit code; msg (one line) goes to stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// Exit codes of DESIGN §7.
+const (
+	exitOK      = 0
+	exitError1  = 1
+	exitChanges = 2
+	exitRefused = 3
+)
+
+// globals holds the flags every command shares.
+type globals struct {
+	configPath     string
+	configExplicit bool
+	output         string
+	store          string
+	repo           string
+	logLevel       string
+	stdout         io.Writer
+	stderr         io.Writer
+	getenv         func(string) string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run executes one rolecd invocation and returns its exit code.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "rolecd: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	var es spec.Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			fmt.Fprintln(stderr, e.Error())
+		}
+		fmt.Fprintf(stderr, "rolecd: %d problem(s) in the role files\n", len(es))
+		return exitError1
+	}
+	fmt.Fprintf(stderr, "rolecd: %s\n", oneLine(err.Error()))
+	return exitError1
+}
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "rolecd",
+		Short:         "GitOps for PostgreSQL access roles",
+		Long:          "rolecd turns role files in a Git repository into reviewed, checksummed SQL plans and applies them to PostgreSQL.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.configExplicit = cmd.Flags().Changed("config")
+			if g.output != "text" && g.output != "json" {
+				return &exitError{exitError1, fmt.Sprintf("--output %q: want text or json", g.output)}
+			}
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "rolecd.yaml", "configuration file")
+	pf.StringVarP(&g.output, "output", "", "text", "output format: text or json")
+	pf.StringVar(&g.store, "store", "", "session store URL (default sqlite://.rolecd/rolecd.db)")
+	pf.StringVar(&g.repo, "repo", "", "role-files tree (default: the config's git path, else .)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(newValidateCmd(g), newHealthCmd(g), newPlanCmd(g))
+	return root
+}
+
+// logger returns the console logger on stderr at the chosen level.
+func (g *globals) logger() zerolog.Logger {
+	level, err := zerolog.ParseLevel(g.logLevel)
+	if err != nil || level == zerolog.NoLevel {
+		level = zerolog.InfoLevel
+	}
+	w := zerolog.ConsoleWriter{Out: g.stderr, NoColor: true, TimeFormat: "15:04:05"}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more)"
+	}
+	return s
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rolecd/rolecd/adminconn"
+	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/reporter"
+)
+
+type planOptions struct {
+	resource       string
+	role           string
+	typ            string
+	scopes         []string
+	privileges     []string
+	sourceRole     string
+	rotatePassword bool
+	file           string
+	out            string
+	parallel       int
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	opts := &planOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Compute the SQL that reconciles the live clusters with the role files",
+		Long: "plan inspects the live clusters and prints, per resource and role, the exact SQL that apply would run.\n" +
+			"Exit status: 0 nothing to change, 2 changes planned, 1 error.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.sourceRole != "" && !cmd.Flags().Changed("type") {
+				opts.typ = string(spec.External)
+			}
+			return planRun(cmd.Context(), g, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.resource, "resource", "", "plan only this resource")
+	f.StringVar(&opts.role, "role", "", "ad-hoc role label (with --resource): plan this role instead of the files")
+	f.StringVar(&opts.typ, "type", "managed", "ad-hoc role type: managed or external")
+	f.StringSliceVar(&opts.scopes, "scopes", nil, "ad-hoc role scopes (db or db.schema), comma-separated")
+	f.StringSliceVar(&opts.privileges, "privileges", nil, "ad-hoc role table privileges, comma-separated")
+	f.StringVar(&opts.sourceRole, "source-role", "", "ad-hoc external role's source role")
+	f.BoolVar(&opts.rotatePassword, "rotate-password", false, "ad-hoc role: set a new password on apply")
+	f.StringVarP(&opts.file, "file", "f", "", "plan the roles of this file (role file, CSV, or Hoop batch plan) instead of the tree's")
+	f.StringVarP(&opts.out, "out", "o", "", "also write the plan document (JSON) to this file")
+	f.IntVar(&opts.parallel, "parallel", liveplan.DefaultParallel, "resources inspected at once")
+	return cmd
+}
+
+func planRun(ctx context.Context, g *globals, opts *planOptions) error {
+	tree, cfg, _, err := g.loadTree()
+	if err != nil {
+		return err
+	}
+	adhoc := opts.role != "" || opts.sourceRole != "" || len(opts.scopes) > 0 || len(opts.privileges) > 0 || opts.rotatePassword
+	var resources []string
+	switch {
+	case adhoc && opts.file != "":
+		return fmt.Errorf("--role and -f are exclusive")
+	case adhoc:
+		if opts.resource == "" || opts.role == "" {
+			return fmt.Errorf("an ad-hoc role needs --resource and --role")
+		}
+		data, err := adhocRoleFile(opts)
+		if err != nil {
+			return err
+		}
+		if tree, err = parseExtra(tree, "flags.yaml", data, cfg.RolePrefix); err != nil {
+			return flagErrors(err)
+		}
+		resources = []string{opts.resource}
+	case opts.file != "":
+		data, err := os.ReadFile(opts.file)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", opts.file, err)
+		}
+		if tree, err = parseExtra(tree, opts.file, data, cfg.RolePrefix); err != nil {
+			return err
+		}
+		resources = rolesResources(tree, opts.resource)
+	case opts.resource != "":
+		resources = []string{opts.resource}
+	}
+	dialer := adminconn.Dialer{Getenv: g.getenv}
+	doc, err := liveplan.Plan(ctx, tree, liveplan.Options{
+		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
+			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
+		},
+		Parallel:  opts.parallel,
+		Resources: resources,
+		SID:       uuid.NewString(),
+		Log:       g.logger(),
+	})
+	if err != nil {
+		return err
+	}
+	if opts.out != "" {
+		if err := writePlanFile(opts.out, doc); err != nil {
+			return err
+		}
+	}
+	if g.output == "json" {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	} else if err := reporter.WritePlanText(g.stdout, doc); err != nil {
+		return err
+	}
+	sum := doc.Summary()
+	switch {
+	case sum.FailedResources > 0:
+		return &exitError{exitError1, fmt.Sprintf("%d of %d resource(s) could not be planned", sum.FailedResources, sum.Resources)}
+	case sum.Changes > 0:
+		return &exitError{code: exitChanges}
+	}
+	return nil
+}
+
+// parseExtra parses one role file whose roles may use the tree's resources;
+// the result holds the file's roles and the resources of both.
+func parseExtra(base *spec.Tree, name string, data []byte, prefix string) (*spec.Tree, error) {
+	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{Prefix: prefix, Resources: base.Resources})
+	if err != nil {
+		return nil, err
+	}
+	for _, res := range base.Resources {
+		if _, ok := tree.Resource(res.Name); !ok {
+			tree.Resources = append(tree.Resources, res)
+		}
+	}
+	return tree, nil
+}
+
+// flagErrors drops the positions of an ad-hoc role's validation errors:
+// they point into YAML the user never wrote.
+func flagErrors(err error) error {
+	var es spec.Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	out := make(spec.Errors, len(es))
+	for i, e := range es {
+		out[i] = spec.Error{Pos: spec.Pos{File: "command line"}, Msg: e.Msg}
+	}
+	return out
+}
+
+// adhocRoleFile renders the flags as a one-role YAML file, so an ad-hoc
+// role is validated exactly like a declared one.
+func adhocRoleFile(opts *planOptions) ([]byte, error) {
+	role := map[string]any{"resource": opts.resource, "role": opts.role, "type": opts.typ}
+	if len(opts.scopes) > 0 {
+		role["scopes"] = opts.scopes
+	}
+	if len(opts.privileges) > 0 {
+		role["privileges"] = opts.privileges
+	}
+	if opts.sourceRole != "" {
+		role["source_role"] = opts.sourceRole
+	}
+	if opts.rotatePassword {
+		role["rotate_password"] = true
+	}
+	return yaml.Marshal(map[string]any{"roles": []any{role}})
+}
+
+// rolesResources lists the resources a parsed file's roles use, or only
+// want when given.
+func rolesResources(tree *spec.Tree, want string) []string {
+	if want != "" {
+		return []string{want}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range tree.Roles {
+		if !seen[r.Resource] {
+			seen[r.Resource] = true
+			out = append(out, r.Resource)
+		}
+	}
+	return out
+}
+
+func writePlanFile(path string, doc *planner.Document) error {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("encoding plan: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing plan: %w", err)
+	}
+	return nil
+}

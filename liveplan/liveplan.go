@@ -1,0 +1,119 @@
+// Package liveplan plans a tree of role files against the live clusters:
+// it inspects every resource (several at once, with a bound), runs the pure
+// planner on each snapshot and assembles one plan document. One resource
+// that cannot be reached or planned is reported in its own entry and does
+// not hide the others.
+package liveplan
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+// DefaultParallel is how many resources are inspected at once by default.
+const DefaultParallel = 4
+
+// Inspector returns the snapshot of a resource's cluster, collecting grants
+// of roleNames (and of every rolecd-marked role).
+type Inspector func(ctx context.Context, res spec.Resource, roleNames []string) (*catalog.Snapshot, error)
+
+// Options configures Plan.
+type Options struct {
+	Inspect  Inspector
+	Parallel int // default DefaultParallel
+	// Resources limits the plan to these resource names; empty means all.
+	Resources []string
+	SID       string
+	Source    planner.Source
+	Now       func() time.Time
+	Log       zerolog.Logger
+}
+
+// Plan inspects and plans every selected resource of tree.
+func Plan(ctx context.Context, tree *spec.Tree, opts Options) (*planner.Document, error) {
+	selected, err := selectResources(tree, opts.Resources)
+	if err != nil {
+		return nil, err
+	}
+	parallel := opts.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	doc := &planner.Document{
+		Version:   planner.DocumentVersion,
+		SID:       opts.SID,
+		CreatedAt: now().UTC().Truncate(time.Second),
+		Source:    opts.Source,
+		Resources: make([]planner.ResourcePlan, len(selected)),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	for i, res := range selected {
+		g.Go(func() error {
+			doc.Resources[i] = planOne(gctx, res, tree.RolesFor(res.Name), opts)
+			return nil
+		})
+	}
+	_ = g.Wait() // planOne never fails the group: errors live in each entry
+	return doc, ctx.Err()
+}
+
+func planOne(ctx context.Context, res spec.Resource, roles []spec.Role, opts Options) planner.ResourcePlan {
+	log := opts.Log.With().Str("resource", res.Name).Logger()
+	start := time.Now()
+	log.Debug().Int("roles", len(roles)).Msg("inspecting")
+	names := make([]string, 0, len(roles)*2)
+	for _, r := range roles {
+		names = append(names, r.Name)
+		if r.SourceRole != "" {
+			names = append(names, r.SourceRole)
+		}
+	}
+	failed := func(err error) planner.ResourcePlan {
+		log.Warn().Err(err).Msg("resource not planned")
+		return planner.ResourcePlan{Resource: res.Name, MaintenanceDatabase: res.Database, Roles: []planner.RolePlan{}, Error: err.Error()}
+	}
+	snap, err := opts.Inspect(ctx, res, names)
+	if err != nil {
+		return failed(fmt.Errorf("inspecting: %w", err))
+	}
+	rp, err := planner.PlanResource(planner.Input{Resource: res, Roles: roles, Snapshot: snap})
+	if err != nil {
+		return failed(err)
+	}
+	rp.Resource = res.Name
+	rp.MaintenanceDatabase = res.Database
+	rp.ServerVersion = snap.ServerVersion
+	log.Info().Dur("took", time.Since(start)).Int("roles", len(rp.Roles)).Msg("planned")
+	return rp
+}
+
+func selectResources(tree *spec.Tree, names []string) ([]spec.Resource, error) {
+	if len(names) == 0 {
+		out := append([]spec.Resource(nil), tree.Resources...)
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, nil
+	}
+	var out []spec.Resource
+	for _, n := range names {
+		res, ok := tree.Resource(n)
+		if !ok {
+			return nil, fmt.Errorf("unknown resource %q", n)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}

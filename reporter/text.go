@@ -1,0 +1,55 @@
+// Package reporter renders plan and apply results for people: the console
+// text a DBA reads at a glance, and (later) pull-request comments.
+package reporter
+
+import (
+	"embed"
+	"fmt"
+	"io"
+	"strings"
+	"text/template"
+
+	"github.com/rolecd/rolecd/planner"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"join":       strings.Join,
+	"orderedDBs": planner.OrderedDatabases,
+	"symbol":     func(r planner.RolePlan) string { return roleStatus(r).symbol },
+	"word":       func(r planner.RolePlan) string { return roleStatus(r).word },
+	"indent":     indent,
+}).ParseFS(templateFS, "templates/*.tmpl"))
+
+type status struct{ symbol, word string }
+
+func roleStatus(r planner.RolePlan) status {
+	switch {
+	case !r.CurrentState.Exists:
+		return status{"+", "create"}
+	case r.CurrentState.Adopt:
+		return status{"~", "adopt and update"}
+	case r.CurrentState.RequiresMigration:
+		return status{"~", "update"}
+	default:
+		return status{"=", "in sync"}
+	}
+}
+
+func indent(n int, s string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", n))
+}
+
+// WritePlanText renders doc for a terminal.
+func WritePlanText(w io.Writer, doc *planner.Document) error {
+	data := struct {
+		Doc *planner.Document
+		Sum planner.Summary
+	}{doc, doc.Summary()}
+	if err := templates.ExecuteTemplate(w, "plan", data); err != nil {
+		return fmt.Errorf("rendering plan: %w", err)
+	}
+	return nil
+}
