@@ -19,16 +19,24 @@ const EnvBinDir = "ROLECD_TEST_PGBIN"
 // ErrNoBinaries is returned when no PostgreSQL installation can be found.
 var ErrNoBinaries = errors.New("no PostgreSQL binaries found (set " + EnvBinDir + " or install postgresql)")
 
+// noBinariesError is a detailed error that also matches ErrNoBinaries.
+type noBinariesError struct{ error }
+
+func (e noBinariesError) Unwrap() error { return e.error }
+
+func (e noBinariesError) Is(target error) bool { return target == ErrNoBinaries }
+
 // debianBinGlob is where Debian and Ubuntu install server binaries.
 const debianBinGlob = "/usr/lib/postgresql/*/bin"
 
 // BinDir returns the PostgreSQL bin directory the harness uses: $ROLECD_TEST_PGBIN
 // when set, else the directory of initdb found on PATH (symlinks resolved),
-// else the highest /usr/lib/postgresql/*/bin.
+// else the highest /usr/lib/postgresql/*/bin. Its error matches
+// ErrNoBinaries (errors.Is) when none of these holds the programs.
 func BinDir() (string, error) {
 	if dir := os.Getenv(EnvBinDir); dir != "" {
 		if err := checkBinDir(dir); err != nil {
-			return "", fmt.Errorf("%s=%q: %w", EnvBinDir, dir, err)
+			return "", noBinariesError{fmt.Errorf("%s=%q: %w", EnvBinDir, dir, err)}
 		}
 		return filepath.Abs(dir)
 	}

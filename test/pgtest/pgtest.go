@@ -4,7 +4,8 @@
 // at most once per process: the template is cached, across processes too,
 // under rolecd-pgtest-<uid> in /dev/shm (when it is a roomy tmpfs) or
 // $TMPDIR. It runs the installed server binaries (see BinDir); as root it
-// runs them as the postgres OS user.
+// runs them as the postgres OS user. Where no binaries exist but a Docker
+// engine answers, it runs a PostgreSQL container instead (see EnvImage).
 package pgtest
 
 import (
@@ -46,23 +47,34 @@ type Cluster struct {
 	Port       int
 	User       string // the bootstrap superuser
 	Password   string
-	DataDir    string
-	BinDir     string
-	VersionNum int // server_version_num, e.g. 150018
+	DataDir    string // empty for a container
+	BinDir     string // empty for a container
+	VersionNum int    // server_version_num, e.g. 150018
 
 	dir    string // holds DataDir; removed by Stop
 	runner *runner
+	ctr    containerHandle // non-nil for a container
 
 	mu      sync.Mutex
 	stopped bool
 }
 
 // StartCluster starts a new cluster and returns when it accepts password
-// connections on 127.0.0.1. The caller must call Stop.
+// connections on 127.0.0.1. The caller must call Stop. It runs the binaries
+// of BinDir; only when there are none does it look for a Docker engine and
+// run a container of EnvImage there.
 func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
+	return startCluster(ctx, cfg, dockerEngineUp)
+}
+
+// startCluster is StartCluster with the Docker engine check as a parameter.
+func startCluster(ctx context.Context, cfg Config, dockerUp func(context.Context) error) (*Cluster, error) {
 	binDir, err := BinDir()
-	if err != nil {
+	switch b, err := chooseBackend(ctx, err, dockerUp); {
+	case err != nil:
 		return nil, err
+	case b == backendDocker:
+		return startContainer(ctx, cfg)
 	}
 	tmpl, err := getTemplate(ctx, binDir)
 	if err != nil {
@@ -183,6 +195,9 @@ func (c *Cluster) Stop() error {
 		return nil
 	}
 	c.stopped = true
+	if c.ctr != nil {
+		return c.stopContainer()
+	}
 	var errs []error
 	if _, err := os.Stat(filepath.Join(c.DataDir, "postmaster.pid")); err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout*time.Second)
@@ -210,8 +225,11 @@ func quoteConnValue(v string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
-// ServerLog returns the server log so far.
+// ServerLog returns the server log so far (a container's: its output).
 func (c *Cluster) ServerLog() (string, error) {
+	if c.ctr != nil {
+		return c.containerLog()
+	}
 	b, err := os.ReadFile(filepath.Join(c.DataDir, logFile))
 	if err != nil {
 		return "", fmt.Errorf("reading server log: %w", err)
