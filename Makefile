@@ -33,7 +33,7 @@ test: postgres lint ## install what is missing, then vet and every test (integra
 	$(GO) test $(TESTFLAGS) ./...
 
 demo: postgres build ## run validate, health and plan on roles.example against throwaway clusters
-	$(GO) run ./test/pgtest/pgrun $(shell cat demo/pgrun.args) -- demo/run.sh
+	$(GO) run ./test/pgtest/pgrun -port 54329 -port 54330 -- demo/run.sh
 
 bench: postgres ## run the benchmarks (planner, catalog inspection)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./planner/...

@@ -97,7 +97,7 @@ func planOne(ctx context.Context, res spec.Resource, roles []spec.Role, opts Opt
 	rp.Resource = res.Name
 	rp.MaintenanceDatabase = res.Database
 	rp.ServerVersion = snap.ServerVersion
-	log.Info().Dur("took", time.Since(start)).Int("roles", len(rp.Roles)).Msg("planned")
+	log.Info().Str("took", time.Since(start).Round(time.Millisecond).String()).Int("roles", len(rp.Roles)).Msg("planned")
 	return rp
 }
 

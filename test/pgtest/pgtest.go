@@ -39,6 +39,9 @@ const logFile = "server.log"
 type Config struct {
 	// Settings are extra postgresql.conf settings, e.g. log_statement=all.
 	Settings map[string]string
+	// Port is the TCP port on 127.0.0.1; 0 picks a free one. A fixed port
+	// that is taken fails the start.
+	Port int
 }
 
 // Cluster is one running throwaway PostgreSQL cluster.
@@ -126,11 +129,13 @@ func (c *Cluster) start(ctx context.Context, tmpl *template, cfg Config) error {
 	}
 	var err error
 	for attempt := 0; attempt < portAttempts; attempt++ {
-		if c.Port, err = freePort(); err != nil {
-			return err
+		if c.Port = cfg.Port; c.Port == 0 {
+			if c.Port, err = freePort(); err != nil {
+				return err
+			}
 		}
 		var retry bool
-		if retry, err = c.pgCtlStart(ctx); err == nil || !retry {
+		if retry, err = c.pgCtlStart(ctx); err == nil || !retry || cfg.Port != 0 {
 			break
 		}
 	}

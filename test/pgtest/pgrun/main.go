@@ -1,8 +1,10 @@
 // Command pgrun runs a command against a throwaway PostgreSQL cluster:
 //
-//	go run ./test/pgtest/pgrun [-db NAME]... [-sql [DB=]FILE]... -- CMD ARGS...
+//	go run ./test/pgtest/pgrun [-port N]... [-db NAME]... [-sql [DB=]FILE]... -- CMD ARGS...
 //
-// It starts a cluster (see package pgtest), creates the databases, runs each
+// It starts a cluster (see package pgtest), one per -port when ports are
+// given (all sharing one superuser password; PGPORTS lists their ports),
+// creates the databases in the first one, runs each
 // SQL file (in database DB, default postgres; files are sent as one simple
 // query, so psql meta-commands such as \connect do not work), then runs CMD
 // with PGHOST, PGPORT, PGUSER, PGPASSWORD, PGSSLMODE and PGDATABASE=postgres
@@ -53,7 +55,8 @@ func parseSQLFile(arg string) sqlFile {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pgrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var dbs, sqls listFlag
+	var dbs, sqls, ports listFlag
+	fs.Var(&ports, "port", "start a cluster on 127.0.0.1 `PORT` (repeatable; default: one cluster on a free port)")
 	fs.Var(&dbs, "db", "create database `NAME` (repeatable)")
 	fs.Var(&sqls, "sql", "run `[DB=]FILE` in database DB, default postgres (repeatable, in order)")
 	fs.Usage = func() {
@@ -72,22 +75,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 
-	cluster, err := pgtest.StartCluster(ctx, pgtest.Config{})
-	if err != nil {
-		fmt.Fprintf(stderr, "pgrun: %v\n", err)
-		return 1
+	if len(ports) == 0 {
+		ports = listFlag{"0"}
 	}
-	code := runWithCluster(ctx, cluster, dbs, sqls, command, stdout, stderr)
-	if err := cluster.Stop(); err != nil {
-		fmt.Fprintf(stderr, "pgrun: %v\n", err)
-		if code == 0 {
+	var clusters []*pgtest.Cluster
+	code := 0
+	for _, p := range ports {
+		port, err := strconv.Atoi(p)
+		if err != nil || port < 0 || port > 65535 {
+			fmt.Fprintf(stderr, "pgrun: -port %q: want a TCP port\n", p)
+			code = 2
+			break
+		}
+		cluster, err := pgtest.StartCluster(ctx, pgtest.Config{Port: port})
+		if err != nil {
+			fmt.Fprintf(stderr, "pgrun: %v\n", err)
 			code = 1
+			break
+		}
+		clusters = append(clusters, cluster)
+	}
+	if code == 0 {
+		code = runWithClusters(ctx, clusters, dbs, sqls, command, stdout, stderr)
+	}
+	for _, cluster := range clusters {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintf(stderr, "pgrun: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
 		}
 	}
 	return code
 }
 
-func runWithCluster(ctx context.Context, c *pgtest.Cluster, dbs, sqls []string, command []string, stdout, stderr io.Writer) int {
+func runWithClusters(ctx context.Context, clusters []*pgtest.Cluster, dbs, sqls []string, command []string, stdout, stderr io.Writer) int {
+	c := clusters[0]
+	portList := make([]string, len(clusters))
+	for i, cl := range clusters {
+		portList[i] = strconv.Itoa(cl.Port)
+	}
 	if err := prepare(ctx, c, dbs, sqls); err != nil {
 		fmt.Fprintf(stderr, "pgrun: %v\n", err)
 		return 1
@@ -101,6 +128,7 @@ func runWithCluster(ctx context.Context, c *pgtest.Cluster, dbs, sqls []string, 
 		"PGPASSWORD="+c.Password,
 		"PGDATABASE=postgres",
 		"PGSSLMODE=disable",
+		"PGPORTS="+strings.Join(portList, " "),
 	)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(stderr, "pgrun: %v\n", err)

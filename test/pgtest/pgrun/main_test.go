@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -124,5 +126,39 @@ func TestParseSQLFile(t *testing.T) {
 		if got := parseSQLFile(tc.arg); got != tc.want {
 			t.Errorf("parseSQLFile(%q) = %+v, want %+v", tc.arg, got, tc.want)
 		}
+	}
+}
+
+// Two fixed ports start two clusters, both answering with the shared
+// password; a taken port fails cleanly and stops the clusters started.
+func TestRunTwoPorts(t *testing.T) {
+	ports := [2]int{}
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	script := `for p in $PGPORTS; do psql -X -At -p "$p" -c "SELECT 'up ' || current_setting('port')" || exit 1; done`
+	var stdout, stderr bytes.Buffer
+	args := []string{"-port", strconv.Itoa(ports[0]), "-port", strconv.Itoa(ports[1]), "--", "sh", "-c", script}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+	}
+	if got, want := stdout.String(), fmt.Sprintf("up %d\nup %d\n", ports[0], ports[1]); got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	stderr.Reset()
+	taken := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	if code := run([]string{"-port", taken, "--", "true"}, &stdout, &stderr); code != 1 {
+		t.Errorf("taken port: exit %d, want 1; stderr: %s", code, stderr.String())
 	}
 }
