@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolecd/rolecd/internal/golden"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 )
@@ -387,7 +388,7 @@ func TestPlanResource(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, rp)
 			}
-			golden(t, tt.name, marshalIndent(t, rp))
+			golden.Assert(t, tt.name+".golden", marshalIndent(t, rp))
 		})
 	}
 }

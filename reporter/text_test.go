@@ -2,33 +2,12 @@ package reporter
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rolecd/rolecd/internal/golden"
 	"github.com/rolecd/rolecd/planner"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reporter -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func sampleDocument() *planner.Document {
 	create := map[string][]string{
@@ -78,5 +57,5 @@ func TestWritePlanText(t *testing.T) {
 	if err := WritePlanText(&b, sampleDocument()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan.txt.golden", b.Bytes())
+	golden.Assert(t, "plan.txt.golden", b.Bytes())
 }
