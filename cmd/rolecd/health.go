@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -64,9 +63,7 @@ func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
 		results = append(results, r)
 	}
 	if g.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := writeJSON(g.stdout, results); err != nil {
 			return err
 		}
 	} else {

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +113,18 @@ func (g *globals) logger() zerolog.Logger {
 	}
 	w := zerolog.ConsoleWriter{Out: g.stderr, NoColor: true, TimeFormat: "15:04:05"}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// writeJSON writes v as indented JSON, without HTML escaping (plans carry
+// '<redacted>').
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encoding JSON: %w", err)
+	}
+	return nil
 }
 
 func oneLine(s string) string {

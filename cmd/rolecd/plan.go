@@ -1,12 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -115,10 +114,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		}
 	}
 	if g.output == "json" {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(doc); err != nil {
+		if err := writeJSON(g.stdout, doc); err != nil {
 			return err
 		}
 	} else if err := reporter.WritePlanText(g.stdout, doc); err != nil {
@@ -200,14 +196,11 @@ func rolesResources(tree *spec.Tree, want string) []string {
 }
 
 func writePlanFile(path string, doc *planner.Document) error {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return fmt.Errorf("encoding plan: %w", err)
+	var b bytes.Buffer
+	if err := writeJSON(&b, doc); err != nil {
+		return err
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil

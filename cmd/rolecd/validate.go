@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -50,9 +49,7 @@ func validateRun(g *globals) error {
 		for _, e := range es {
 			out.Problems = append(out.Problems, validateProblem{e.Pos.File, e.Pos.Line, e.Pos.Col, e.Msg})
 		}
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeJSON(g.stdout, out); err != nil {
 			return err
 		}
 	} else {
