@@ -1,0 +1,86 @@
+package liveplan
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+func tree(n int) *spec.Tree {
+	t := &spec.Tree{}
+	for i := range n {
+		name := string(rune('a' + i))
+		t.Resources = append(t.Resources, spec.Resource{Name: name, Database: "postgres"})
+	}
+	return t
+}
+
+func emptySnapshot() *catalog.Snapshot {
+	return &catalog.Snapshot{ServerVersionNum: 150000, ServerVersion: "15.0", CurrentUser: "postgres",
+		Roles: map[string]catalog.Role{}, Databases: []catalog.Database{{Name: "postgres", AllowConn: true, Inspected: true}}}
+}
+
+// At most Parallel inspections run at once, and every resource is planned.
+func TestPlanBoundsConcurrency(t *testing.T) {
+	var running, peak atomic.Int32
+	gate := make(chan struct{})
+	var once sync.Once
+	inspect := func(ctx context.Context, res spec.Resource, _ []string) (*catalog.Snapshot, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		if n == 2 {
+			once.Do(func() { close(gate) }) // two are in flight: let everyone go
+		}
+		<-gate
+		return emptySnapshot(), nil
+	}
+	doc, err := Plan(context.Background(), tree(6), Options{Inspect: inspect, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p != 2 {
+		t.Errorf("peak concurrency %d, want 2", p)
+	}
+	if len(doc.Resources) != 6 {
+		t.Fatalf("%d resources planned, want 6", len(doc.Resources))
+	}
+	for i, rp := range doc.Resources {
+		if rp.Error != "" || rp.Resource != string(rune('a'+i)) {
+			t.Errorf("resource %d = %+v", i, rp)
+		}
+	}
+}
+
+// A failing resource gets its error; the others are planned.
+func TestPlanIsolatesFailures(t *testing.T) {
+	inspect := func(ctx context.Context, res spec.Resource, _ []string) (*catalog.Snapshot, error) {
+		if res.Name == "b" {
+			return nil, errors.New("connection refused")
+		}
+		return emptySnapshot(), nil
+	}
+	doc, err := Plan(context.Background(), tree(3), Options{Inspect: inspect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Resources[1].Error != "inspecting: connection refused" || doc.Resources[0].Error != "" || doc.Resources[2].Error != "" {
+		t.Errorf("resources = %+v", doc.Resources)
+	}
+	if s := doc.Summary(); s.FailedResources != 1 || s.Resources != 3 {
+		t.Errorf("summary = %+v", s)
+	}
+	if _, err := Plan(context.Background(), tree(1), Options{Inspect: inspect, Resources: []string{"zz"}}); err == nil {
+		t.Error("unknown resource accepted")
+	}
+}
