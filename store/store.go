@@ -1,0 +1,158 @@
+// Package store keeps rolecd's durable state: audit sessions (every plan,
+// apply, health check, credential change and drift check, with the
+// statements an apply ran), generated role credentials and admin
+// credentials (both encrypted by the caller: the store only ever sees
+// ciphertext). Two backends implement Store behind one URL: SQLite
+// (sqlite://path, the embedded default) and PostgreSQL (postgres://...).
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a session or credential does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Kind is what a session records.
+type Kind string
+
+// Session kinds.
+const (
+	KindPlan       Kind = "plan"
+	KindApply      Kind = "apply"
+	KindHealth     Kind = "health"
+	KindCredential Kind = "credential"
+	KindDrift      Kind = "drift"
+	KindAudit      Kind = "audit" // a failed SIEM delivery
+)
+
+// Status is a session's outcome.
+type Status string
+
+// Session statuses.
+const (
+	StatusRunning   Status = "running" // an apply in progress (or one that died)
+	StatusNoChanges Status = "no-changes"
+	StatusChanges   Status = "changes"
+	StatusApplied   Status = "applied"
+	StatusRefused   Status = "refused"
+	StatusFailed    Status = "failed"
+	StatusOK        Status = "ok"
+)
+
+// Session is one audit record. Secrets never appear in it: SQL is stored
+// redacted, credentials are stored elsewhere, encrypted.
+type Session struct {
+	SID         string
+	Kind        Kind
+	Status      Status
+	Actor       string // who ran it: user@host, or "daemon"
+	Commit      string
+	PullRequest int
+	Resources   []string // sorted
+	Roles       []string // role names, sorted
+	// Checksum: for a plan, the digest over its roles' checksums; for an
+	// apply, the checksum it was gated on.
+	Checksum string
+	// PlanSID is, for an apply, the plan session it applied ("" for -f).
+	PlanSID string
+	// Detail is the kind's own JSON document: the plan document for a plan,
+	// the apply report for an apply, and so on.
+	Detail     json.RawMessage
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time // zero while running
+	// Statements are filled by Get, in Seq order.
+	Statements []Statement
+}
+
+// Statement is one SQL statement an apply ran or meant to run.
+type Statement struct {
+	Seq      int // 1, 2, ... within the session
+	Resource string
+	Role     string
+	Database string
+	SQL      string // redacted
+	Outcome  string // "ok", "failed", "skipped" (not run because an earlier one failed), "rolled-back"
+	Error    string
+	Duration time.Duration
+	At       time.Time
+}
+
+// Filter selects sessions for List; zero fields match everything.
+type Filter struct {
+	Kind     Kind
+	Resource string
+	Status   Status
+	Since    time.Time
+	Limit    int // 0 = 100
+}
+
+// CredentialState is the life cycle of one stored password version.
+type CredentialState string
+
+// Credential states.
+const (
+	// CredentialPending is written before the role is created or altered,
+	// so a password is never lost even if rolecd dies right after.
+	CredentialPending CredentialState = "pending"
+	// CredentialActive is the version PostgreSQL has, once apply committed.
+	CredentialActive CredentialState = "active"
+	// CredentialRetired is an older version.
+	CredentialRetired CredentialState = "retired"
+)
+
+// Credential is one version of a role's generated password, encrypted by
+// the caller.
+type Credential struct {
+	RoleName   string
+	Resource   string
+	Version    int // assigned by PutPendingCredential, increasing per role
+	State      CredentialState
+	Ciphertext []byte
+	CreatedAt  time.Time
+}
+
+// AdminCredential is a resource's admin login, password encrypted by the caller.
+type AdminCredential struct {
+	Resource   string
+	User       string
+	Ciphertext []byte
+	UpdatedAt  time.Time
+}
+
+// Store is the durable state. Implementations are safe for concurrent use,
+// also by several processes sharing one database.
+type Store interface {
+	// CreateSession inserts a new session (finished or running).
+	CreateSession(ctx context.Context, s *Session) error
+	// AppendStatement records one statement of a running session.
+	AppendStatement(ctx context.Context, sid string, st Statement) error
+	// FinishSession sets the final status, detail, error and finish time of
+	// a running session, once; finishing a finished session is an error.
+	FinishSession(ctx context.Context, sid string, status Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
+	// GetSession returns a session with its statements, or ErrNotFound.
+	GetSession(ctx context.Context, sid string) (*Session, error)
+	// ListSessions returns matching sessions, newest first, without statements.
+	ListSessions(ctx context.Context, f Filter) ([]Session, error)
+
+	// PutPendingCredential stores a new pending version and returns its number.
+	PutPendingCredential(ctx context.Context, c Credential) (int, error)
+	// ActivateCredential makes version the active one and retires the others.
+	ActivateCredential(ctx context.Context, roleName string, version int) error
+	// Credentials returns every version of a role's password, newest first,
+	// or ErrNotFound when there is none.
+	Credentials(ctx context.Context, roleName string) ([]Credential, error)
+	// DeleteCredentials removes every version (after the role is dropped).
+	DeleteCredentials(ctx context.Context, roleName string) error
+
+	// PutAdmin stores (replaces) a resource's admin credential.
+	PutAdmin(ctx context.Context, c AdminCredential) error
+	// GetAdmin returns a resource's admin credential, or ErrNotFound.
+	GetAdmin(ctx context.Context, resource string) (AdminCredential, error)
+
+	Close() error
+}
