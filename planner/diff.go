@@ -258,11 +258,15 @@ func (d *roleDiff) roleAndComment(adopt bool) {
 		set = append(set, "CONNECTION LIMIT -1")
 		d.changes = append(d.changes, fmt.Sprintf("revert CONNECTION LIMIT %d", d.live.ConnLimit))
 	}
-	if d.role.RotatePassword {
+	reason, reset := d.resets[name]
+	switch {
+	case d.role.RotatePassword:
 		d.changes = append(d.changes, "rotate password")
+	case reset:
+		d.changes = append(d.changes, "reset password: "+reason)
 	}
-	if len(set) > 0 || d.role.RotatePassword {
-		d.add(d.maint, phaseCluster, d.w.alterRole(name, set, d.role.RotatePassword))
+	if password := d.role.RotatePassword || reset; len(set) > 0 || password {
+		d.add(d.maint, phaseCluster, d.w.alterRole(name, set, password))
 	}
 	if d.live.Comment != marker {
 		d.add(d.maint, phaseCluster, d.w.commentOnRole(name, marker))

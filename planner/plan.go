@@ -4,7 +4,13 @@
 // values and returns values, and never talks to PostgreSQL.
 package planner
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+	"time"
+)
 
 // DocumentVersion is the version of the plan document format (DESIGN §5).
 const DocumentVersion = 1
@@ -126,4 +132,19 @@ func (d *Document) Summary() Summary {
 		}
 	}
 	return s
+}
+
+// Digest is the overall digest of a plan document: SHA-256 (hex) over one
+// line "<resource> <role_name> <sql_plan_checksum>" per role, sorted. It
+// changes when any role's SQL changes, and only then.
+func (d *Document) Digest() string {
+	var lines []string
+	for _, rp := range d.Resources {
+		for _, r := range rp.Roles {
+			lines = append(lines, rp.Resource+" "+r.Config.RoleName+" "+r.Checksum)
+		}
+	}
+	sort.Strings(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(sum[:])
 }

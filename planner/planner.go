@@ -30,6 +30,11 @@ type Input struct {
 	Roles []spec.Role
 	// Snapshot is the live state of the resource's cluster.
 	Snapshot *catalog.Snapshot
+	// PasswordResets names existing roles whose password must be set anew,
+	// with the reason (e.g. no stored password, or the live verifier does
+	// not match the stored one). The caller, which holds the credentials,
+	// decides; the planner only renders it.
+	PasswordResets map[string]string
 }
 
 // PlanResource computes the plan of every declared role of one resource
@@ -65,6 +70,7 @@ func PlanResource(in Input) (ResourcePlan, error) {
 	slices.SortStableFunc(roles, func(a, b spec.Role) int { return cmp.Compare(a.Label, b.Label) })
 
 	p := newPlanner(in.Resource, snap)
+	p.resets = in.PasswordResets
 	errs := p.validate(roles)
 	names := make(map[string]bool, len(roles))
 	for _, r := range roles {
@@ -101,6 +107,7 @@ type planner struct {
 	// dbs are the snapshot's databases sorted by name.
 	dbs    []*catalog.Database
 	grants map[string]*held
+	resets map[string]string
 }
 
 func newPlanner(res spec.Resource, snap *catalog.Snapshot) *planner {
