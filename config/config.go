@@ -60,6 +60,9 @@ type Drift struct {
 type Audit struct {
 	File       string `yaml:"file"`
 	WebhookURL string `yaml:"webhook_url"`
+	// WebhookSecretEnv names the variable holding the HMAC-SHA256 key of
+	// the X-Rolecd-Signature-256 header.
+	WebhookSecretEnv string `yaml:"webhook_secret_env"`
 }
 
 // Defaults returns the configuration used when nothing is set.
