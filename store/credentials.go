@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// PutPendingCredential stores c as a new pending version of its role and
+// returns the version number: 1 for a role's first, then one more than
+// the newest. A zero CreatedAt is now; c.State and c.Version are ignored.
+func (s *sqlStore) PutPendingCredential(ctx context.Context, c Credential) (int, error) {
+	if c.RoleName == "" || c.Resource == "" {
+		return 0, errors.New("storing credential: role name and resource are required")
+	}
+	if len(c.Ciphertext) == 0 {
+		return 0, fmt.Errorf("storing credential of %q: empty ciphertext", c.RoleName)
+	}
+	createdAt := nowIfZero(c.CreatedAt)
+	var version int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.lockRole != nil {
+			if err := s.d.lockRole(ctx, tx, c.RoleName); err != nil {
+				return fmt.Errorf("locking role: %w", err)
+			}
+		}
+		if err := tx.QueryRowContext(ctx,
+			`SELECT COALESCE(MAX(version), 0) + 1 FROM credentials WHERE role_name = $1`, c.RoleName).Scan(&version); err != nil {
+			return fmt.Errorf("numbering version: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO credentials (role_name, version, resource, state, ciphertext, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			c.RoleName, version, c.Resource, string(CredentialPending), c.Ciphertext, s.d.timeArg(createdAt))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storing credential of %q: %w", c.RoleName, err)
+	}
+	return version, nil
+}
+
+// ActivateCredential makes version the active one of roleName and retires
+// every other version; ErrNotFound when there is no such version.
+func (s *sqlStore) ActivateCredential(ctx context.Context, roleName string, version int) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.lockRole != nil {
+			if err := s.d.lockRole(ctx, tx, roleName); err != nil {
+				return fmt.Errorf("locking role: %w", err)
+			}
+		}
+		var one int
+		err := tx.QueryRowContext(ctx,
+			`SELECT 1 FROM credentials WHERE role_name = $1 AND version = $2`, roleName, version).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE credentials
+			SET state = CASE WHEN version = $2 THEN $3 ELSE $4 END
+			WHERE role_name = $1`,
+			roleName, version, string(CredentialActive), string(CredentialRetired))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("activating version %d of credential %q: %w", version, roleName, err)
+	}
+	return nil
+}
+
+// Credentials returns every version of roleName's password, newest first,
+// or ErrNotFound.
+func (s *sqlStore) Credentials(ctx context.Context, roleName string) ([]Credential, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT role_name, resource, version, state, ciphertext, created_at
+		FROM credentials WHERE role_name = $1 ORDER BY version DESC`, roleName)
+	if err != nil {
+		return nil, fmt.Errorf("reading credentials of %q: %w", roleName, err)
+	}
+	defer rows.Close()
+	var out []Credential
+	for rows.Next() {
+		var c Credential
+		if err := rows.Scan(&c.RoleName, &c.Resource, &c.Version, &c.State, &c.Ciphertext, timeScanner{&c.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("reading credentials of %q: %w", roleName, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading credentials of %q: %w", roleName, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("credentials of %q: %w", roleName, ErrNotFound)
+	}
+	return out, nil
+}
+
+// DeleteCredentials removes every version of roleName's password. Deleting
+// a role without credentials is not an error.
+func (s *sqlStore) DeleteCredentials(ctx context.Context, roleName string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE role_name = $1`, roleName)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("deleting credentials of %q: %w", roleName, err)
+	}
+	return nil
+}
+
+// PutAdmin stores c, replacing the resource's previous admin credential. A
+// zero UpdatedAt is now.
+func (s *sqlStore) PutAdmin(ctx context.Context, c AdminCredential) error {
+	if c.Resource == "" || c.User == "" {
+		return errors.New("storing admin credential: resource and user are required")
+	}
+	if len(c.Ciphertext) == 0 {
+		return fmt.Errorf("storing admin credential of %q: empty ciphertext", c.Resource)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO admin_credentials (resource, user_name, ciphertext, updated_at)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (resource) DO UPDATE
+			SET user_name = excluded.user_name, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at`,
+			c.Resource, c.User, c.Ciphertext, s.d.timeArg(nowIfZero(c.UpdatedAt)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("storing admin credential of %q: %w", c.Resource, err)
+	}
+	return nil
+}
+
+// GetAdmin returns resource's admin credential, or ErrNotFound.
+func (s *sqlStore) GetAdmin(ctx context.Context, resource string) (AdminCredential, error) {
+	var c AdminCredential
+	err := s.read.QueryRowContext(ctx, `SELECT resource, user_name, ciphertext, updated_at
+		FROM admin_credentials WHERE resource = $1`, resource).
+		Scan(&c.Resource, &c.User, &c.Ciphertext, timeScanner{&c.UpdatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return AdminCredential{}, fmt.Errorf("admin credential of %q: %w", resource, ErrNotFound)
+	} else if err != nil {
+		return AdminCredential{}, fmt.Errorf("reading admin credential of %q: %w", resource, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,320 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// defaultLimit is how many sessions ListSessions returns when Filter.Limit is 0.
+const defaultLimit = 100
+
+// CreateSession inserts s. It fills in what s leaves open and writes it
+// back, so that s equals what GetSession returns: a random SID when empty,
+// StartedAt now when zero, times in UTC at microsecond precision, Resources
+// and Roles sorted without duplicates. Statements already in s are stored
+// too (Seq 0 means its position, from 1).
+func (s *sqlStore) CreateSession(ctx context.Context, sess *Session) error {
+	if sess == nil {
+		return errors.New("creating session: nil session")
+	}
+	if sess.SID == "" {
+		sess.SID = uuid.NewString()
+	}
+	if err := s.createSession(ctx, sess); err != nil {
+		return fmt.Errorf("creating session %q: %w", sess.SID, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) createSession(ctx context.Context, sess *Session) error {
+	if sess.Kind == "" || sess.Status == "" {
+		return errors.New("kind and status are required")
+	}
+	detail, err := detailArg(sess.Detail)
+	if err != nil {
+		return err
+	}
+	sess.StartedAt = nowIfZero(sess.StartedAt)
+	sess.FinishedAt = normTime(sess.FinishedAt)
+	sess.Resources = sortedSet(sess.Resources)
+	sess.Roles = sortedSet(sess.Roles)
+	for i := range sess.Statements {
+		normStatement(&sess.Statements[i], i+1)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO sessions
+			(sid, kind, status, actor, commit_sha, pull_request, checksum, plan_sid, detail, error, started_at, finished_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			ON CONFLICT (sid) DO NOTHING`,
+			sess.SID, string(sess.Kind), string(sess.Status), sess.Actor, sess.Commit, sess.PullRequest,
+			sess.Checksum, sess.PlanSID, detail, sess.Error, s.d.timeArg(sess.StartedAt), s.d.nullTime(sess.FinishedAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errors.New("a session with this sid already exists")
+		}
+		for _, r := range sess.Resources {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO session_resources (sid, resource) VALUES ($1, $2)`, sess.SID, r); err != nil {
+				return fmt.Errorf("recording resource %q: %w", r, err)
+			}
+		}
+		for _, r := range sess.Roles {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO session_roles (sid, role) VALUES ($1, $2)`, sess.SID, r); err != nil {
+				return fmt.Errorf("recording role %q: %w", r, err)
+			}
+		}
+		for _, st := range sess.Statements {
+			if err := s.insertStatement(ctx, tx, sess.SID, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// normStatement normalises st's time (now when zero) and numbers it seq
+// when it has no Seq.
+func normStatement(st *Statement, seq int) {
+	if st.Seq <= 0 {
+		st.Seq = seq
+	}
+	st.At = nowIfZero(st.At)
+	st.Duration = st.Duration.Truncate(time.Microsecond)
+}
+
+func (s *sqlStore) insertStatement(ctx context.Context, tx *sql.Tx, sid string, st Statement) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO session_statements
+		(sid, seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (sid, seq) DO NOTHING`,
+		sid, st.Seq, st.Resource, st.Role, st.Database, st.SQL, st.Outcome, st.Error,
+		st.Duration.Microseconds(), s.d.timeArg(st.At))
+	if err != nil {
+		return fmt.Errorf("recording statement %d: %w", st.Seq, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("recording statement %d: %w", st.Seq, err)
+	} else if n == 0 {
+		return fmt.Errorf("statement %d already recorded", st.Seq)
+	}
+	return nil
+}
+
+// AppendStatement records st in the running session sid. A zero Seq is
+// assigned the next number; a zero At is now.
+func (s *sqlStore) AppendStatement(ctx context.Context, sid string, st Statement) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var status Status
+		err := tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE sid = $1`+s.d.forUpdate, sid).Scan(&status)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return ErrNotFound
+		case err != nil:
+			return err
+		case status != StatusRunning:
+			return fmt.Errorf("session is %s, not running", status)
+		}
+		next := 0
+		if st.Seq <= 0 {
+			if err := tx.QueryRowContext(ctx,
+				`SELECT COALESCE(MAX(seq), 0) + 1 FROM session_statements WHERE sid = $1`, sid).Scan(&next); err != nil {
+				return fmt.Errorf("numbering statement: %w", err)
+			}
+		}
+		normStatement(&st, next)
+		return s.insertStatement(ctx, tx, sid, st)
+	})
+	if err != nil {
+		return fmt.Errorf("appending statement to session %q: %w", sid, err)
+	}
+	return nil
+}
+
+// FinishSession ends the running session sid. A nil detail keeps the
+// session's detail; a zero finishedAt is now.
+func (s *sqlStore) FinishSession(ctx context.Context, sid string, status Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error {
+	if err := s.finishSession(ctx, sid, status, detail, errMsg, finishedAt); err != nil {
+		return fmt.Errorf("finishing session %q: %w", sid, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) finishSession(ctx context.Context, sid string, status Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error {
+	if status == "" || status == StatusRunning {
+		return fmt.Errorf("invalid final status %q", status)
+	}
+	detailValue, err := detailArg(detail)
+	if err != nil {
+		return err
+	}
+	finishedAt = nowIfZero(finishedAt)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions
+			SET status = $2, detail = COALESCE($3, detail), error = $4, finished_at = $5
+			WHERE sid = $1 AND status = $6`,
+			sid, string(status), detailValue, errMsg, s.d.timeArg(finishedAt), string(StatusRunning))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			return nil
+		}
+		var current Status
+		err = tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE sid = $1`, sid).Scan(&current)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return ErrNotFound
+		case err != nil:
+			return err
+		}
+		return fmt.Errorf("session already finished (%s)", current)
+	})
+}
+
+// sessionColumns selects a session aliased s, with its resources and roles
+// as JSON arrays; scanSession reads them.
+func (s *sqlStore) sessionColumns() string {
+	return `s.sid, s.kind, s.status, s.actor, s.commit_sha, s.pull_request, s.checksum, s.plan_sid,
+		s.detail, s.error, s.started_at, s.finished_at, ` +
+		s.d.agg("session_resources", "resource") + `, ` + s.d.agg("session_roles", "role")
+}
+
+// scanSession reads one row of sessionColumns.
+func scanSession(row interface{ Scan(...any) error }) (Session, error) {
+	var (
+		sess              Session
+		detail            []byte
+		resources, roles  []byte
+		startedAt, finish = timeScanner{&sess.StartedAt}, timeScanner{&sess.FinishedAt}
+	)
+	err := row.Scan(&sess.SID, &sess.Kind, &sess.Status, &sess.Actor, &sess.Commit, &sess.PullRequest,
+		&sess.Checksum, &sess.PlanSID, &detail, &sess.Error, startedAt, finish, &resources, &roles)
+	if err != nil {
+		return Session{}, err
+	}
+	if detail != nil {
+		sess.Detail = json.RawMessage(detail)
+	}
+	if err := json.Unmarshal(resources, &sess.Resources); err != nil {
+		return Session{}, fmt.Errorf("decoding resources: %w", err)
+	}
+	if err := json.Unmarshal(roles, &sess.Roles); err != nil {
+		return Session{}, fmt.Errorf("decoding roles: %w", err)
+	}
+	sess.Resources, sess.Roles = sortedSet(sess.Resources), sortedSet(sess.Roles)
+	return sess, nil
+}
+
+// GetSession returns session sid with its statements in Seq order.
+func (s *sqlStore) GetSession(ctx context.Context, sid string) (*Session, error) {
+	var sess Session
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		sess, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+s.sessionColumns()+` FROM sessions s WHERE s.sid = $1`, sid))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		sess.Statements, err = s.statements(ctx, tx, sid)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading session %q: %w", sid, err)
+	}
+	return &sess, nil
+}
+
+// statements returns session sid's statements in Seq order.
+func (s *sqlStore) statements(ctx context.Context, tx *sql.Tx, sid string) ([]Statement, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at
+		FROM session_statements WHERE sid = $1 ORDER BY seq`, sid)
+	if err != nil {
+		return nil, fmt.Errorf("reading statements: %w", err)
+	}
+	defer rows.Close()
+	var out []Statement
+	for rows.Next() {
+		var (
+			st Statement
+			us int64
+		)
+		if err := rows.Scan(&st.Seq, &st.Resource, &st.Role, &st.Database, &st.SQL, &st.Outcome, &st.Error,
+			&us, timeScanner{&st.At}); err != nil {
+			return nil, fmt.Errorf("reading statements: %w", err)
+		}
+		st.Duration = time.Duration(us) * time.Microsecond
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading statements: %w", err)
+	}
+	return out, nil
+}
+
+// ListSessions returns the sessions matching every set field of f, newest
+// first (by StartedAt, then SID), at most f.Limit (0: 100).
+func (s *sqlStore) ListSessions(ctx context.Context, f Filter) ([]Session, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("listing sessions: negative limit %d", f.Limit)
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Kind != "" {
+		where = append(where, "s.kind = "+arg(string(f.Kind)))
+	}
+	if f.Status != "" {
+		where = append(where, "s.status = "+arg(string(f.Status)))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "s.started_at >= "+arg(s.d.timeArg(normTime(f.Since))))
+	}
+	if f.Resource != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM session_resources r WHERE r.sid = s.sid AND r.resource = "+arg(f.Resource)+")")
+	}
+	query := `SELECT ` + s.sessionColumns() + ` FROM sessions s`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = defaultLimit
+	}
+	query += " ORDER BY s.started_at DESC, s.sid DESC LIMIT " + arg(limit)
+
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing sessions: %w", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	return out, nil
+}
