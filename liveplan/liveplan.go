@@ -28,8 +28,10 @@ type Inspector func(ctx context.Context, res spec.Resource, roleNames []string) 
 
 // Options configures Plan.
 type Options struct {
-	Inspect  Inspector
-	Parallel int // default DefaultParallel
+	Inspect Inspector
+	// Passwords, when set, decides password resets of existing roles.
+	Passwords PasswordCheck
+	Parallel  int // default DefaultParallel
 	// Resources limits the plan to these resource names; empty means all.
 	Resources []string
 	SID       string
@@ -90,7 +92,13 @@ func planOne(ctx context.Context, res spec.Resource, roles []spec.Role, opts Opt
 	if err != nil {
 		return failed(fmt.Errorf("inspecting: %w", err))
 	}
-	rp, err := planner.PlanResource(planner.Input{Resource: res, Roles: roles, Snapshot: snap})
+	var resets map[string]string
+	if opts.Passwords != nil {
+		if resets, err = opts.Passwords(ctx, res, roles, snap); err != nil {
+			return failed(fmt.Errorf("checking passwords: %w", err))
+		}
+	}
+	rp, err := planner.PlanResource(planner.Input{Resource: res, Roles: roles, Snapshot: snap, PasswordResets: resets})
 	if err != nil {
 		return failed(err)
 	}
