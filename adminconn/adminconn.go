@@ -30,6 +30,11 @@ type Dialer struct {
 	ReadFile func(string) ([]byte, error)
 	// ConnectTimeout defaults to DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// Stored returns the admin credential kept in the store (`rolecd admin
+	// set`) for a resource whose files name neither password_env nor
+	// password_file; ok is false when there is none. A stored credential
+	// brings its own user. Nil means no store.
+	Stored func(resource string) (user, password string, ok bool, err error)
 }
 
 // Config returns the connection configuration for database on res.
@@ -54,6 +59,15 @@ func (d Dialer) Config(res spec.Resource, database string) (*pgx.ConnConfig, err
 	password, err := d.password(res)
 	if err != nil {
 		return nil, err
+	}
+	if password == "" && d.Stored != nil {
+		user, pw, ok, err := d.Stored(res.Name)
+		if err != nil {
+			return nil, fmt.Errorf("resource %s: stored admin credential: %w", res.Name, err)
+		}
+		if ok {
+			cfg.User, password = user, pw
+		}
 	}
 	if password != "" {
 		cfg.Password = password
@@ -100,7 +114,7 @@ func (d Dialer) Connect(ctx context.Context, res spec.Resource, database string)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("resource %s: connecting to %s:%d database %q as %q: %w",
-			res.Name, res.Host, res.Port, database, res.Admin.User, unwrapConnect(err))
+			res.Name, res.Host, res.Port, database, cfg.User, unwrapConnect(err))
 	}
 	return conn, nil
 }

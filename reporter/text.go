@@ -21,6 +21,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"symbol":     func(r planner.RolePlan) string { return roleStatus(r).symbol },
 	"word":       func(r planner.RolePlan) string { return roleStatus(r).word },
 	"indent":     indent,
+	"ms":         ms,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 type status struct{ symbol, word string }

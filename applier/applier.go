@@ -1,0 +1,276 @@
+// Package applier applies a reviewed plan document, exactly or not at all:
+// per role, each database's statements run in one transaction that first
+// re-inspects the live catalog, re-plans the role and compares the
+// checksum of what remains to be done with the reviewed plan, so an outside
+// change since the plan is refused ("live state drifted") instead of being
+// overwritten. A session-level advisory lock in the maintenance database
+// serialises rolecd appliers on a cluster. Generated passwords are stored
+// encrypted before PostgreSQL sees their SCRAM verifier, never the plaintext.
+package applier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/store"
+)
+
+// LockKey is the pg_advisory_lock key every rolecd applier takes in a
+// cluster's maintenance database ("rolecd" in ASCII).
+const LockKey int64 = 0x726f6c656364
+
+// Role outcomes.
+const (
+	RoleApplied = "applied"
+	RoleSkipped = "skipped"
+	RoleRefused = "refused"
+	RoleFailed  = "failed"
+)
+
+// ErrDrifted marks a role refused because the live state changed since the plan.
+var ErrDrifted = errors.New("live state drifted since plan")
+
+// Store is what apply records into.
+type Store interface {
+	CreateSession(ctx context.Context, s *store.Session) error
+	AppendStatement(ctx context.Context, sid string, st store.Statement) error
+	FinishSession(ctx context.Context, sid string, status store.Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
+	PutPendingCredential(ctx context.Context, c store.Credential) (int, error)
+	ActivateCredential(ctx context.Context, roleName string, version int) error
+}
+
+// Secrets makes the credentials of a role whose plan sets a password.
+type Secrets interface {
+	// NewPassword returns a fresh password, its SCRAM-SHA-256 verifier and
+	// its ciphertext for the store.
+	NewPassword(roleName string) (verifier string, ciphertext []byte, err error)
+}
+
+// Connector opens an admin connection to a database of a resource.
+type Connector func(ctx context.Context, res spec.Resource, database string) (*pgx.Conn, error)
+
+// Options configures Apply.
+type Options struct {
+	Store   Store
+	Secrets Secrets
+	Connect Connector
+	// Resources gives connection settings by name (the plan document holds
+	// none).
+	Resources map[string]spec.Resource
+	SID       string // the apply session's id
+	Actor     string
+	Now       func() time.Time
+	Log       zerolog.Logger
+}
+
+// Report is the outcome of an apply, stored as the session's detail.
+type Report struct {
+	SID       string           `json:"sid"`
+	PlanSID   string           `json:"plan_sid"`
+	Resources []ResourceReport `json:"resources"`
+}
+
+// ResourceReport is one resource's outcome.
+type ResourceReport struct {
+	Resource string       `json:"resource"`
+	Error    string       `json:"error,omitempty"`
+	Roles    []RoleReport `json:"roles"`
+}
+
+// RoleReport is one role's outcome.
+type RoleReport struct {
+	RoleName   string            `json:"role_name"`
+	Label      string            `json:"label"`
+	Status     string            `json:"status"` // applied, skipped, refused, failed
+	Reason     string            `json:"reason,omitempty"`
+	Statements []StatementReport `json:"statements,omitempty"`
+}
+
+// StatementReport is one statement's outcome; SQL is redacted.
+type StatementReport struct {
+	Database string        `json:"database"`
+	SQL      string        `json:"sql"`
+	Outcome  string        `json:"outcome"` // ok, failed, rolled-back, skipped
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Counts summarises a report.
+func (r *Report) Counts() (applied, skipped, refused, failed int) {
+	for _, rr := range r.Resources {
+		if rr.Error != "" {
+			failed++
+		}
+		for _, role := range rr.Roles {
+			switch role.Status {
+			case RoleApplied:
+				applied++
+			case RoleSkipped:
+				skipped++
+			case RoleRefused:
+				refused++
+			default:
+				failed++
+			}
+		}
+	}
+	return
+}
+
+// Status is the session status of a report.
+func (r *Report) Status() store.Status {
+	_, _, refused, failed := r.Counts()
+	switch {
+	case failed > 0:
+		return store.StatusFailed
+	case refused > 0:
+		return store.StatusRefused
+	}
+	return store.StatusApplied
+}
+
+// Apply applies doc and records an apply session with every statement.
+func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, error) {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	rep := &Report{SID: opts.SID, PlanSID: doc.SID}
+	sess := &store.Session{
+		SID: opts.SID, Kind: store.KindApply, Status: store.StatusRunning, Actor: opts.Actor,
+		Commit: doc.Source.Commit, PullRequest: doc.Source.PullRequest, PlanSID: doc.SID,
+		Checksum: doc.Digest(), StartedAt: now().UTC(),
+	}
+	for _, rp := range doc.Resources {
+		sess.Resources = append(sess.Resources, rp.Resource)
+		for _, r := range rp.Roles {
+			sess.Roles = append(sess.Roles, r.Config.RoleName)
+		}
+	}
+	if err := opts.Store.CreateSession(ctx, sess); err != nil {
+		return nil, fmt.Errorf("recording apply session: %w", err)
+	}
+	a := &applier{opts: opts, now: now, seq: 0}
+	for _, rp := range doc.Resources {
+		rep.Resources = append(rep.Resources, a.resource(ctx, doc.SID, rp))
+	}
+	detail, err := json.Marshal(rep)
+	if err != nil {
+		return rep, fmt.Errorf("encoding apply report: %w", err)
+	}
+	var errMsg string
+	if st := rep.Status(); st != store.StatusApplied {
+		errMsg = summary(rep)
+	}
+	// Record the outcome even when ctx was cancelled mid-apply.
+	if err := opts.Store.FinishSession(context.WithoutCancel(ctx), opts.SID, rep.Status(), detail, errMsg, now().UTC()); err != nil {
+		return rep, fmt.Errorf("recording apply outcome: %w", err)
+	}
+	return rep, nil
+}
+
+func summary(rep *Report) string {
+	applied, skipped, refused, failed := rep.Counts()
+	return fmt.Sprintf("%d applied, %d skipped, %d refused, %d failed", applied, skipped, refused, failed)
+}
+
+type applier struct {
+	opts Options
+	now  func() time.Time
+	seq  int
+}
+
+// record appends statement outcomes to the session, in order.
+func (a *applier) record(ctx context.Context, resource, role string, stmts []StatementReport) {
+	for _, s := range stmts {
+		a.seq++
+		err := a.opts.Store.AppendStatement(context.WithoutCancel(ctx), a.opts.SID, store.Statement{
+			Seq: a.seq, Resource: resource, Role: role, Database: s.Database, SQL: s.SQL,
+			Outcome: s.Outcome, Error: s.Error, Duration: s.Duration, At: a.now().UTC(),
+		})
+		if err != nil {
+			a.opts.Log.Error().Err(err).Str("sid", a.opts.SID).Msg("recording statement")
+		}
+	}
+}
+
+func (a *applier) resource(ctx context.Context, planSID string, rp planner.ResourcePlan) ResourceReport {
+	out := ResourceReport{Resource: rp.Resource, Roles: []RoleReport{}}
+	log := a.opts.Log.With().Str("resource", rp.Resource).Str("sid", a.opts.SID).Logger()
+	if rp.Error != "" {
+		out.Error = "not applied: the plan has an error for this resource: " + rp.Error
+		return out
+	}
+	res, ok := a.opts.Resources[rp.Resource]
+	if !ok {
+		out.Error = fmt.Sprintf("resource %q is not in the role files", rp.Resource)
+		return out
+	}
+	if rp.MaintenanceDatabase != "" && rp.MaintenanceDatabase != res.Database {
+		out.Error = fmt.Sprintf("maintenance database changed since plan (%q, now %q)", rp.MaintenanceDatabase, res.Database)
+		return out
+	}
+	pending := 0
+	for _, r := range rp.Roles {
+		if r.CurrentState.RequiresMigration {
+			pending++
+		}
+	}
+	if pending == 0 {
+		for _, r := range rp.Roles {
+			out.Roles = append(out.Roles, RoleReport{RoleName: r.Config.RoleName, Label: r.Config.Label, Status: RoleSkipped, Reason: "in sync at plan time"})
+		}
+		return out
+	}
+	lockConn, err := a.opts.Connect(ctx, res, res.Database)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	defer lockConn.Close(context.WithoutCancel(ctx))
+	if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", LockKey); err != nil {
+		out.Error = fmt.Sprintf("taking the apply lock: %v", err)
+		return out
+	}
+	defer func() {
+		if _, err := lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); err != nil {
+			log.Warn().Err(err).Msg("releasing the apply lock (it goes with the connection)")
+		}
+	}()
+	var interest []string
+	for _, r := range rp.Roles {
+		interest = append(interest, r.Config.RoleName)
+		if r.Config.SourceRole != "" {
+			interest = append(interest, r.Config.SourceRole)
+		}
+	}
+	c := &cluster{res: res, conns: map[string]*pgx.Conn{res.Database: lockConn}, opts: catalog.Options{Roles: interest}}
+	defer c.close(ctx)
+	snap, err := catalog.Inspect(ctx, func(ctx context.Context, db string) (*pgx.Conn, error) {
+		return a.opts.Connect(ctx, res, db)
+	}, res.Database, c.opts)
+	if err != nil {
+		out.Error = fmt.Sprintf("inspecting: %v", err)
+		return out
+	}
+	c.snap = snap
+	for _, r := range rp.Roles {
+		rr := a.role(ctx, planSID, c, r)
+		ev := log.Info().Str("role", rr.RoleName).Str("status", rr.Status)
+		if rr.Reason != "" {
+			ev = ev.Str("reason", rr.Reason)
+		}
+		ev.Msg("apply")
+		out.Roles = append(out.Roles, rr)
+	}
+	return out
+}
