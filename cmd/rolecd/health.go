@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rolecd/rolecd/adminconn"
 	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/store"
 )
 
 type healthOptions struct {
@@ -36,10 +36,16 @@ type healthResult struct {
 }
 
 func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
-	tree, _, _, err := g.loadTree()
+	tree, cfg, _, err := g.loadTree()
 	if err != nil {
 		return err
 	}
+	st, err := g.openState(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	dialer := g.dialer(st)
 	var targets []spec.Resource
 	if len(opts.resources) == 0 {
 		targets = tree.Resources
@@ -54,13 +60,20 @@ func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
 	var results []healthResult
 	failed := 0
 	for _, res := range targets {
-		version, err := adminconn.Dialer{Getenv: g.getenv}.Health(ctx, res)
+		started := now()
+		version, err := dialer.Health(ctx, res)
 		r := healthResult{Resource: res.Name, Status: "ok", ServerVersion: version}
+		status := store.StatusOK
 		if err != nil {
 			r = healthResult{Resource: res.Name, Status: "failed", Error: err.Error()}
+			status = store.StatusFailed
 			failed++
 		}
 		results = append(results, r)
+		if err := st.record(ctx, &store.Session{Kind: store.KindHealth, Status: status, Resources: []string{res.Name},
+			Detail: mustJSON(r), Error: r.Error, StartedAt: started, FinishedAt: now()}); err != nil {
+			return err
+		}
 	}
 	if g.output == "json" {
 		if err := writeJSON(g.stdout, results); err != nil {

@@ -41,20 +41,22 @@ type globals struct {
 	store          string
 	repo           string
 	logLevel       string
+	stdin          io.Reader
 	stdout         io.Writer
 	stderr         io.Writer
 	getenv         func(string) string
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 }
 
 // run executes one rolecd invocation and returns its exit code.
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	g := &globals{stdout: stdout, stderr: stderr, getenv: getenv}
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := newRootCmd(g)
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()
@@ -101,7 +103,8 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.StringVar(&g.store, "store", "", "session store URL (default sqlite://.rolecd/rolecd.db)")
 	pf.StringVar(&g.repo, "repo", "", "role-files tree (default: the config's git path, else .)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newValidateCmd(g), newHealthCmd(g), newPlanCmd(g))
+	root.AddCommand(newValidateCmd(g), newHealthCmd(g), newPlanCmd(g), newApplyCmd(g),
+		newSessionsCmd(g), newCredsCmd(g), newAdminCmd(g))
 	return root
 }
 

@@ -21,7 +21,7 @@ type result struct {
 func rolecd(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb, func(k string) string { return env[k] })
+	code := run(args, strings.NewReader(env["STDIN"]), &out, &errb, func(k string) string { return env[k] })
 	return result{code, out.String(), errb.String()}
 }
 
@@ -87,7 +87,7 @@ func TestHealthAndPlan(t *testing.T) {
 	c := pgtest.Start(t)
 	c.CreateDatabase(t, "app")
 	c.Exec(t, "app", "CREATE TABLE public.t (id int)")
-	env := map[string]string{"ADMIN_PW": c.Password}
+	env := map[string]string{"ADMIN_PW": c.Password, "ROLECD_STORE": "sqlite://" + filepath.Join(t.TempDir(), "rolecd.db")}
 	repo := writeFiles(t, map[string]string{
 		"resources.yaml":     resourceYAML("app", c.Host, c.Port),
 		"roles.yaml":         "roles:\n  - {resource: app, role: ro, scopes: [app], privileges: [SELECT]}\n",
@@ -102,7 +102,7 @@ func TestHealthAndPlan(t *testing.T) {
 	})
 	t.Run("health failed", func(t *testing.T) {
 		secret := "wrong-password-123"
-		r := rolecd(t, map[string]string{"ADMIN_PW": secret}, "--repo", repo, "health", "--resource", "app")
+		r := rolecd(t, map[string]string{"ADMIN_PW": secret, "ROLECD_STORE": env["ROLECD_STORE"]}, "--repo", repo, "health", "--resource", "app")
 		if r.code != 1 || !strings.Contains(r.stdout, "status: failed") || !strings.Contains(r.stdout, "reason: ") {
 			t.Fatalf("%+v", r)
 		}

@@ -6,17 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/rolecd/rolecd/adminconn"
+	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reporter"
+	"github.com/rolecd/rolecd/store"
 )
 
 type planOptions struct {
@@ -95,17 +98,29 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	case opts.resource != "":
 		resources = []string{opts.resource}
 	}
-	dialer := adminconn.Dialer{Getenv: g.getenv}
+	st, err := g.openState(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	dialer := g.dialer(st)
+	started := time.Now().UTC()
 	doc, err := liveplan.Plan(ctx, tree, liveplan.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 		},
+		Passwords: liveplan.Passwords{
+			Credentials: st.store.Credentials, Open: st.cipher.Open, Verify: credentials.VerifyPassword, Connect: dialer.Connect,
+		}.Check,
 		Parallel:  opts.parallel,
 		Resources: resources,
 		SID:       uuid.NewString(),
 		Log:       g.logger(),
 	})
 	if err != nil {
+		return err
+	}
+	if err := st.record(ctx, planSession(doc, started)); err != nil {
 		return err
 	}
 	if opts.out != "" {
@@ -117,8 +132,13 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err := writeJSON(g.stdout, doc); err != nil {
 			return err
 		}
-	} else if err := reporter.WritePlanText(g.stdout, doc); err != nil {
-		return err
+	} else {
+		if err := reporter.WritePlanText(g.stdout, doc); err != nil {
+			return err
+		}
+		if doc.Summary().Changes > 0 {
+			fmt.Fprintf(g.stdout, "Apply exactly this plan with: rolecd apply --sid %s\n", doc.SID)
+		}
 	}
 	sum := doc.Summary()
 	switch {
@@ -128,6 +148,33 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		return &exitError{code: exitChanges}
 	}
 	return nil
+}
+
+// planSession is the audit session of a plan document.
+func planSession(doc *planner.Document, started time.Time) *store.Session {
+	sum := doc.Summary()
+	status := store.StatusNoChanges
+	switch {
+	case sum.FailedResources > 0:
+		status = store.StatusFailed
+	case sum.Changes > 0:
+		status = store.StatusChanges
+	}
+	s := &store.Session{
+		SID: doc.SID, Kind: store.KindPlan, Status: status, Commit: doc.Source.Commit, PullRequest: doc.Source.PullRequest,
+		Checksum: doc.Digest(), Detail: mustJSON(doc), StartedAt: started, FinishedAt: time.Now().UTC(),
+	}
+	for _, rp := range doc.Resources {
+		s.Resources = append(s.Resources, rp.Resource)
+		if rp.Error != "" {
+			s.Error += rp.Resource + ": " + rp.Error + "\n"
+		}
+		for _, r := range rp.Roles {
+			s.Roles = append(s.Roles, r.Config.RoleName)
+		}
+	}
+	s.Error = strings.TrimSpace(s.Error)
+	return s
 }
 
 // parseExtra parses one role file whose roles may use the tree's resources;

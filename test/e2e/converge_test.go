@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/test/pgtest"
 )
 
@@ -185,7 +187,30 @@ func noDirectTable(table, role, priv string) string {
 	return "SELECT NOT " + strings.TrimPrefix(directTableCheck(table, role, priv), "SELECT ")
 }
 
+// executor carries out a plan document: the planned SQL run directly, or
+// rolecd's checksum-gated apply.
+type executor func(t *testing.T, doc *planner.Document, tree *spec.Tree, clusters map[string]*pgtest.Cluster)
+
+// TestConverge runs the planned SQL directly: the planner alone converges.
 func TestConverge(t *testing.T) {
+	runScenarios(t, func(t *testing.T, doc *planner.Document, _ *spec.Tree, clusters map[string]*pgtest.Cluster) {
+		execute(t, doc, clusters)
+	})
+}
+
+// TestApplyConverges runs every scenario through applier.Apply: apply, then
+// plan is empty.
+func TestApplyConverges(t *testing.T) {
+	runScenarios(t, func(t *testing.T, doc *planner.Document, tree *spec.Tree, clusters map[string]*pgtest.Cluster) {
+		h := newApplyHarness(t, clusters)
+		rep := h.apply(t, doc, tree)
+		if st := rep.Status(); st != "applied" {
+			t.Fatalf("apply status %s: %+v", st, rep)
+		}
+	})
+}
+
+func runScenarios(t *testing.T, exec executor) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			c := pgtest.Start(t)
@@ -203,7 +228,7 @@ func TestConverge(t *testing.T) {
 			}
 			first := plan(t, tree, clusters)
 			checkContains(t, "first plan", allSQL(first), sc.first, sc.never)
-			execute(t, first, clusters)
+			exec(t, first, tree, clusters)
 			again := plan(t, tree, clusters)
 			requireEmpty(t, again)
 			checkChecksumsStable(t, again, plan(t, tree, clusters))
@@ -219,7 +244,7 @@ func TestConverge(t *testing.T) {
 				}
 				second := plan(t, tree, clusters)
 				checkContains(t, "plan after changes", allSQL(second), sc.second, sc.never)
-				execute(t, second, clusters)
+				exec(t, second, tree, clusters)
 				requireEmpty(t, plan(t, tree, clusters))
 			}
 			for _, chk := range sc.checks {

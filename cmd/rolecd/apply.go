@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/reporter"
+	"github.com/rolecd/rolecd/store"
+)
+
+type applyOptions struct {
+	sid  string
+	file string
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	opts := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply --sid SID | -f PLAN",
+		Short: "Apply a reviewed plan, refusing any role whose live state drifted since",
+		Long: "apply runs exactly the SQL of a plan session (--sid) or plan document (-f). Before each database's\n" +
+			"statements it re-plans the role inside the same transaction and refuses it when the SQL differs.\n" +
+			"Exit status: 0 applied (or nothing to do), 3 refused (drift), 1 error.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return applyRun(cmd.Context(), g, opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.sid, "sid", "", "plan session to apply")
+	cmd.Flags().StringVarP(&opts.file, "file", "f", "", "plan document (rolecd plan -o) to apply")
+	return cmd
+}
+
+// secrets makes a role's password: plaintext sealed for the store, SCRAM
+// verifier for PostgreSQL.
+type secrets struct{ cipher *credentials.Cipher }
+
+func (s secrets) NewPassword(roleName string) (string, []byte, error) {
+	pw, err := credentials.GeneratePassword()
+	if err != nil {
+		return "", nil, err
+	}
+	verifier, err := credentials.SCRAMVerifier(pw)
+	if err != nil {
+		return "", nil, err
+	}
+	sealed, err := s.cipher.Seal([]byte(pw), "role:"+roleName)
+	if err != nil {
+		return "", nil, err
+	}
+	return verifier, sealed, nil
+}
+
+func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
+	if (opts.sid == "") == (opts.file == "") {
+		return fmt.Errorf("give exactly one of --sid SID and -f PLAN")
+	}
+	tree, cfg, _, err := g.loadTree()
+	if err != nil {
+		return err
+	}
+	st, err := g.openState(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	doc, err := loadPlan(ctx, st.store, opts)
+	if err != nil {
+		return err
+	}
+	resources := map[string]spec.Resource{}
+	for _, r := range tree.Resources {
+		resources[r.Name] = r
+	}
+	dialer := g.dialer(st)
+	sid := uuid.NewString()
+	rep, err := applier.Apply(ctx, doc, applier.Options{
+		Store: st.store, Secrets: secrets{st.cipher}, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
+		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
+			return dialer.Connect(ctx, res, db)
+		},
+	})
+	if rep == nil {
+		return err
+	}
+	st.finished(ctx, sid)
+	if g.output == "json" {
+		if err := writeJSON(g.stdout, rep); err != nil {
+			return err
+		}
+	} else if err := reporter.WriteApplyText(g.stdout, rep); err != nil {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	_, _, refused, failed := rep.Counts()
+	switch {
+	case failed > 0:
+		return &exitError{exitError1, fmt.Sprintf("apply %s: %d role(s) or resource(s) failed; see rolecd sessions show %s", sid, failed, sid)}
+	case refused > 0:
+		return &exitError{exitRefused, fmt.Sprintf("apply %s: %d role(s) refused: live state drifted since plan %s; plan again and review", sid, refused, doc.SID)}
+	}
+	return nil
+}
+
+// loadPlan reads the plan document of a plan session or a file.
+func loadPlan(ctx context.Context, st store.Store, opts *applyOptions) (*planner.Document, error) {
+	var data []byte
+	if opts.file != "" {
+		b, err := os.ReadFile(opts.file)
+		if err != nil {
+			return nil, fmt.Errorf("reading plan: %w", err)
+		}
+		data = b
+	} else {
+		sess, err := st.GetSession(ctx, opts.sid)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("no session %s", opts.sid)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sess.Kind != store.KindPlan {
+			return nil, fmt.Errorf("session %s is a %s session, not a plan", opts.sid, sess.Kind)
+		}
+		data = sess.Detail
+	}
+	var doc planner.Document
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("reading plan document: %w", err)
+	}
+	if doc.Version != planner.DocumentVersion {
+		return nil, fmt.Errorf("plan document version %d: this rolecd reads version %d", doc.Version, planner.DocumentVersion)
+	}
+	return &doc, nil
+}
