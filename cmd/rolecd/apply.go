@@ -66,11 +66,7 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	if (opts.sid == "") == (opts.file == "") {
 		return fmt.Errorf("give exactly one of --sid SID and -f PLAN")
 	}
-	tree, cfg, _, err := g.loadTree()
-	if err != nil {
-		return err
-	}
-	st, err := g.openState(ctx, cfg)
+	tree, _, st, err := g.treeAndState(ctx)
 	if err != nil {
 		return err
 	}

@@ -57,11 +57,7 @@ func pickCredential(versions []store.Credential) (store.Credential, string, erro
 }
 
 func credsGetRun(ctx context.Context, g *globals, name string) error {
-	tree, cfg, _, err := g.loadTree()
-	if err != nil {
-		return err
-	}
-	st, err := g.openState(ctx, cfg)
+	tree, _, st, err := g.treeAndState(ctx)
 	if err != nil {
 		return err
 	}

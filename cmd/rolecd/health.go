@@ -36,11 +36,7 @@ type healthResult struct {
 }
 
 func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
-	tree, cfg, _, err := g.loadTree()
-	if err != nil {
-		return err
-	}
-	st, err := g.openState(ctx, cfg)
+	tree, _, st, err := g.treeAndState(ctx)
 	if err != nil {
 		return err
 	}

@@ -72,11 +72,7 @@ func sessionsListRun(ctx context.Context, g *globals, o *sessionsListOptions) er
 	if err != nil {
 		return err
 	}
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	st, err := g.openState(ctx, cfg)
+	st, err := g.configState(ctx)
 	if err != nil {
 		return err
 	}
@@ -106,11 +102,7 @@ func sessionsListRun(ctx context.Context, g *globals, o *sessionsListOptions) er
 }
 
 func sessionsShowRun(ctx context.Context, g *globals, sid string) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	st, err := g.openState(ctx, cfg)
+	st, err := g.configState(ctx)
 	if err != nil {
 		return err
 	}

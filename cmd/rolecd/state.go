@@ -16,6 +16,7 @@ import (
 	"github.com/rolecd/rolecd/adminconn"
 	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reporter/audit"
 	"github.com/rolecd/rolecd/store"
 )
@@ -86,6 +87,27 @@ func (g *globals) openState(ctx context.Context, cfg config.Config) (*state, err
 		}
 	}
 	return s, nil
+}
+
+// treeAndState loads the role files and opens the store: what most
+// commands need. The caller closes the state.
+func (g *globals) treeAndState(ctx context.Context) (*spec.Tree, config.Config, *state, error) {
+	tree, cfg, _, err := g.loadTree()
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	st, err := g.openState(ctx, cfg)
+	return tree, cfg, st, err
+}
+
+// configState opens the store of the configuration, for commands that do
+// not read role files.
+func (g *globals) configState(ctx context.Context) (*state, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return g.openState(ctx, cfg)
 }
 
 // recordAuditFailure records a failed SIEM delivery as a session of its own.
