@@ -131,8 +131,8 @@ func testPostgresReopen(t *testing.T, f *postgresFixture) {
 			t.Fatal(err)
 		}
 	}
-	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init" {
-		t.Errorf("schema_migrations = %v, want [001_init]", got)
+	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping" {
+		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping]", got)
 	}
 }
 
@@ -161,8 +161,8 @@ func testPostgresConcurrentFirstOpen(t *testing.T, f *postgresFixture) {
 	if len(list) != handles {
 		t.Errorf("got %d sessions, want %d", len(list), handles)
 	}
-	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init" {
-		t.Errorf("schema_migrations = %v, want [001_init]", got)
+	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping" {
+		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping]", got)
 	}
 }
 
