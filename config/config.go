@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -28,6 +29,8 @@ type Config struct {
 	RolePrefix      string `yaml:"role_prefix"`
 	SecretKeyFile   string `yaml:"secret_key_file"`
 	Audit           Audit  `yaml:"audit"`
+	// Console configures the console forge, used when github is not set.
+	Console Console `yaml:"console"`
 }
 
 // Git is the watched repository.
@@ -38,6 +41,11 @@ type Git struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	TokenEnv     string        `yaml:"token_env"`
 	SSHKeyFile   string        `yaml:"ssh_key_file"`
+	// CacheDir holds the daemon's bare clone (default: "git" beside a
+	// SQLite store, else .rolecd/git).
+	CacheDir string `yaml:"cache_dir"`
+	// Timeout bounds each network call to the remote (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // GitHub is the forge rolecd reports to; empty Owner means console only.
@@ -48,6 +56,22 @@ type GitHub struct {
 	APIURL           string `yaml:"api_url"`
 	WebhookSecretEnv string `yaml:"webhook_secret_env"`
 	ApplyPermission  string `yaml:"apply_permission"`
+}
+
+// Console declares the pull requests of the console forge (no github:
+// section): branches of the watched repository proposed for merge into
+// git.branch. A pull request counts as merged once its head commit is
+// reachable from the branch.
+type Console struct {
+	PullRequests []ConsolePR `yaml:"pull_requests"`
+}
+
+// ConsolePR is one console pull request: a number (for sessions and
+// messages) and its branch; no branch means refs/pull/<number>/head.
+type ConsolePR struct {
+	Number int    `yaml:"number"`
+	Branch string `yaml:"branch"`
+	Title  string `yaml:"title"`
 }
 
 // Drift configures scheduled drift detection.
@@ -68,7 +92,7 @@ type Audit struct {
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
-		Git:        Git{Branch: "main", PollInterval: time.Minute},
+		Git:        Git{Branch: "main", PollInterval: time.Minute, Timeout: 30 * time.Second},
 		GitHub:     GitHub{APIURL: "https://api.github.com/", ApplyPermission: "write"},
 		Drift:      Drift{Schedule: "@every 1h", Action: "report"},
 		Store:      "sqlite://.rolecd/rolecd.db",
@@ -108,6 +132,27 @@ func (c Config) Validate() error {
 	if c.Git.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("git.poll_interval: %s is negative", c.Git.PollInterval))
 	}
+	if c.Git.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("git.timeout: %s is negative", c.Git.Timeout))
+	}
+	if c.Drift.Schedule != "" {
+		if _, err := cron.ParseStandard(c.Drift.Schedule); err != nil {
+			errs = append(errs, fmt.Errorf("drift.schedule: %q: %w", c.Drift.Schedule, err))
+		}
+	}
+	if (c.GitHub.Owner == "") != (c.GitHub.Repo == "") {
+		errs = append(errs, errors.New("github: owner and repo go together"))
+	}
+	seen := map[int]bool{}
+	for i, pr := range c.Console.PullRequests {
+		switch {
+		case pr.Number <= 0:
+			errs = append(errs, fmt.Errorf("console.pull_requests[%d]: number must be positive", i))
+		case seen[pr.Number]:
+			errs = append(errs, fmt.Errorf("console.pull_requests[%d]: number %d appears twice", i, pr.Number))
+		}
+		seen[pr.Number] = true
+	}
 	if c.RolePrefix == "" || strings.Trim(c.RolePrefix, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 		errs = append(errs, fmt.Errorf("role_prefix: %q must be lower-case letters, digits and _", c.RolePrefix))
 	}
@@ -144,6 +189,8 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			fv.SetInt(int64(d))
+		case f.Type.Kind() == reflect.Slice:
+			return fmt.Errorf("%s: a list cannot be set from the environment; use the configuration file", name)
 		case f.Type.Kind() == reflect.Bool:
 			b, err := strconv.ParseBool(s)
 			if err != nil {

@@ -104,7 +104,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.StringVar(&g.repo, "repo", "", "role-files tree (default: the config's git path, else .)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(newValidateCmd(g), newHealthCmd(g), newPlanCmd(g), newApplyCmd(g),
-		newSessionsCmd(g), newCredsCmd(g), newAdminCmd(g))
+		newSessionsCmd(g), newCredsCmd(g), newAdminCmd(g), newDaemonCmd(g))
 	return root
 }
 

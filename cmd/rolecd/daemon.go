@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/rolecd/rolecd/config"
+	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/gitsource"
+	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/reconciler"
+	"github.com/rolecd/rolecd/reporter/github"
+	"github.com/rolecd/rolecd/store"
+)
+
+// shutdownTimeout bounds how long the HTTP server drains on exit.
+const shutdownTimeout = 10 * time.Second
+
+type daemonOptions struct {
+	once bool
+}
+
+func newDaemonCmd(g *globals) *cobra.Command {
+	opts := &daemonOptions{}
+	cmd := &cobra.Command{
+		Use:   "daemon [--once]",
+		Short: "Watch the Git repository: plan pull requests, apply reviewed merges, detect drift",
+		Long: "daemon watches git.url: it plans every pull request into one comment and a rolecd/plan status, applies a merge\n" +
+			"only when every role's checksum equals the reviewed plan (else it waits for /rolecd apply <digest>), and checks\n" +
+			"drift on drift.schedule. It serves POST /webhooks/github, /healthz, /readyz, /metrics and /api/v1/sessions on listen.\n" +
+			"With --once it makes one pass (fetch, plan open pull requests, apply merges, drift check) and exits:\n" +
+			"0 when everything was done, 1 when something must be retried.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return daemonRun(cmd.Context(), g, opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.once, "once", false, "one pass, then exit")
+	return cmd
+}
+
+// daemonStore is the store seen as both sessions and bookkeeping.
+type daemonStore struct {
+	store.Store
+	store.Bookkeeping
+}
+
+func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	if cfg.Git.URL == "" {
+		return errors.New("git.url is required for the daemon (ROLECD_GIT_URL)")
+	}
+	log := g.jsonLogger()
+	if cfg.GitHub.Owner != "" && envOf(g, githubTokenEnv(cfg)) == "" {
+		return fmt.Errorf("github: the token variable %s is empty", githubTokenEnv(cfg))
+	}
+	st, err := g.openState(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	bk, ok := store.AsBookkeeping(st.store)
+	if !ok {
+		return errors.New("this store does not keep the daemon's bookkeeping")
+	}
+	src, err := gitsource.Open(ctx, gitsource.Config{
+		URL: cfg.Git.URL, Branch: cfg.Git.Branch, Path: cfg.Git.Path, CacheDir: cacheDir(cfg, g.storeURL(cfg)),
+		Token: envOf(g, cfg.Git.TokenEnv), SSHKeyFile: cfg.Git.SSHKeyFile, Timeout: cfg.Git.Timeout,
+	})
+	if err != nil {
+		return err
+	}
+	forge, transient, err := newForge(g, cfg, src, log)
+	if err != nil {
+		return err
+	}
+	secret := []byte(envOf(g, cfg.GitHub.WebhookSecretEnv))
+	if cfg.GitHub.Owner != "" && len(secret) == 0 && !opts.once {
+		log.Warn().Str("webhook_secret_env", cfg.GitHub.WebhookSecretEnv).Msg("no webhook secret: webhooks are refused, polling only")
+	}
+	dialer := g.dialer(st)
+	live := &reconciler.Live{
+		Dialer: dialer, Store: st.store, Secrets: secrets{st.cipher},
+		Passwords: liveplan.Passwords{
+			Credentials: st.store.Credentials, Open: st.cipher.Open, Verify: credentials.VerifyPassword, Connect: dialer.Connect,
+		}.Check,
+		Log: log,
+	}
+	rec, err := reconciler.New(reconciler.Options{
+		Source: src, Forge: forge, Store: daemonStore{st.store, bk}, Planner: live, Applier: live,
+		Branch: cfg.Git.Branch, Path: cfg.Git.Path, RolePrefix: cfg.RolePrefix,
+		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
+		DriftRemediate: cfg.Drift.Action == "remediate", DriftSchedule: cfg.Drift.Schedule,
+		PollInterval: cfg.Git.PollInterval, WebhookSecret: secret, Transient: transient, Log: log,
+		OnSession: func(ctx context.Context, sid string) { st.finished(ctx, sid) },
+	})
+	if err != nil {
+		return err
+	}
+	if opts.once {
+		return rec.Once(ctx)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: rec.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("repository", src.URL()).Msg("serving")
+	runErr := rec.Run(ctx)
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("stopping the HTTP server: %w", err))
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		runErr = errors.Join(runErr, fmt.Errorf("HTTP server: %w", err))
+	}
+	return runErr
+}
+
+// newForge is GitHub when configured, else the console on stdout.
+func newForge(g *globals, cfg config.Config, src *gitsource.Source, log zerolog.Logger) (reconciler.Forge, func(error) bool, error) {
+	if cfg.GitHub.Owner == "" {
+		prs := make([]reconciler.ConsolePR, len(cfg.Console.PullRequests))
+		for i, p := range cfg.Console.PullRequests {
+			prs[i] = reconciler.ConsolePR{Number: p.Number, Branch: p.Branch, Title: p.Title}
+		}
+		return reconciler.NewConsole(g.stdout, src, cfg.Git.Branch, prs), nil, nil
+	}
+	token := envOf(g, githubTokenEnv(cfg))
+	client, err := github.New(github.Config{
+		APIURL: cfg.GitHub.APIURL, Owner: cfg.GitHub.Owner, Repo: cfg.GitHub.Repo, Token: token, Log: log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return reconciler.GitHub{Client: client}, github.IsTransient, nil
+}
+
+// githubTokenEnv names the variable of the GitHub token (default GITHUB_TOKEN).
+func githubTokenEnv(cfg config.Config) string {
+	if cfg.GitHub.TokenEnv == "" {
+		return "GITHUB_TOKEN"
+	}
+	return cfg.GitHub.TokenEnv
+}
+
+// cacheDir is git.cache_dir, else "git" beside a SQLite store, else
+// .rolecd/git.
+func cacheDir(cfg config.Config, storeURL string) string {
+	if cfg.Git.CacheDir != "" {
+		return cfg.Git.CacheDir
+	}
+	if path, ok := strings.CutPrefix(storeURL, "sqlite://"); ok {
+		return filepath.Join(filepath.Dir(path), "git")
+	}
+	return filepath.Join(".rolecd", "git")
+}
+
+// envOf reads the variable named name ("" when name is empty).
+func envOf(g *globals, name string) string {
+	if name == "" {
+		return ""
+	}
+	return g.getenv(name)
+}
+
+// jsonLogger is the daemon's logger: zerolog JSON lines on stderr.
+func (g *globals) jsonLogger() zerolog.Logger {
+	level, err := zerolog.ParseLevel(g.logLevel)
+	if err != nil || level == zerolog.NoLevel {
+		level = zerolog.InfoLevel
+	}
+	return zerolog.New(g.stderr).Level(level).With().Timestamp().Logger()
+}

@@ -1,0 +1,90 @@
+package reconciler
+
+import (
+	"context"
+	"io/fs"
+	"time"
+
+	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/store"
+)
+
+// Source is the watched Git repository (gitsource.Source implements it).
+type Source interface {
+	// Fetch fetches the branch and the pull-request heads the remote has;
+	// on failure the last fetched state stays usable.
+	Fetch(ctx context.Context) error
+	// FetchRef fetches one remote ref and returns its commit.
+	FetchRef(ctx context.Context, ref string) (string, error)
+	// BranchHead is the watched branch's commit as last fetched.
+	BranchHead() (string, error)
+	// PullHead is refs/pull/N/head as last fetched.
+	PullHead(n int) (sha string, ok bool)
+	// LastFetch is when the last fetch succeeded and the last fetch error.
+	LastFetch() (at time.Time, err error)
+	HasCommit(sha string) bool
+	// Files is the role-file directory of commit sha.
+	Files(sha string) (fs.FS, error)
+	// Touches reports whether headSHA changes the role-file directory
+	// compared with the merge base of baseSHA and headSHA.
+	Touches(baseSHA, headSHA string) (bool, error)
+}
+
+// PR is a pull request as the forge reports it.
+type PR struct {
+	Number         int
+	Title          string
+	State          string // open or closed
+	BaseRef        string
+	HeadRef        string
+	HeadSHA        string
+	Author         string
+	Merged         bool
+	MergeCommitSHA string
+}
+
+// Forge is where pull requests live and where reports go: GitHub, or the
+// console (see Console).
+type Forge interface {
+	// ListOpenPRs lists the open pull requests targeting base.
+	ListOpenPRs(ctx context.Context, base string) ([]PR, error)
+	GetPR(ctx context.Context, n int) (PR, error)
+	// PRFiles lists the files a pull request changes.
+	PRFiles(ctx context.Context, n int) ([]string, error)
+	// UpsertComment keeps ONE comment series per (pr, key), edited in place.
+	UpsertComment(ctx context.Context, pr int, key string, parts []string) error
+	// Comment adds a new comment.
+	Comment(ctx context.Context, pr int, body string) error
+	// SetStatus sets a commit status (state: pending, success, failure, error).
+	SetStatus(ctx context.Context, sha, statusContext, state, description, targetURL string) error
+	// Permission is user's permission on the repository: admin, maintain,
+	// write, triage, read or none.
+	Permission(ctx context.Context, user string) (string, error)
+	// UpsertIssue keeps one open issue per key, created or edited.
+	UpsertIssue(ctx context.Context, key, title, body string) (int, error)
+	// CloseIssue closes the open issue of key, if any, with a comment.
+	CloseIssue(ctx context.Context, key, comment string) error
+}
+
+// Planner plans a tree of role files against the live clusters
+// (Live.Plan: liveplan with catalog.Inspect and adminconn).
+type Planner interface {
+	Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error)
+}
+
+// Applier applies a reviewed plan document and records the apply session
+// (Live.Apply: the checksum-gated applier).
+type Applier interface {
+	Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*applier.Report, error)
+}
+
+// Store is the durable state the reconciler reads and writes: sessions and
+// the daemon's bookkeeping (store.Open's store implements both).
+type Store interface {
+	CreateSession(ctx context.Context, s *store.Session) error
+	GetSession(ctx context.Context, sid string) (*store.Session, error)
+	ListSessions(ctx context.Context, f store.Filter) ([]store.Session, error)
+	store.Bookkeeping
+}

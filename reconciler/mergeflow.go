@@ -1,0 +1,276 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/store"
+)
+
+// reconcileMerged handles a merged pull request: plan the merged tree;
+// apply when every role's checksum equals the reviewed plan's, else report
+// the new plan and wait for /rolecd apply <digest>. The state is stored
+// before each step, so a daemon killed anywhere resumes here: a finished
+// apply is reported, never run again; an unfinished one is re-planned and
+// compared again (and the applier's in-transaction checksum gate refuses
+// whatever was applied meanwhile). force (/rolecd plan) re-plans a merge
+// that waits for approval or was refused.
+func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest, found bool, fpr PR, force bool) error {
+	log := r.log.With().Int("pr", rec.Number).Logger()
+	switch rec.State {
+	case store.PRApplied, store.PRClosed:
+		return nil
+	case store.PRWaitingApproval, store.PRRefused:
+		if !force {
+			return nil
+		}
+	case store.PROpen:
+		if found && rec.PlannedSHA == fpr.HeadSHA && rec.PlanSID == "" {
+			rec.State = store.PRClosed // merged without touching the role files
+			return r.putPR(ctx, &rec)
+		}
+		if !found {
+			touches, err := r.prTouches(ctx, fpr)
+			if err != nil {
+				return err
+			}
+			if !touches {
+				rec.State, rec.HeadSHA = store.PRClosed, fpr.HeadSHA
+				return r.putPR(ctx, &rec)
+			}
+			log.Warn().Msg("merged pull request was never planned: its merge needs an approval")
+		}
+	case store.PRMergedPending:
+		if rec.ApplySID != "" {
+			done, err := r.resumeApply(ctx, &rec)
+			if done || err != nil {
+				return err
+			}
+		}
+	}
+
+	// fetch
+	mergeSHA := rec.MergeSHA
+	if mergeSHA == "" {
+		mergeSHA = fpr.MergeCommitSHA
+	}
+	if mergeSHA == "" {
+		head, err := r.opts.Source.BranchHead()
+		if err != nil {
+			return waiting("reading the branch head", err)
+		}
+		mergeSHA = head
+	}
+	if err := r.ensureCommit(ctx, mergeSHA, 0, ""); err != nil {
+		return err
+	}
+	rec.State, rec.MergeSHA, rec.HeadSHA = store.PRMergedPending, mergeSHA, fpr.HeadSHA
+	if err := r.putPR(ctx, &rec); err != nil {
+		return err
+	}
+	log = log.With().Str("commit", short(mergeSHA)).Logger()
+	src := planner.Source{Commit: mergeSHA, PullRequest: rec.Number}
+
+	// validate
+	tree, problems, err := r.loadTree(mergeSHA)
+	if err != nil {
+		return err
+	}
+	if problems != nil {
+		sid, err := r.recordInvalid(ctx, src, problems)
+		if err != nil {
+			return err
+		}
+		r.metrics.plans.WithLabelValues("merge", "invalid").Inc()
+		r.metrics.refusals.WithLabelValues("invalid-merge").Inc()
+		if err := r.upsertComment(ctx, rec.Number, commentMerge, r.planComment(nil, mergeSHA, rec.Number,
+			"**Not applied**: the merged tree has invalid role files. Fix them on the branch; the drift check reports what differs meanwhile.", problems)); err != nil {
+			return err
+		}
+		if err := r.setStatus(ctx, mergeSHA, StatusApply, "failure", "not applied: invalid role files after merge"); err != nil {
+			return err
+		}
+		rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRRefused, sid, ""
+		if err := r.putPR(ctx, &rec); err != nil {
+			return err
+		}
+		return stalled("invalid role files after merge", errors.New(strings.Join(problems, "; ")))
+	}
+
+	// plan
+	doc, err := r.plan(ctx, tree, src, store.KindPlan)
+	if err != nil {
+		return err
+	}
+	log = log.With().Str("sid", doc.SID).Logger()
+	if failed := failedResources(doc); len(failed) > 0 {
+		r.metrics.plans.WithLabelValues("merge", "error").Inc()
+		return waiting("planning the merged tree", errors.New(strings.Join(failed, "; ")))
+	}
+	outcome := "no-changes"
+	if doc.Summary().Changes > 0 {
+		outcome = "changes"
+	}
+	r.metrics.plans.WithLabelValues("merge", outcome).Inc()
+
+	// compare with the review
+	if diff := checksumDiff(rec.Checksums, checksumsOf(doc)); len(diff) > 0 {
+		digest := doc.Digest()
+		r.metrics.refusals.WithLabelValues("checksum-mismatch").Inc()
+		log.Warn().Strs("differs", diff).Str("digest", digest).Msg("merged plan differs from the reviewed plan: waiting for approval")
+		if err := r.upsertComment(ctx, rec.Number, commentMerge, r.planComment(doc, mergeSHA, rec.Number, waitingText(rec, diff, digest), nil)); err != nil {
+			return err
+		}
+		if err := r.setStatus(ctx, mergeSHA, StatusApply, "pending", "not applied: the plan changed since review; waiting for /rolecd apply "+digest[:12]+"…"); err != nil {
+			return err
+		}
+		rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRWaitingApproval, doc.SID, digest
+		return r.putPR(ctx, &rec)
+	}
+
+	// apply
+	return r.applyMerge(ctx, &rec, tree, doc, r.opts.Actor, "merge")
+}
+
+// waitingText explains why a merge was not applied and how to apply it.
+func waitingText(rec store.PullRequest, diff []string, digest string) string {
+	var b strings.Builder
+	b.WriteString("**Not applied.** ")
+	if rec.PlanSID == "" || len(rec.Checksums) == 0 {
+		b.WriteString("This pull request was merged without a reviewed plan.")
+	} else {
+		fmt.Fprintf(&b, "The plan of the merged tree differs from the plan reviewed at `%s` (plan session `%s`):\n", short(rec.PlannedSHA), rec.PlanSID)
+		const maxLines = 20
+		for i, d := range diff {
+			if i == maxLines {
+				fmt.Fprintf(&b, "- … and %d more\n", len(diff)-maxLines)
+				break
+			}
+			fmt.Fprintf(&b, "- `%s`\n", d)
+		}
+		b.WriteString("\nThe live databases or the branch changed between review and merge.")
+	}
+	fmt.Fprintf(&b, " Review the plan below; a user with the required repository permission applies exactly this plan by commenting:\n\n```\n/rolecd apply %s\n```\n", digest)
+	return b.String()
+}
+
+// resumeApply looks at the apply a previous run started for rec. A
+// finished, successful apply is reported (done); anything else (running
+// when the daemon died, refused, failed) means the merge is planned and
+// compared again.
+func (r *Reconciler) resumeApply(ctx context.Context, rec *store.PullRequest) (done bool, err error) {
+	sess, err := r.opts.Store.GetSession(ctx, rec.ApplySID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil // the daemon died before the applier recorded anything
+	case err != nil:
+		return false, waiting("reading the apply session", err)
+	}
+	if sess.Status != store.StatusApplied {
+		r.log.Warn().Int("pr", rec.Number).Str("sid", sess.SID).Str("status", string(sess.Status)).
+			Msg("resuming a merge whose apply did not finish: planning it again")
+		return false, nil
+	}
+	var rep applier.Report
+	if err := json.Unmarshal(sess.Detail, &rep); err != nil {
+		return false, fmt.Errorf("reading apply report %s: %w", sess.SID, err)
+	}
+	r.log.Info().Int("pr", rec.Number).Str("sid", sess.SID).Msg("resuming a merge whose apply finished: reporting it")
+	return true, r.finishApply(ctx, rec, &rep, sess.PlanSID, "merge")
+}
+
+// applyMerge applies doc for a merged pull request and reports the result.
+// The apply session's id is stored first, so a restart finds it.
+func (r *Reconciler) applyMerge(ctx context.Context, rec *store.PullRequest, tree *spec.Tree, doc *planner.Document, actor, trigger string) error {
+	sid := uuid.NewString()
+	rec.State, rec.ApplySID = store.PRMergedPending, sid
+	if err := r.putPR(ctx, rec); err != nil {
+		return err
+	}
+	log := r.log.With().Int("pr", rec.Number).Str("sid", sid).Str("plan_sid", doc.SID).Logger()
+	log.Info().Str("actor", actor).Msg("applying")
+	rep, err := r.opts.Applier.Apply(ctx, tree, doc, sid, actor)
+	if rep == nil {
+		return waiting("applying", err)
+	}
+	r.sessionDone(ctx, sid)
+	if ctx.Err() != nil {
+		// Interrupted: the merge stays pending; the next run resumes it.
+		return waiting("apply interrupted", ctx.Err())
+	}
+	if err != nil {
+		log.Error().Err(err).Msg("apply finished with an error")
+	}
+	if unreachable(rep) {
+		// Nothing ran: PostgreSQL is down. The next attempt plans again.
+		r.metrics.applies.WithLabelValues(trigger, string(rep.Status())).Inc()
+		return waiting("applying", errors.New("no resource could be reached; nothing was applied"))
+	}
+	return r.finishApply(ctx, rec, rep, doc.SID, trigger)
+}
+
+// unreachable reports whether an apply ran nothing because its resources
+// failed before any role (connection, lock, inspection).
+func unreachable(rep *applier.Report) bool {
+	if len(rep.Resources) == 0 {
+		return false
+	}
+	for _, rr := range rep.Resources {
+		if rr.Error == "" || len(rr.Roles) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// finishApply reports an apply on the pull request (a result comment and
+// the rolecd/apply status) and stores the final state.
+func (r *Reconciler) finishApply(ctx context.Context, rec *store.PullRequest, rep *applier.Report, planSID, trigger string) error {
+	status := rep.Status()
+	r.metrics.applies.WithLabelValues(trigger, string(status)).Inc()
+	applied, skipped, refused, failed := rep.Counts()
+	if err := r.comment(ctx, rec.Number, "apply/"+rep.SID, r.applyComment(rep, planSID)); err != nil {
+		return err
+	}
+	state, desc := "success", fmt.Sprintf("%d applied, %d skipped", applied, skipped)
+	if status != store.StatusApplied {
+		state = "failure"
+		desc = fmt.Sprintf("%d applied, %d refused, %d failed: see the comment", applied, refused, failed)
+	}
+	if err := r.setStatus(ctx, rec.MergeSHA, StatusApply, state, desc); err != nil {
+		return err
+	}
+	rec.ApplySID = rep.SID
+	rec.State = store.PRApplied
+	if status != store.StatusApplied {
+		rec.State = store.PRRefused
+	}
+	r.log.Info().Int("pr", rec.Number).Str("sid", rep.SID).Str("status", string(status)).
+		Int("applied", applied).Int("skipped", skipped).Int("refused", refused).Int("failed", failed).Msg("applied")
+	return r.putPR(ctx, rec)
+}
+
+// prTouches reports whether a pull request the daemon never saw open
+// changes the role files, from the forge's list of its files.
+func (r *Reconciler) prTouches(ctx context.Context, fpr PR) (bool, error) {
+	files, err := r.opts.Forge.PRFiles(ctx, fpr.Number)
+	if err != nil {
+		return false, r.forgeError("pr_files", err)
+	}
+	dir := path.Clean("/" + r.opts.Path)
+	for _, f := range files {
+		if dir == "/" || strings.HasPrefix(path.Clean("/"+f)+"/", dir+"/") {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,389 @@
+// Package reconciler is rolecd's GitOps daemon: it turns every pull request
+// of the watched repository into a reviewed plan (one comment, one commit
+// status), applies a merge only when every role's checksum equals what was
+// reviewed (otherwise it waits for an authorised `/rolecd apply <digest>`),
+// reports direct pushes and scheduled drift, and keeps everything it must
+// not forget (deliveries, pull-request state, unsent reports, drift) in
+// the store, so a restart loses nothing and applies nothing twice.
+//
+// Work arrives as tasks on a queue keyed for coalescing (a burst of pushes
+// to one pull request plans its latest head once): from GitHub webhooks
+// (recorded in the store before they are acknowledged), from polling (git
+// fetch and the list of open pull requests), from the drift schedule, and
+// from comment commands. One worker runs the tasks, as the holder of a
+// lease in the store, so several daemons can share one store with one
+// active. Each task is a sequence of steps (fetch, validate, plan, report,
+// apply, report); a failure is either stalled (needs a human: reported,
+// not retried) or waiting (retried later, not reported as a failure).
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+// LeaseName is the store lease the active daemon holds.
+const LeaseName = "reconciler"
+
+// Defaults of Options.
+const (
+	DefaultLeaseTTL = 30 * time.Second
+	DefaultActor    = "daemon"
+)
+
+// Options configures a Reconciler.
+type Options struct {
+	Source  Source
+	Forge   Forge
+	Store   Store
+	Planner Planner
+	Applier Applier
+
+	// Branch is the watched branch (default "main"); Path the role-file
+	// directory in the repository, for messages ("" = the root).
+	Branch string
+	Path   string
+	// RolePrefix names roles (default spec.DefaultPrefix).
+	RolePrefix string
+	// ApplyPermission is the least repository permission that may comment
+	// /rolecd apply (default "write").
+	ApplyPermission string
+	// ApplyUnreviewed applies direct pushes to the branch.
+	ApplyUnreviewed bool
+	// DriftRemediate applies what the drift schedule finds.
+	DriftRemediate bool
+	// DriftSchedule is a robfig/cron spec ("@every 1h", "0 * * * *"); ""
+	// runs no schedule (TriggerDrift still works).
+	DriftSchedule string
+	// PollInterval is how often Run polls; 0 never (TriggerPoll still works).
+	PollInterval time.Duration
+	// WebhookSecret verifies X-Hub-Signature-256; empty refuses every
+	// webhook delivery.
+	WebhookSecret []byte
+	// Holder identifies this daemon for the lease (default host, pid and a
+	// random suffix); LeaseTTL is how long a lease lasts unrenewed.
+	Holder   string
+	LeaseTTL time.Duration
+	// Actor is recorded on the sessions the daemon creates (default "daemon").
+	Actor string
+	// MaxCommentLen bounds one comment part (default: the renderer's, 65536).
+	MaxCommentLen int
+	// Transient tells forge errors worth a retry (GitHub: github.IsTransient)
+	// from permanent ones; nil treats every forge error as transient.
+	Transient func(error) bool
+	// Now is the clock of the outbox's retry schedule (default time.Now).
+	Now func() time.Time
+	Log zerolog.Logger
+	// OnSession is called with every session the daemon finished (e.g. the
+	// SIEM export).
+	OnSession func(ctx context.Context, sid string)
+}
+
+// Reconciler is the daemon. Create it with New; serve Handler over HTTP and
+// run Run (or Once).
+type Reconciler struct {
+	opts    Options
+	log     zerolog.Logger
+	queue   *queue
+	metrics *metrics
+
+	mu       sync.Mutex
+	deferred map[string]deferredTask // waiting tasks, retried later
+	retryAt  time.Time               // earliest outbox retry ("" = none)
+	leader   bool
+	// lastDrift is the head the last drift check planned, and whether it
+	// remediated: Once skips a second check of the same head.
+	lastDrift          string
+	lastDriftRemediate bool
+}
+
+// deferredTask is a task that hit a waiting error.
+type deferredTask struct {
+	t   task
+	due time.Time
+}
+
+// New checks opts and returns a Reconciler.
+func New(opts Options) (*Reconciler, error) {
+	var errs []error
+	if opts.Source == nil || opts.Forge == nil || opts.Store == nil || opts.Planner == nil || opts.Applier == nil {
+		errs = append(errs, errors.New("source, forge, store, planner and applier are required"))
+	}
+	if opts.Branch == "" {
+		opts.Branch = "main"
+	}
+	if opts.RolePrefix == "" {
+		opts.RolePrefix = spec.DefaultPrefix
+	}
+	if opts.ApplyPermission == "" {
+		opts.ApplyPermission = "write"
+	}
+	if permissionRank(opts.ApplyPermission) <= 0 {
+		errs = append(errs, fmt.Errorf("apply permission %q: want read, triage, write, maintain or admin", opts.ApplyPermission))
+	}
+	if opts.DriftSchedule != "" {
+		if _, err := cron.ParseStandard(opts.DriftSchedule); err != nil {
+			errs = append(errs, fmt.Errorf("drift schedule %q: %w", opts.DriftSchedule, err))
+		}
+	}
+	if opts.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("poll interval %s is negative", opts.PollInterval))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("reconciler: %w", errors.Join(errs...))
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.Holder == "" {
+		host, _ := os.Hostname()
+		opts.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	if opts.Actor == "" {
+		opts.Actor = DefaultActor
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Reconciler{
+		opts:     opts,
+		log:      opts.Log.With().Str("component", "reconciler").Logger(),
+		queue:    newQueue(),
+		metrics:  newMetrics(),
+		deferred: map[string]deferredTask{},
+	}, nil
+}
+
+// TriggerPoll queues a poll: fetch, list open pull requests, pick up
+// pending deliveries and retry waiting work. Run calls it every
+// PollInterval.
+func (r *Reconciler) TriggerPoll() { r.queue.add(pollTask()) }
+
+// TriggerDrift queues a drift check of the branch head (remediating when
+// DriftRemediate is set). The drift schedule calls it.
+func (r *Reconciler) TriggerDrift() { r.queue.add(driftTask(r.opts.DriftRemediate)) }
+
+// Run runs the daemon until ctx is cancelled: the drift schedule, polling,
+// the lease, and the worker. It polls once at start, so pending deliveries
+// and merges left by a previous run are picked up.
+func (r *Reconciler) Run(ctx context.Context) error {
+	if r.opts.DriftSchedule != "" {
+		c := cron.New()
+		if _, err := c.AddFunc(r.opts.DriftSchedule, r.TriggerDrift); err != nil {
+			return fmt.Errorf("drift schedule: %w", err)
+		}
+		c.Start()
+		defer c.Stop()
+	}
+	var pollC <-chan time.Time
+	if r.opts.PollInterval > 0 {
+		tick := time.NewTicker(r.opts.PollInterval)
+		defer tick.Stop()
+		pollC = tick.C
+	}
+	leaseTick := time.NewTicker(r.opts.LeaseTTL / 3)
+	defer leaseTick.Stop()
+	defer r.release()
+	r.TriggerPoll()
+	r.log.Info().Str("holder", r.opts.Holder).Str("branch", r.opts.Branch).Msg("daemon started")
+	for {
+		if r.lead(ctx) {
+			r.drain(ctx)
+		}
+		retry := time.NewTimer(r.untilRetry())
+		select {
+		case <-ctx.Done():
+			retry.Stop()
+			r.log.Info().Msg("daemon stopping")
+			return nil
+		case <-r.queue.wake:
+		case <-pollC:
+			r.TriggerPoll()
+		case <-leaseTick.C:
+		case <-retry.C:
+			r.requeueDue()
+		}
+		retry.Stop()
+	}
+}
+
+// Once runs one pass and returns: fetch, pending deliveries, plan open pull
+// requests, apply merges, a drift check, post reports. It fails when
+// another daemon holds the lease, and returns the errors of work left
+// waiting (a retry later will do it).
+func (r *Reconciler) Once(ctx context.Context) error {
+	ok, err := r.opts.Store.TryLease(ctx, LeaseName, r.opts.Holder, r.opts.LeaseTTL)
+	if err != nil {
+		return fmt.Errorf("taking the lease: %w", err)
+	}
+	if !ok {
+		return errors.New("another rolecd daemon holds the lease on this store")
+	}
+	r.setLeader(true)
+	defer r.release()
+	r.TriggerPoll()
+	errs := r.drain(ctx)
+	head, _ := r.opts.Source.BranchHead()
+	r.mu.Lock()
+	checked := head != "" && r.lastDrift == head && (r.lastDriftRemediate || !r.opts.DriftRemediate)
+	r.mu.Unlock()
+	if !checked {
+		r.TriggerDrift()
+		errs = append(errs, r.drain(ctx)...)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n := r.dueCount(ctx); n > 0 {
+		errs = append(errs, fmt.Errorf("%d report(s) could not be posted yet; they are kept in the store", n))
+	}
+	return errors.Join(errs...)
+}
+
+// Drain runs every queued task and posts due reports, as the lease holder;
+// it returns the waiting errors. Tests drive the daemon with it.
+func (r *Reconciler) Drain(ctx context.Context) error {
+	if !r.lead(ctx) {
+		return errors.New("another rolecd daemon holds the lease on this store")
+	}
+	return errors.Join(r.drain(ctx)...)
+}
+
+// drain runs queued tasks until none is left (renewing the lease between
+// tasks), then flushes the outbox.
+func (r *Reconciler) drain(ctx context.Context) []error {
+	var errs []error
+	for ctx.Err() == nil {
+		t, ok := r.queue.next()
+		if !ok {
+			break
+		}
+		if err := r.run(ctx, t); err != nil && !IsStalled(err) {
+			errs = append(errs, err)
+		}
+		if r.queue.len() > 0 && !r.lead(ctx) {
+			break
+		}
+	}
+	if ctx.Err() == nil {
+		r.flush(ctx)
+	}
+	return errs
+}
+
+// lead takes or renews the lease and reports whether this daemon holds it.
+func (r *Reconciler) lead(ctx context.Context) bool {
+	ok, err := r.opts.Store.TryLease(ctx, LeaseName, r.opts.Holder, r.opts.LeaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("lease: store unreachable; not working until it answers")
+		}
+		ok = false
+	}
+	r.setLeader(ok)
+	return ok
+}
+
+func (r *Reconciler) setLeader(ok bool) {
+	r.mu.Lock()
+	changed := r.leader != ok
+	r.leader = ok
+	r.mu.Unlock()
+	if ok {
+		r.metrics.leader.Set(1)
+	} else {
+		r.metrics.leader.Set(0)
+	}
+	if changed {
+		r.log.Info().Bool("leader", ok).Str("holder", r.opts.Holder).Msg("lease")
+	}
+}
+
+// release gives the lease up, so another daemon can take over at once.
+func (r *Reconciler) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.opts.Store.ReleaseLease(ctx, LeaseName, r.opts.Holder); err != nil {
+		r.log.Warn().Err(err).Msg("releasing the lease (it expires by itself)")
+	}
+	r.setLeader(false)
+}
+
+// retryBackoff is how long a waiting task or a failed report waits before
+// its attempt-th retry: 10s doubling up to 10 minutes.
+func retryBackoff(attempt int) time.Duration {
+	d := 10 * time.Second
+	for i := 1; i < attempt && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Minute)
+}
+
+// deferTask keeps a waiting task for a later retry.
+func (r *Reconciler) deferTask(t task, attempt int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deferred[t.key] = deferredTask{t: t, due: r.opts.Now().Add(retryBackoff(attempt))}
+}
+
+// requeueDue queues the deferred tasks that are due.
+func (r *Reconciler) requeueDue() {
+	now := r.opts.Now()
+	r.mu.Lock()
+	var due []task
+	for k, d := range r.deferred {
+		if !d.due.After(now) {
+			due = append(due, d.t)
+			delete(r.deferred, k)
+		}
+	}
+	r.mu.Unlock()
+	for _, t := range due {
+		r.queue.add(t)
+	}
+}
+
+// requeueAll queues every deferred task (a poll retries everything).
+func (r *Reconciler) requeueAll() {
+	r.mu.Lock()
+	var all []task
+	for k, d := range r.deferred {
+		all = append(all, d.t)
+		delete(r.deferred, k)
+	}
+	r.mu.Unlock()
+	for _, t := range all {
+		r.queue.add(t)
+	}
+}
+
+// untilRetry is how long until the next deferred task or outbox retry is
+// due (an hour when nothing is).
+func (r *Reconciler) untilRetry() time.Duration {
+	now := r.opts.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var next time.Time
+	if r.retryAt.After(now) {
+		next = r.retryAt
+	}
+	for _, d := range r.deferred {
+		if next.IsZero() || d.due.Before(next) {
+			next = d.due
+		}
+	}
+	if next.IsZero() {
+		return time.Hour
+	}
+	return max(next.Sub(now), 10*time.Millisecond)
+}

@@ -1,0 +1,119 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rolecd/rolecd/store"
+)
+
+// taskNames label metrics and logs.
+var taskNames = map[taskKind]string{
+	taskPoll: "poll", taskPR: "pr", taskBranch: "branch", taskDrift: "drift", taskCommand: "command",
+}
+
+// run runs one task, measures it, and settles its deliveries: processed
+// when it succeeded or stalled, kept pending (and the task deferred) when
+// it is waiting.
+func (r *Reconciler) run(ctx context.Context, t task) error {
+	start := time.Now()
+	log := r.log.With().Str("task", taskNames[t.kind]).Logger()
+	if t.pr > 0 {
+		log = log.With().Int("pr", t.pr).Logger()
+	}
+	var err error
+	switch t.kind {
+	case taskPoll:
+		err = r.poll(ctx)
+	case taskPR:
+		err = r.reconcilePR(ctx, t.pr, t.force)
+	case taskBranch:
+		err = r.reconcileBranch(ctx, t.force)
+	case taskDrift:
+		err = r.checkDrift(ctx, t.remediate)
+	case taskCommand:
+		err = r.runCommand(ctx, t.cmd)
+	}
+	result := "ok"
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// Shutting down: the deliveries stay pending for the next run.
+		return err
+	case IsStalled(err):
+		result = "stalled"
+		log.Warn().Err(err).Msg("stalled: reported, not retried")
+	default:
+		result = "waiting"
+		log.Warn().Err(err).Msg("waiting: will retry")
+	}
+	r.metrics.duration.WithLabelValues(taskNames[t.kind], result).Observe(time.Since(start).Seconds())
+	attempts := 0
+	for _, id := range t.deliveries {
+		if result == "waiting" {
+			if derr := r.opts.Store.DeliveryFailed(ctx, id, err.Error()); derr != nil {
+				log.Error().Err(derr).Str("delivery", id).Msg("recording a failed delivery")
+			}
+			if d, gerr := r.opts.Store.GetDelivery(ctx, id); gerr == nil {
+				attempts = max(attempts, d.Attempts)
+			}
+			continue
+		}
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		if ferr := r.opts.Store.FinishDelivery(ctx, id, msg, time.Time{}); ferr != nil {
+			log.Error().Err(ferr).Str("delivery", id).Msg("marking a delivery processed")
+		}
+	}
+	if result == "waiting" && t.kind != taskPoll {
+		r.deferTask(t, max(attempts, 1))
+	}
+	return err
+}
+
+// poll fetches the repository and queues what may have changed: pending
+// deliveries (also those another daemon recorded), open pull requests whose
+// head was not planned yet, tracked pull requests that left the open
+// state, the branch, and every deferred task.
+func (r *Reconciler) poll(ctx context.Context) error {
+	var errs []error
+	if err := r.opts.Source.Fetch(ctx); err != nil {
+		errs = append(errs, waiting("fetching the repository (serving the last fetched state)", err))
+	}
+	r.requeueAll()
+	pending, err := r.opts.Store.PendingDeliveries(ctx)
+	if err != nil {
+		errs = append(errs, waiting("reading pending deliveries", err))
+	}
+	for _, d := range pending {
+		r.enqueueDelivery(ctx, d)
+	}
+	open := map[int]bool{}
+	prs, err := r.opts.Forge.ListOpenPRs(ctx, r.opts.Branch)
+	if err != nil {
+		r.metrics.forgeErrs.WithLabelValues("list_prs").Inc()
+		errs = append(errs, waiting("listing open pull requests", err))
+	}
+	for _, pr := range prs {
+		open[pr.Number] = true
+		rec, err := r.opts.Store.GetPullRequest(ctx, pr.Number)
+		if err == nil && rec.State == store.PROpen && rec.PlannedSHA == pr.HeadSHA {
+			continue // planned at this head already
+		}
+		r.queue.add(prTask(pr.Number))
+	}
+	tracked, err := r.opts.Store.ListPullRequests(ctx, store.PROpen, store.PRMergedPending)
+	if err != nil {
+		errs = append(errs, waiting("reading pull requests", err))
+	}
+	for _, rec := range tracked {
+		if !open[rec.Number] || rec.State == store.PRMergedPending {
+			r.queue.add(prTask(rec.Number))
+		}
+	}
+	r.queue.add(branchTask())
+	return errors.Join(errs...)
+}
