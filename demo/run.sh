@@ -3,6 +3,8 @@
 # test/pgtest/pgrun (PGHOST, PGUSER, PGPASSWORD are set; ports 54329, 54330).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+rm -rf .demo .rolecd
+trap 'rm -rf .demo .rolecd' EXIT
 rolecd=bin/rolecd
 export ANALYTICS_ADMIN_PASSWORD="$PGPASSWORD"   # analytics reads its admin password from this variable
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
@@ -48,6 +50,47 @@ psql -X -q -p 54329 -d analytics -c "GRANT INSERT ON public.events TO $role" || 
 expect 2 $rolecd --repo roles.example plan --resource analytics -o .demo/fix.json
 expect 0 $rolecd --repo roles.example apply -f .demo/fix.json
 expect 0 $rolecd --repo roles.example plan
-expect 0 $rolecd --repo roles.example sessions list --limit 8
+
+# ---- GitOps: the daemon watches a Git repository -------------------------
+# A local bare repository seeded from roles.example, a branch that adds a
+# role, `rolecd daemon --once` (console reporter: no GitHub needed) plans the
+# pull request, then applies it once merged.
+demo=$PWD/.demo
+git_() { git -C "$demo/work" -c user.name=demo -c user.email=demo@rolecd.invalid "$@"; }
+git init -q --bare -b main "$demo/roles.git"
+git init -q -b main "$demo/work"
+mkdir -p "$demo/work/roles" && cp roles.example/* "$demo/work/roles/"
+git_ add -A && git_ commit -q -m "Role files" && git_ remote add origin "$demo/roles.git" && git_ push -q origin main
+cat > "$demo/rolecd.yaml" <<YAML
+git:
+  url: file://$demo/roles.git
+  branch: main
+  path: roles
+  cache_dir: $demo/cache
+console:                       # no github: section, so the console reporter
+  pull_requests:
+    - {number: 1, branch: add-auditor, title: "Add a read-only auditor on legacy"}
+drift:
+  schedule: "@every 1h"
+  action: report
+YAML
+step "git checkout -b add-auditor && (add an auditor role to roles/analytics.yaml) && git push"
+git_ checkout -q -b add-auditor
+cat >> "$demo/work/roles/analytics.yaml" <<YAML
+
+  # Auditors read the legacy database.
+  - resource: analytics
+    role: auditor
+    scopes: [legacy]
+    privileges: [SELECT]
+YAML
+git_ commit -q -am "Add a read-only auditor on legacy" && git_ push -q origin add-auditor
+expect 0 $rolecd --config "$demo/rolecd.yaml" --log-level warn daemon --once
+
+step "git checkout main && git merge add-auditor && git push   # the pull request is merged"
+git_ checkout -q main && git_ merge -q --no-ff -m "Merge pull request #1" add-auditor && git_ push -q origin main
+expect 0 $rolecd --config "$demo/rolecd.yaml" --log-level warn daemon --once
+expect 0 $rolecd --repo "$demo/work/roles" plan --resource analytics
+expect 0 $rolecd sessions list --limit 6
 echo
-echo "demo: done. The audit trail is in .rolecd/rolecd.db; see the README for the daemon."
+echo "demo: done. (make demo removes .demo and .rolecd; the clusters are gone too)"
