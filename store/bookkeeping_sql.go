@@ -261,9 +261,12 @@ func (s *sqlStore) EnqueueReport(ctx context.Context, r *OutboxReport) error {
 	if !r.NextAttempt.IsZero() {
 		due = normTime(r.NextAttempt)
 	}
-	seq := `(SELECT COALESCE(MAX(seq), 0) + 1 FROM report_outbox)`
+	// The new seq of an updated report is taken once its row is locked, so
+	// the last writer always holds the highest seq (on PostgreSQL a nextval
+	// in VALUES is drawn before waiting on a concurrent insert of the key).
+	seq, updSeq := `(SELECT COALESCE(MAX(seq), 0) + 1 FROM report_outbox)`, `excluded.seq`
 	if s.isPostgres() {
-		seq = `nextval('report_outbox_seq')`
+		seq, updSeq = `nextval('report_outbox_seq')`, `nextval('report_outbox_seq')`
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		old, err := scanReport(tx.QueryRowContext(ctx, `SELECT `+reportColumns+` FROM report_outbox WHERE key = $1`+s.d.forUpdate, r.Key))
@@ -277,7 +280,7 @@ func (s *sqlStore) EnqueueReport(ctx context.Context, r *OutboxReport) error {
 		var out OutboxReport
 		out, err = scanReport(tx.QueryRowContext(ctx, `INSERT INTO report_outbox (`+reportColumns+`)
 			VALUES ($1, `+seq+`, $2, $3, 0, $5, '', $4, $4, NULL)
-			ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, payload = excluded.payload,
+			ON CONFLICT (key) DO UPDATE SET seq = `+updSeq+`, kind = excluded.kind, payload = excluded.payload,
 				attempts = 0, next_attempt = excluded.next_attempt, last_error = '', updated_at = excluded.updated_at, done_at = NULL
 			RETURNING `+reportColumns, r.Key, r.Kind, payload, s.d.timeArg(now), s.d.timeArg(due)))
 		if err != nil {
