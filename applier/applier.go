@@ -6,6 +6,8 @@
 // overwritten. A session-level advisory lock in the maintenance database
 // serialises rolecd appliers on a cluster. Generated passwords are stored
 // encrypted before PostgreSQL sees their SCRAM verifier, never the plaintext.
+// A removed role is dropped last, after every database has reassigned and
+// dropped what it owns, and its stored passwords are then deleted.
 package applier
 
 import (
@@ -46,6 +48,8 @@ type Store interface {
 	FinishSession(ctx context.Context, sid string, status store.Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
 	PutPendingCredential(ctx context.Context, c store.Credential) (int, error)
 	ActivateCredential(ctx context.Context, roleName string, version int) error
+	// DeleteCredentials forgets a role's stored passwords once it is dropped.
+	DeleteCredentials(ctx context.Context, roleName string) error
 }
 
 // Secrets makes the credentials of a role whose plan sets a password.

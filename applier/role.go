@@ -54,7 +54,8 @@ func (c *cluster) close(ctx context.Context) {
 // re-plans exactly what was reviewed.
 func specRole(resource string, c planner.Config) (spec.Role, error) {
 	r := spec.Role{Resource: resource, Type: spec.Type(c.Type), Label: c.Label, Name: c.RoleName,
-		Privileges: c.Privileges, SourceRole: c.SourceRole, RotatePassword: c.RotatePassword}
+		Privileges: c.Privileges, SourceRole: c.SourceRole, RotatePassword: c.RotatePassword,
+		Functions: c.Functions, ConnectionLimit: c.ConnectionLimit, ValidUntil: c.ValidUntil, Options: c.Options}
 	if r.Type == "" {
 		r.Type = spec.Managed
 	}
@@ -114,21 +115,33 @@ func (a *applier) role(ctx context.Context, planSID string, c *cluster, r planne
 		}
 		verifier = v
 	}
-	dbs := planner.OrderedDatabases(r.SQLPlan, c.res.Database)
+	// A removal's SQL does not shrink as it runs (it depends on the role
+	// and the databases only): every transaction re-plans the whole
+	// removal and compares it with the reviewed one.
+	replan := planner.Input{Resource: c.res, Roles: []spec.Role{role}, PasswordResets: resets, Only: name}
+	removal := planner.IsRemoval(r.SQLPlan, c.res.Database)
+	if removal || r.CurrentState.Remove {
+		replan = planner.Input{Resource: c.res, Only: name}
+	}
+	steps := planner.ApplySteps(r.SQLPlan, c.res.Database)
 	applied := 0
-	for i, db := range dbs {
-		stmts, err := a.database(ctx, c, role, resets, db, remaining, verifier)
+	for i, step := range steps {
+		expect := remaining
+		if removal {
+			expect = r.SQLPlan
+		}
+		stmts, err := a.database(ctx, c, replan, step, expect, verifier)
 		rr.Statements = append(rr.Statements, stmts...)
 		a.record(ctx, c.res.Name, name, stmts)
 		if err != nil {
 			var later []StatementReport
-			notRun := dbs[i+1:]
-			if len(stmts) == 0 { // refused or failed before any statement of db ran
-				notRun = dbs[i:]
+			notRun := steps[i+1:]
+			if len(stmts) == 0 { // refused or failed before any statement of the step ran
+				notRun = steps[i:]
 			}
 			for _, rest := range notRun {
-				for _, s := range r.SQLPlan[rest] {
-					later = append(later, StatementReport{Database: rest, SQL: s, Outcome: "skipped"})
+				for _, s := range rest.Statements {
+					later = append(later, StatementReport{Database: rest.Database, SQL: s, Outcome: "skipped"})
 				}
 			}
 			rr.Statements = append(rr.Statements, later...)
@@ -138,7 +151,7 @@ func (a *applier) role(ctx context.Context, planSID string, c *cluster, r planne
 				rr.Status = RoleRefused
 				rr.Reason = fmt.Sprintf("%s %s", ErrDrifted, planSID)
 				if applied > 0 {
-					rr.Reason += fmt.Sprintf(" (found at database %q, after %d database(s) were applied)", db, applied)
+					rr.Reason += fmt.Sprintf(" (found at database %q, after %d database(s) were applied)", step.Database, applied)
 				}
 			}
 			return rr
@@ -152,22 +165,38 @@ func (a *applier) role(ctx context.Context, planSID string, c *cluster, r planne
 			return rr
 		}
 		applied++
-		delete(remaining, db)
-		if db == c.res.Database && version > 0 {
+		delete(remaining, step.Database)
+		if hasPassword(step.Statements) && !removal {
+			// The password is set: later re-plans must not ask for it again.
+			replan.PasswordResets = nil
+			if len(replan.Roles) == 1 {
+				replan.Roles[0].RotatePassword = false
+			}
+		}
+		if step.Database == c.res.Database && version > 0 {
 			if err := a.opts.Store.ActivateCredential(context.WithoutCancel(ctx), name, version); err != nil {
 				a.opts.Log.Error().Err(err).Str("role", name).Msg("activating the stored password (it stays pending; creds get still finds it)")
 			}
 		}
 	}
 	rr.Status = RoleApplied
+	if removal {
+		// The role is gone: so are its passwords.
+		if err := a.opts.Store.DeleteCredentials(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			rr.Reason = "dropped, but its stored credentials were not deleted: " + err.Error()
+			a.opts.Log.Error().Err(err).Str("role", name).Msg("deleting the stored credentials of a dropped role")
+		}
+	}
 	return rr
 }
 
-// database runs one database's statements of a role in one transaction,
-// after re-planning the role inside it and comparing what remains to do
-// with the reviewed plan. It returns no statements and no error when the
-// re-plan is empty (someone else applied it).
-func (a *applier) database(ctx context.Context, c *cluster, role spec.Role, resets map[string]string, db string, remaining map[string][]string, verifier string) ([]StatementReport, error) {
+// database runs one step (one database's statements) of a role in one
+// transaction, after re-planning the role inside it and comparing the
+// re-plan with expect: what remains to do of the reviewed plan (all of it,
+// for a removal). It returns no statements and no error when the re-plan
+// is empty (someone else applied it).
+func (a *applier) database(ctx context.Context, c *cluster, in planner.Input, step planner.Step, expect map[string][]string, verifier string) ([]StatementReport, error) {
+	db := step.Database
 	conn, err := a.conn(ctx, c, db)
 	if err != nil {
 		return nil, err
@@ -189,19 +218,26 @@ func (a *applier) database(ctx context.Context, c *cluster, role spec.Role, rese
 	if err != nil {
 		return nil, err
 	}
-	replan, err := planner.PlanResource(planner.Input{Resource: c.res, Roles: []spec.Role{role}, Snapshot: live, PasswordResets: resets})
+	name := in.Only
+	in.Snapshot = live
+	replan, err := planner.PlanResource(in)
 	if err != nil {
 		return nil, fmt.Errorf("%w: re-plan failed: %v", ErrDrifted, err)
 	}
-	now := replan.Roles[0].SQLPlan
+	var now map[string][]string
+	for _, rp := range replan.Roles {
+		if rp.Config.RoleName == name {
+			now = rp.SQLPlan
+		}
+	}
 	if len(now) == 0 {
 		return nil, nil
 	}
-	if planner.Checksum(c.res.Name, role.Name, now) != planner.Checksum(c.res.Name, role.Name, remaining) {
+	if planner.Checksum(c.res.Name, name, now) != planner.Checksum(c.res.Name, name, expect) {
 		return nil, ErrDrifted
 	}
 	var out []StatementReport
-	for _, stmt := range remaining[db] {
+	for _, stmt := range step.Statements {
 		sql := stmt
 		if strings.Contains(stmt, planner.PasswordPlaceholder) {
 			if verifier == "" {
@@ -219,7 +255,7 @@ func (a *applier) database(ctx context.Context, c *cluster, role spec.Role, rese
 			}
 			rep.Outcome, rep.Error = "failed", scrub(err.Error(), verifier)
 			out = append(out, rep)
-			for _, s := range remaining[db][len(out):] {
+			for _, s := range step.Statements[len(out):] {
 				out = append(out, StatementReport{Database: db, SQL: s, Outcome: "skipped"})
 			}
 			return out, fmt.Errorf("database %q: %s", db, rep.Error)
@@ -256,7 +292,7 @@ func (a *applier) inspect(ctx context.Context, tx pgx.Tx, c *cluster, db string)
 	if err != nil {
 		return nil, fmt.Errorf("database %q: re-inspecting: %w", db, err)
 	}
-	schemas, err := catalog.InspectDatabase(ctx, tx, c.opts)
+	schemas, global, err := catalog.InspectDatabase(ctx, tx, c.opts)
 	if err != nil {
 		return nil, fmt.Errorf("database %q: re-inspecting: %w", db, err)
 	}
@@ -264,9 +300,9 @@ func (a *applier) inspect(ctx context.Context, tx pgx.Tx, c *cluster, db string)
 		d := &live.Databases[i]
 		switch old, ok := c.snap.Database(d.Name); {
 		case d.Name == db:
-			d.Schemas, d.Inspected = schemas, true
+			d.Schemas, d.DefaultGrants, d.Inspected = schemas, global, true
 		case ok:
-			d.Schemas, d.Inspected = old.Schemas, old.Inspected
+			d.Schemas, d.DefaultGrants, d.Inspected = old.Schemas, old.DefaultGrants, old.Inspected
 		}
 	}
 	return live, nil

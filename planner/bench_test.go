@@ -32,9 +32,9 @@ func benchInput() Input {
 			sc := &d.Schemas[j]
 			sc.ACL = append(sc.ACL, catalog.Grant{Grantee: r.Name, Privilege: "USAGE"})
 			sc.TableGrants = append(sc.TableGrants,
-				catalog.TableGrant{Grantee: r.Name, Privilege: "SELECT", Tables: 20},
-				catalog.TableGrant{Grantee: r.Name, Privilege: "INSERT", Tables: 20 - j%3},
-				catalog.TableGrant{Grantee: r.Name, Privilege: "DELETE", Tables: j % 2},
+				catalog.ObjectGrant{Grantee: r.Name, Privilege: "SELECT", Objects: 20},
+				catalog.ObjectGrant{Grantee: r.Name, Privilege: "INSERT", Objects: 20 - j%3},
+				catalog.ObjectGrant{Grantee: r.Name, Privilege: "DELETE", Objects: j % 2},
 			)
 		}
 	}

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -84,6 +86,17 @@ func ConfigOf(r spec.Role) Config {
 	if len(r.Privileges) > 0 {
 		c.Privileges = slices.Clone(r.Privileges)
 	}
+	if len(r.Functions) > 0 {
+		c.Functions = slices.Clone(r.Functions)
+	}
+	if r.ConnectionLimit != nil {
+		limit := *r.ConnectionLimit
+		c.ConnectionLimit = &limit
+	}
+	c.ValidUntil = r.ValidUntil
+	if len(r.Options) > 0 {
+		c.Options = maps.Clone(r.Options)
+	}
 	return c
 }
 
@@ -107,6 +120,47 @@ func OrderedDatabases(sqlPlan map[string][]string, maintenanceDB string) []strin
 		return cmp.Compare(a, b)
 	})
 	return dbs
+}
+
+// dropRolePrefix starts the statement that ends a removal.
+const dropRolePrefix = "DROP ROLE "
+
+// IsRemoval reports whether a sql_plan drops its role: the maintenance
+// database's statements end with DROP ROLE.
+func IsRemoval(sqlPlan map[string][]string, maintenanceDB string) bool {
+	stmts := sqlPlan[maintenanceDB]
+	return len(stmts) > 0 && strings.HasPrefix(stmts[len(stmts)-1], dropRolePrefix)
+}
+
+// Step is one transaction of an apply: statements of one database.
+type Step struct {
+	Database   string
+	Statements []string
+}
+
+// ApplySteps returns the transactions that apply a role's sql_plan, in
+// order: each database's statements in one transaction, in the order of
+// OrderedDatabases. A removal (see IsRemoval) is the exception: its DROP
+// ROLE runs alone, in a last transaction in the maintenance database,
+// after every database (the maintenance one first) has reassigned and
+// dropped what the role owns there.
+func ApplySteps(sqlPlan map[string][]string, maintenanceDB string) []Step {
+	var steps []Step
+	var last *Step
+	for _, db := range OrderedDatabases(sqlPlan, maintenanceDB) {
+		stmts := sqlPlan[db]
+		if db == maintenanceDB && IsRemoval(sqlPlan, maintenanceDB) {
+			last = &Step{Database: db, Statements: stmts[len(stmts)-1:]}
+			stmts = stmts[:len(stmts)-1]
+		}
+		if len(stmts) > 0 {
+			steps = append(steps, Step{Database: db, Statements: stmts})
+		}
+	}
+	if last != nil {
+		steps = append(steps, *last)
+	}
+	return steps
 }
 
 // roleType is r's type, managed when unset (the role-file default).

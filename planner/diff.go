@@ -14,14 +14,18 @@ import (
 type phase int
 
 const (
-	phaseCluster phase = iota // CREATE/ALTER ROLE, COMMENT, membership REVOKEs, membership GRANT
-	phaseRevokeTables
+	phaseCluster        phase = iota // CREATE/ALTER ROLE, COMMENT, settings, membership REVOKEs, membership GRANT
+	phaseRevokeDefaults              // ALTER DEFAULT PRIVILEGES ... REVOKE
+	phaseRevokeTables                // REVOKE ... ON ALL TABLES / SEQUENCES / ROUTINES IN SCHEMA
 	phaseRevokeGrantOption
 	phaseRevokeSchemas
 	phaseRevokeDatabase
 	phaseGrantConnect
 	phaseGrantSchemas
-	phaseGrantTables
+	phaseGrantTables   // GRANT ... ON ALL TABLES / SEQUENCES / ROUTINES IN SCHEMA
+	phaseGrantDefaults // ALTER DEFAULT PRIVILEGES ... GRANT
+	phaseDropOwned     // removal: REASSIGN OWNED, DROP OWNED
+	phaseDropRole      // removal: DROP ROLE, last of the maintenance database
 	numPhases
 )
 
@@ -50,16 +54,6 @@ func (b sqlBuilder) plan() map[string][]string {
 		}
 	}
 	return out
-}
-
-// desiredAttributes are the role attributes every declared role has, in
-// the order they are rendered.
-func desiredAttributes() []string {
-	var out []string
-	for _, a := range roleAttributes(catalog.Role{}) {
-		out = append(out, a.word(a.want))
-	}
-	return append(out, "CONNECTION LIMIT -1")
 }
 
 // roleAttribute is one boolean role attribute: its live and desired value.
@@ -96,8 +90,43 @@ type desired struct {
 	allSchemas map[string]bool
 	// schemas are those named by "db.schema" scopes.
 	schemas map[*catalog.Schema]bool
-	// privs are the table privileges, indexed like spec.TablePrivileges.
-	privs [maxTablePrivileges]bool
+	// privs are the table privileges, indexed like spec.TablePrivileges;
+	// seqPrivs and routinePrivs those on sequences and routines, indexed
+	// like their kind's privileges.
+	privs, seqPrivs, routinePrivs [maxTablePrivileges]bool
+}
+
+// on returns the privileges wanted on every object of kind k in a scope
+// schema.
+func (w *desired) on(k objectKind) [maxTablePrivileges]bool {
+	switch k {
+	case onAllSequences:
+		return w.seqPrivs
+	case onAllRoutines:
+		return w.routinePrivs
+	}
+	return w.privs
+}
+
+// defaults returns the default privileges wanted for what a creator makes
+// in a scope schema, as acl bits over defaultPrivileges(objects).
+func (w *desired) defaults(objects string) uint8 {
+	var privs [maxTablePrivileges]bool
+	switch objects {
+	case defaultTables:
+		privs = w.privs
+	case defaultSequences:
+		privs = w.seqPrivs
+	case defaultFunctions:
+		privs = w.routinePrivs
+	}
+	var bits uint8
+	for i, ok := range privs {
+		if ok {
+			bits |= 1 << i
+		}
+	}
+	return bits
 }
 
 // schema reports whether s, in db, is in a declared scope: USAGE on it and
@@ -119,6 +148,8 @@ type roleDiff struct {
 	changes []string
 	// emitted counts statements, to tell whether a database got any.
 	emitted int
+	// dflt caches the role's default ACLs per database.
+	dflt map[string]*dbDefaults
 }
 
 func (p *planner) planRole(r spec.Role) (RolePlan, error) {
@@ -196,11 +227,20 @@ func (p *planner) desiredFor(r spec.Role) desired {
 			continue
 		}
 		// ALL is what the server has: MAINTAIN from 17 on.
-		for i, tp := range spec.TablePrivileges[:min(len(spec.TablePrivileges), maxTablePrivileges)] {
+		for i, tp := range tablePrivileges() {
 			if tp != "MAINTAIN" || p.snap.ServerVersionNum >= pg17 {
 				want.privs[i] = true
 			}
 		}
+	}
+	// Inserting into a serial or identity column takes nextval(): USAGE
+	// (and SELECT, for currval) on the scope's sequences.
+	if want.privs[onAllTables.index("INSERT")] || want.privs[onAllTables.index("UPDATE")] {
+		want.seqPrivs[onAllSequences.index("USAGE")] = true
+		want.seqPrivs[onAllSequences.index("SELECT")] = true
+	}
+	if slices.Contains(r.Functions, spec.ExecutePrivilege) {
+		want.routinePrivs[onAllRoutines.index(spec.ExecutePrivilege)] = true
 	}
 	for _, s := range r.Scopes {
 		db, ok := p.snap.Database(s.Database)
@@ -237,14 +277,15 @@ func (d *roleDiff) add(db string, ph phase, stmt string) {
 	d.emitted++
 }
 
-// roleAndComment creates the role, or reverts its attribute drift, and sets
-// the ownership marker.
+// roleAndComment creates the role, or reverts its attribute drift, sets
+// the ownership marker and reconciles the role's settings.
 func (d *roleDiff) roleAndComment(adopt bool) {
 	name, marker := d.role.Name, Marker(d.role)
 	if !d.exists {
-		d.add(d.maint, phaseCluster, d.w.createRole(name))
+		d.add(d.maint, phaseCluster, d.w.createRole(name, d.role.Limit(), d.role.ValidUntil))
 		d.add(d.maint, phaseCluster, d.w.commentOnRole(name, marker))
 		d.changes = append(d.changes, "create role")
+		d.settings()
 		return
 	}
 	var set []string
@@ -254,9 +295,26 @@ func (d *roleDiff) roleAndComment(adopt bool) {
 			d.changes = append(d.changes, "revert "+a.word(a.live))
 		}
 	}
-	if d.live.ConnLimit != -1 {
-		set = append(set, "CONNECTION LIMIT -1")
-		d.changes = append(d.changes, fmt.Sprintf("revert CONNECTION LIMIT %d", d.live.ConnLimit))
+	if limit := d.role.Limit(); d.live.ConnLimit != limit {
+		set = append(set, fmt.Sprintf("CONNECTION LIMIT %d", limit))
+		if limit == -1 {
+			d.changes = append(d.changes, fmt.Sprintf("revert CONNECTION LIMIT %d", d.live.ConnLimit))
+		} else {
+			d.changes = append(d.changes, fmt.Sprintf("set CONNECTION LIMIT %d (was %d)", limit, d.live.ConnLimit))
+		}
+	}
+	if want := d.role.ValidUntil; d.live.ValidUntil != want {
+		switch {
+		case want == "":
+			set = append(set, "VALID UNTIL "+d.w.literal("infinity"))
+			d.changes = append(d.changes, fmt.Sprintf("revert VALID UNTIL %s: the password does not expire", d.live.ValidUntil))
+		case d.live.ValidUntil == "":
+			set = append(set, "VALID UNTIL "+d.w.literal(want))
+			d.changes = append(d.changes, "set VALID UNTIL "+want)
+		default:
+			set = append(set, "VALID UNTIL "+d.w.literal(want))
+			d.changes = append(d.changes, fmt.Sprintf("set VALID UNTIL %s (was %s)", want, d.live.ValidUntil))
+		}
 	}
 	reason, reset := d.resets[name]
 	switch {
@@ -276,6 +334,7 @@ func (d *roleDiff) roleAndComment(adopt bool) {
 			d.changes = append(d.changes, "update rolecd marker")
 		}
 	}
+	d.settings()
 }
 
 // memberships makes a managed role a member of nothing and an external role
@@ -372,7 +431,8 @@ func (d *roleDiff) database(db *catalog.Database) {
 	before := d.emitted
 	var notes []note
 	if db.Inspected {
-		notes = d.schemas(db)
+		notes = d.defaults(db)
+		notes = append(notes, d.schemas(db)...)
 	}
 	notef := func(ph phase, format string, args ...any) {
 		notes = append(notes, note{ph, onDatabase, fmt.Sprintf(format, args...)})
@@ -415,7 +475,7 @@ func (d *roleDiff) database(db *catalog.Database) {
 			if a.ph != b.ph {
 				return int(a.ph - b.ph)
 			}
-			return int(b.kind - a.kind) // tables, then schemas, then the database
+			return a.kind.rank() - b.kind.rank() // objects, then schemas, then the database
 		})
 		for _, n := range notes {
 			d.changes = append(d.changes, n.line)
@@ -423,18 +483,34 @@ func (d *roleDiff) database(db *catalog.Database) {
 	}
 }
 
-// schemas diffs schema and table privileges in an inspected database and
-// returns the change lines.
+// schemaObjects are the kinds of schema objects rolecd grants schema-wide
+// (ON ALL ... IN SCHEMA), in rendering order.
+func schemaObjects() []objectKind { return []objectKind{onAllTables, onAllSequences, onAllRoutines} }
+
+// objectCount is the number of objects of kind k in s.
+func objectCount(s *catalog.Schema, k objectKind) int {
+	switch k {
+	case onAllSequences:
+		return s.Sequences
+	case onAllRoutines:
+		return s.Routines
+	}
+	return s.Tables
+}
+
+// schemas diffs schema privileges and the privileges on the schemas'
+// tables, sequences and routines in an inspected database and returns the
+// change lines.
 func (d *roleDiff) schemas(db *catalog.Database) []note {
 	var (
 		notes                                    []note
 		grantUsage, revokeSchema, schemaGrantOpt schemaGroups
-		grantTables, revokeTables, tableGrantOpt schemaGroups
+		grantObjs, revokeObjs, objGrantOpt       [onAllRoutines + 1]schemaGroups
 	)
-	noteCounts := func(ph phase, verb string, counts []privCount, where, suffix string) {
+	noteCounts := func(ph phase, kind objectKind, verb string, counts []privCount, where, suffix string) {
 		for _, g := range groupCounts(counts) {
-			notes = append(notes, note{ph, onAllTables, fmt.Sprintf("%s %s on %d table(s) in %s%s",
-				verb, strings.Join(g.privs, ", "), g.n, where, suffix)})
+			notes = append(notes, note{ph, kind, fmt.Sprintf("%s %s on %d %s in %s%s",
+				verb, strings.Join(g.privs, ", "), g.n, kind.noun(), where, suffix)})
 		}
 	}
 	for _, s := range sortedSchemas(db.Schemas) {
@@ -472,34 +548,37 @@ func (d *roleDiff) schemas(db *catalog.Database) []note {
 			notes = append(notes, note{phaseRevokeGrantOption, onSchema, "revoke grant option for USAGE on schema " + where})
 		}
 
-		var tGrant, tRevoke, tGrantOpt []string
-		var cGrant, cRevoke, cGrantOpt []privCount
-		tables := d.held.tableCounts(s)
-		for i, h := range tables {
-			want := wanted && d.want.privs[i]
-			if !want && h.tables == 0 {
-				continue
+		for _, kind := range schemaObjects() {
+			var tGrant, tRevoke, tGrantOpt []string
+			var cGrant, cRevoke, cGrantOpt []privCount
+			wantPrivs := d.want.on(kind)
+			objects := objectCount(s, kind)
+			for i, h := range d.held.counts(kind, s) {
+				want := wanted && wantPrivs[i]
+				if !want && h.tables == 0 {
+					continue
+				}
+				p := kind.privileges()[i]
+				switch {
+				case want && h.tables < objects:
+					tGrant = append(tGrant, p)
+					cGrant = append(cGrant, privCount{p, objects - h.tables})
+				case !want && h.tables > 0:
+					tRevoke = append(tRevoke, p)
+					cRevoke = append(cRevoke, privCount{p, h.tables})
+				}
+				if want && h.grantable > 0 {
+					tGrantOpt = append(tGrantOpt, p)
+					cGrantOpt = append(cGrantOpt, privCount{p, h.grantable})
+				}
 			}
-			p := spec.TablePrivileges[i]
-			switch {
-			case want && h.tables < s.Tables:
-				tGrant = append(tGrant, p)
-				cGrant = append(cGrant, privCount{p, s.Tables - h.tables})
-			case !want && h.tables > 0:
-				tRevoke = append(tRevoke, p)
-				cRevoke = append(cRevoke, privCount{p, h.tables})
-			}
-			if want && h.grantable > 0 {
-				tGrantOpt = append(tGrantOpt, p)
-				cGrantOpt = append(cGrantOpt, privCount{p, h.grantable})
-			}
+			grantObjs[kind].add(s.Name, tGrant)
+			revokeObjs[kind].add(s.Name, tRevoke)
+			objGrantOpt[kind].add(s.Name, tGrantOpt)
+			noteCounts(phaseGrantTables, kind, "grant", cGrant, where, "")
+			noteCounts(phaseRevokeTables, kind, "revoke", cRevoke, where, reason)
+			noteCounts(phaseRevokeGrantOption, kind, "revoke grant option for", cGrantOpt, where, "")
 		}
-		grantTables.add(s.Name, tGrant)
-		revokeTables.add(s.Name, tRevoke)
-		tableGrantOpt.add(s.Name, tGrantOpt)
-		noteCounts(phaseGrantTables, "grant", cGrant, where, "")
-		noteCounts(phaseRevokeTables, "revoke", cRevoke, where, reason)
-		noteCounts(phaseRevokeGrantOption, "revoke grant option for", cGrantOpt, where, "")
 	}
 
 	emit := func(ph phase, groups schemaGroups, render func(objectKind, []string, []string, string) string, kind objectKind) {
@@ -507,12 +586,18 @@ func (d *roleDiff) schemas(db *catalog.Database) []note {
 			d.add(db.Name, ph, render(kind, g.privs, g.schemas, d.role.Name))
 		}
 	}
-	emit(phaseRevokeTables, revokeTables, d.w.revoke, onAllTables)
-	emit(phaseRevokeGrantOption, tableGrantOpt, d.w.revokeGrantOption, onAllTables)
+	for _, kind := range schemaObjects() {
+		emit(phaseRevokeTables, revokeObjs[kind], d.w.revoke, kind)
+	}
+	for _, kind := range schemaObjects() {
+		emit(phaseRevokeGrantOption, objGrantOpt[kind], d.w.revokeGrantOption, kind)
+	}
 	emit(phaseRevokeGrantOption, schemaGrantOpt, d.w.revokeGrantOption, onSchema)
 	emit(phaseRevokeSchemas, revokeSchema, d.w.revoke, onSchema)
 	emit(phaseGrantSchemas, grantUsage, d.w.grant, onSchema)
-	emit(phaseGrantTables, grantTables, d.w.grant, onAllTables)
+	for _, kind := range schemaObjects() {
+		emit(phaseGrantTables, grantObjs[kind], d.w.grant, kind)
+	}
 	return notes
 }
 
@@ -532,9 +617,17 @@ func schemaPointers(s []catalog.Schema) []*catalog.Schema {
 	return out
 }
 
-// tableCounts returns the role's table privilege counts in schema s.
-func (h *held) tableCounts(s *catalog.Schema) tableCounts {
-	if tc := h.tables[s]; tc != nil {
+// counts returns the role's privilege counts on the objects of kind k in
+// schema s.
+func (h *held) counts(k objectKind, s *catalog.Schema) tableCounts {
+	m := h.tables
+	switch k {
+	case onAllSequences:
+		m = h.seqs
+	case onAllRoutines:
+		m = h.routines
+	}
+	if tc := m[s]; tc != nil {
 		return *tc
 	}
 	return tableCounts{}
@@ -620,14 +713,20 @@ func (d *roleDiff) scopeState(s spec.Scope) ScopeState {
 		usage, usageGrantable := sACL.has(usageIndex)
 		holds = holds || usage
 		inSync = inSync && usage && !usageGrantable && sACL.count() == 1
-		for i, h := range d.held.tableCounts(sc) {
-			if d.want.privs[i] {
-				holds = holds || h.tables > 0
-				inSync = inSync && h.tables >= sc.Tables && h.grantable == 0
-			} else {
-				inSync = inSync && h.tables == 0
+		for _, kind := range schemaObjects() {
+			wantPrivs := d.want.on(kind)
+			for i, h := range d.held.counts(kind, sc) {
+				if wantPrivs[i] {
+					holds = holds || h.tables > 0
+					inSync = inSync && h.tables >= objectCount(sc, kind) && h.grantable == 0
+				} else {
+					inSync = inSync && h.tables == 0
+				}
 			}
 		}
+		defaultsHeld, defaultsInSync := d.defaultsState(db, sc)
+		holds = holds || defaultsHeld
+		inSync = inSync && defaultsInSync
 	}
 	switch {
 	case !holds:

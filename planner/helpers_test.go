@@ -101,7 +101,20 @@ func tableGrant(s *catalog.Snapshot, db, sc, grantee, priv string, n, g int) {
 	if !ok {
 		panic("no schema " + sc)
 	}
-	x.TableGrants = append(x.TableGrants, catalog.TableGrant{Grantee: grantee, Privilege: priv, Tables: n, Grantable: g})
+	x.TableGrants = append(x.TableGrants, catalog.ObjectGrant{Grantee: grantee, Privilege: priv, Objects: n, Grantable: g})
+}
+
+// defaultPriv records that objects creator makes in db.sc will grant
+// grantee privs (default privileges).
+func defaultPriv(s *catalog.Snapshot, db, sc, creator, objects, grantee string, privs ...string) {
+	d, _ := s.Database(db)
+	x, ok := d.Schema(sc)
+	if !ok {
+		panic("no schema " + sc)
+	}
+	for _, p := range privs {
+		x.DefaultGrants = append(x.DefaultGrants, catalog.DefaultGrant{Creator: creator, Objects: objects, Grantee: grantee, Privilege: p})
+	}
 }
 
 // managed declares a managed role; scopes are written as in role files.

@@ -79,6 +79,15 @@ type Config struct {
 	Privileges     []string `json:"privileges,omitempty"`
 	SourceRole     string   `json:"source_role,omitempty"`
 	RotatePassword bool     `json:"rotate_password"`
+	// Functions is ["EXECUTE"] when the role gets EXECUTE on its scopes'
+	// functions and procedures.
+	Functions []string `json:"functions,omitempty"`
+	// ConnectionLimit is the declared CONNECTION LIMIT (absent: -1).
+	ConnectionLimit *int `json:"connection_limit,omitempty"`
+	// ValidUntil is the declared password expiry (absent: never).
+	ValidUntil string `json:"valid_until,omitempty"`
+	// Options are the declared per-role settings.
+	Options map[string]string `json:"options,omitempty"`
 }
 
 // State is the live state of a role at plan time.
@@ -86,7 +95,14 @@ type State struct {
 	Exists bool `json:"exists"`
 	// Adopt is true when a role exists under the computed name without
 	// rolecd's ownership marker: the plan adds the marker and reconciles it.
-	Adopt             bool         `json:"adopt,omitempty"`
+	Adopt bool `json:"adopt,omitempty"`
+	// Remove is true for a role rolecd owns (its marker names this
+	// resource) that the role files no longer declare: the plan drops it,
+	// after reassigning and dropping what it owns in every database.
+	Remove bool `json:"remove,omitempty"`
+	// Keep is true for a removed role of a resource with prune: false:
+	// the plan only disables its login.
+	Keep              bool         `json:"keep,omitempty"`
 	Scopes            []ScopeState `json:"scopes,omitempty"`
 	RequiresMigration bool         `json:"requires_migration"`
 	// Changes describes, one line each, what the SQL changes and why

@@ -35,11 +35,20 @@ type Input struct {
 	// not match the stored one). The caller, which holds the credentials,
 	// decides; the planner only renders it.
 	PasswordResets map[string]string
+	// Only, when set, plans just the role of that name: its plan when
+	// Roles declares it, else, when the live role carries rolecd's marker
+	// for this resource, its removal (whether or not the resource is
+	// Complete). Apply uses it to re-plan one role of a reviewed plan.
+	Only string
 }
 
 // PlanResource computes the plan of every declared role of one resource
 // against the Snapshot of its cluster, roles in Label order. It is pure and
 // deterministic: the same input always gives the same plan and checksums.
+//
+// When the resource is Complete (its roles are all in Roles), roles that
+// carry rolecd's marker for this resource and are not declared follow, by
+// name, each planned for removal (see removal.go).
 //
 // It refuses to plan (the ResourcePlan then carries the error and no roles)
 // when the declaration cannot be reconciled with the cluster: a scope naming
@@ -47,8 +56,10 @@ type Input struct {
 // not accept connections; MAINTAIN on a server older than 17; an external
 // role whose source role does not exist, is a superuser or is the role
 // rolecd connects as; a declared role named like the role rolecd connects
-// as or like its own source role. All problems are reported at once, each
-// naming the role, scope, database or schema at fault.
+// as or like its own source role; an object creator or drop_reassign_to
+// role that does not exist; an admin that is not a superuser, unless it
+// has CREATEROLE on PostgreSQL 16 or later. All problems are reported at
+// once, each naming the role, scope, database or schema at fault.
 func PlanResource(in Input) (ResourcePlan, error) {
 	rp := ResourcePlan{
 		Resource:            in.Resource.Name,
@@ -86,12 +97,22 @@ func PlanResource(in Input) (ResourcePlan, error) {
 	p.grants = grants
 
 	for _, r := range roles {
+		if in.Only != "" && r.Name != in.Only {
+			continue
+		}
 		plan, err := p.planRole(r)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("role %q: %w", r.Label, err))
 			continue
 		}
 		rp.Roles = append(rp.Roles, plan)
+	}
+	if in.Resource.Complete || (in.Only != "" && !names[in.Only]) {
+		removals, err := p.removals(roles, in.Only)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		rp.Roles = append(rp.Roles, removals...)
 	}
 	if len(errs) > 0 {
 		return fail(errors.Join(errs...))
@@ -103,7 +124,13 @@ func PlanResource(in Input) (ResourcePlan, error) {
 type planner struct {
 	resource string
 	maint    string
-	snap     *catalog.Snapshot
+	// admin is the resource's admin user; objectCreators, reassignTo and
+	// keepRemoved its object_creators, drop_reassign_to and prune: false.
+	admin          string
+	objectCreators []string
+	reassignTo     string
+	keepRemoved    bool
+	snap           *catalog.Snapshot
 	// dbs are the snapshot's databases sorted by name.
 	dbs    []*catalog.Database
 	grants map[string]*held
@@ -111,7 +138,9 @@ type planner struct {
 }
 
 func newPlanner(res spec.Resource, snap *catalog.Snapshot) *planner {
-	p := &planner{resource: res.Name, maint: cmp.Or(res.Database, defaultMaintenanceDB), snap: snap}
+	p := &planner{resource: res.Name, maint: cmp.Or(res.Database, defaultMaintenanceDB), snap: snap,
+		admin: res.Admin.User, objectCreators: res.ObjectCreators, keepRemoved: res.KeepRemoved,
+		reassignTo: cmp.Or(res.DropReassignTo, res.Admin.User, snap.CurrentUser)}
 	for i := range snap.Databases {
 		p.dbs = append(p.dbs, &snap.Databases[i])
 	}
@@ -137,6 +166,20 @@ func (p *planner) validate(roles []spec.Role) []error {
 		errs = append(errs, fmt.Errorf("maintenance database %q does not exist", p.maint))
 	} else if err := connectable(d); err != nil {
 		errs = append(errs, fmt.Errorf("maintenance database %q %w", p.maint, err))
+	}
+	if admin, ok := p.snap.Roles[p.snap.CurrentUser]; ok && !admin.Superuser {
+		switch {
+		case p.snap.ServerVersionNum < pg16:
+			errs = append(errs, fmt.Errorf("admin %q is not a superuser: a non-superuser admin needs PostgreSQL 16 or newer, the server is %s",
+				p.snap.CurrentUser, p.serverVersion()))
+		case !admin.CreateRole:
+			errs = append(errs, fmt.Errorf("admin %q is neither a superuser nor has CREATEROLE", p.snap.CurrentUser))
+		}
+	}
+	for _, c := range p.objectCreators {
+		if _, ok := p.snap.Roles[c]; !ok {
+			errs = append(errs, fmt.Errorf("object creator %q does not exist", c))
+		}
 	}
 	byName := make(map[string]string, len(roles))
 	for _, r := range roles {
@@ -237,20 +280,25 @@ func connectable(d *catalog.Database) error {
 // entries (and nil maps) mean "nothing held". Schemas are keyed by their
 // address in the Snapshot, which the planner never copies.
 type held struct {
-	db     map[string]acl // by database name
-	schema map[*catalog.Schema]acl
-	tables map[*catalog.Schema]*tableCounts
+	db       map[string]acl // by database name
+	schema   map[*catalog.Schema]acl
+	tables   map[*catalog.Schema]*tableCounts
+	seqs     map[*catalog.Schema]*tableCounts
+	routines map[*catalog.Schema]*tableCounts
+	defaults map[defaultKey]acl
 }
 
-// indexGrants collects, in one pass over the snapshot, the direct grants of
-// the named roles. A privilege keyword rolecd does not know is an error:
-// it is never pasted into SQL, and ignoring it would leave it in place.
+// indexGrants collects, in one pass over the snapshot, the direct grants
+// and default privileges of the named roles. A privilege keyword rolecd
+// does not know is an error: it is never pasted into SQL, and ignoring it
+// would leave it in place.
 func indexGrants(snap *catalog.Snapshot, names map[string]bool) (map[string]*held, error) {
 	out := make(map[string]*held, len(names))
 	get := func(name string) *held {
 		h, ok := out[name]
 		if !ok {
-			h = &held{db: map[string]acl{}, schema: map[*catalog.Schema]acl{}, tables: map[*catalog.Schema]*tableCounts{}}
+			h = &held{db: map[string]acl{}, schema: map[*catalog.Schema]acl{}, tables: map[*catalog.Schema]*tableCounts{},
+				seqs: map[*catalog.Schema]*tableCounts{}, routines: map[*catalog.Schema]*tableCounts{}, defaults: map[defaultKey]acl{}}
 			out[name] = h
 		}
 		return h
@@ -262,6 +310,46 @@ func indexGrants(snap *catalog.Snapshot, names map[string]bool) (map[string]*hel
 			where += fmt.Sprintf(": schema %q", schema)
 		}
 		errs = append(errs, fmt.Errorf("%s: unknown privilege %q held by %q", where, priv, grantee))
+	}
+	objects := func(db string, s *catalog.Schema, kind objectKind, grants []catalog.ObjectGrant, pick func(*held) map[*catalog.Schema]*tableCounts) {
+		for _, g := range grants {
+			if !names[g.Grantee] {
+				continue
+			}
+			idx := kind.index(g.Privilege)
+			if idx < 0 {
+				unknown(db, s.Name, g.Privilege, g.Grantee)
+				continue
+			}
+			m := pick(get(g.Grantee))
+			tc := m[s]
+			if tc == nil {
+				tc = new(tableCounts)
+				m[s] = tc
+			}
+			tc[idx] = tableCount{tables: g.Objects, grantable: g.Grantable}
+		}
+	}
+	defaults := func(db string, s *catalog.Schema, grants []catalog.DefaultGrant) {
+		for _, g := range grants {
+			if !names[g.Grantee] {
+				continue
+			}
+			idx := slices.Index(defaultPrivileges(g.Objects), g.Privilege)
+			if idx < 0 {
+				where := ""
+				if s != nil {
+					where = s.Name
+				}
+				unknown(db, where, g.Privilege+" on "+g.Objects, g.Grantee)
+				continue
+			}
+			h := get(g.Grantee)
+			k := defaultKey{db: db, schema: s, creator: g.Creator, objects: g.Objects}
+			a := h.defaults[k]
+			a.add(idx, g.Grantable)
+			h.defaults[k] = a
+		}
 	}
 	for i := range snap.Databases {
 		d := &snap.Databases[i]
@@ -282,6 +370,7 @@ func indexGrants(snap *catalog.Snapshot, names map[string]bool) (map[string]*hel
 		if !d.Inspected {
 			continue
 		}
+		defaults(d.Name, nil, d.DefaultGrants)
 		for j := range d.Schemas {
 			s := &d.Schemas[j]
 			for _, g := range s.ACL {
@@ -298,23 +387,10 @@ func indexGrants(snap *catalog.Snapshot, names map[string]bool) (map[string]*hel
 				a.add(idx, g.Grantable)
 				h.schema[s] = a
 			}
-			for _, g := range s.TableGrants {
-				if !names[g.Grantee] {
-					continue
-				}
-				idx := onAllTables.index(g.Privilege)
-				if idx < 0 {
-					unknown(d.Name, s.Name, g.Privilege, g.Grantee)
-					continue
-				}
-				h := get(g.Grantee)
-				tc := h.tables[s]
-				if tc == nil {
-					tc = new(tableCounts)
-					h.tables[s] = tc
-				}
-				tc[idx] = tableCount{tables: g.Tables, grantable: g.Grantable}
-			}
+			objects(d.Name, s, onAllTables, s.TableGrants, func(h *held) map[*catalog.Schema]*tableCounts { return h.tables })
+			objects(d.Name, s, onAllSequences, s.SequenceGrants, func(h *held) map[*catalog.Schema]*tableCounts { return h.seqs })
+			objects(d.Name, s, onAllRoutines, s.RoutineGrants, func(h *held) map[*catalog.Schema]*tableCounts { return h.routines })
+			defaults(d.Name, s, s.DefaultGrants)
 		}
 	}
 	return out, errors.Join(errs...)

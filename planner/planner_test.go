@@ -27,6 +27,7 @@ func synced(s *catalog.Snapshot, r spec.Role) *catalog.Snapshot {
 	grant(s, "app", "", catalog.Grant{Grantee: r.Name, Privilege: "CONNECT"})
 	grant(s, "app", "public", catalog.Grant{Grantee: r.Name, Privilege: "USAGE"})
 	tableGrant(s, "app", "public", r.Name, "SELECT", 12, 0)
+	defaultPriv(s, "app", "public", admin, "TABLES", r.Name, "SELECT")
 	return s
 }
 
@@ -348,6 +349,8 @@ func TestPlanResource(t *testing.T) {
 				for _, p := range []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"} {
 					tableGrant(s, "app", "public", all.Name, p, 12, 0)
 				}
+				defaultPriv(s, "app", "public", admin, "TABLES", all.Name, "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+				defaultPriv(s, "app", "public", admin, "SEQUENCES", all.Name, "USAGE", "SELECT")
 				return input(s, all)
 			},
 			check: func(t *testing.T, rp ResourcePlan) {
@@ -423,10 +426,24 @@ func assertInvariants(t *testing.T, rp ResourcePlan) {
 			}
 		}
 		// Cluster-level statements only under the maintenance database,
-		// and first there.
+		// and first there; a removal's REASSIGN/DROP OWNED run in every
+		// database, its DROP ROLE last in the maintenance database.
 		for _, db := range OrderedDatabases(p.SQLPlan, "postgres") {
 			clusterDone := false
-			for _, s := range p.SQLPlan[db] {
+			stmts := p.SQLPlan[db]
+			if p.CurrentState.Remove && !p.CurrentState.Keep {
+				if db == "postgres" {
+					if !IsRemoval(p.SQLPlan, db) {
+						t.Errorf("%s: removal without DROP ROLE last: %q", p.Config.Label, stmts)
+					}
+					stmts = stmts[:len(stmts)-1]
+				}
+				if n := len(stmts); n < 2 || !strings.HasPrefix(stmts[n-2], "REASSIGN OWNED BY ") || !strings.HasPrefix(stmts[n-1], "DROP OWNED BY ") {
+					t.Errorf("%s: removal without REASSIGN and DROP OWNED in %s: %q", p.Config.Label, db, stmts)
+				}
+				stmts = stmts[:max(len(stmts)-2, 0)]
+			}
+			for _, s := range stmts {
 				cluster := strings.HasPrefix(s, "COMMENT ON ROLE ") || !strings.Contains(s, " ON ")
 				if cluster && db != "postgres" {
 					t.Errorf("%s: cluster-level statement under %s: %s", p.Config.Label, db, s)

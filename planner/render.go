@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rolecd/rolecd/planner/catalog"
+	"github.com/rolecd/rolecd/planner/spec"
 )
 
 // renderer builds SQL statements. Every identifier goes through ident and
@@ -78,11 +81,19 @@ func (w *renderer) privilegeList(kind objectKind, privs []string) string {
 	return strings.Join(privs, ", ")
 }
 
-// createRole renders CREATE ROLE with the desired attributes and the
-// password placeholder.
-func (w *renderer) createRole(role string) string {
-	return "CREATE ROLE " + w.ident(role) + " WITH " + strings.Join(desiredAttributes(), " ") +
-		" PASSWORD " + PasswordPlaceholder
+// createRole renders CREATE ROLE with the desired attributes, the
+// connection limit, the password expiry when there is one, and the
+// password placeholder (always last).
+func (w *renderer) createRole(role string, connLimit int, validUntil string) string {
+	var attrs []string
+	for _, a := range roleAttributes(catalog.Role{}) {
+		attrs = append(attrs, a.word(a.want))
+	}
+	attrs = append(attrs, fmt.Sprintf("CONNECTION LIMIT %d", connLimit))
+	if validUntil != "" {
+		attrs = append(attrs, "VALID UNTIL "+w.literal(validUntil))
+	}
+	return "CREATE ROLE " + w.ident(role) + " WITH " + strings.Join(attrs, " ") + " PASSWORD " + PasswordPlaceholder
 }
 
 // alterRole renders ALTER ROLE with the given attribute clauses, and the
@@ -142,4 +153,98 @@ func (w *renderer) revoke(kind objectKind, privs, objects []string, role string)
 func (w *renderer) revokeGrantOption(kind objectKind, privs, objects []string, role string) string {
 	return "REVOKE GRANT OPTION FOR " + w.privilegeList(kind, privs) + " " +
 		kind.clause(w.identList(objects)) + " FROM " + w.ident(role)
+}
+
+// alterDefaultPrivileges renders ALTER DEFAULT PRIVILEGES FOR ROLE creators
+// [IN SCHEMA schemas] GRANT/REVOKE privs ON objects TO/FROM role. No schemas
+// means database-wide.
+func (w *renderer) alterDefaultPrivileges(action defaultAction, creators, schemas, privs []string, objects, role string) string {
+	allowed := defaultPrivileges(objects)
+	if allowed == nil {
+		w.fail(fmt.Errorf("unknown default privilege object kind %q", objects))
+		return ""
+	}
+	if len(privs) == 0 || len(creators) == 0 {
+		w.fail(errors.New("no privilege or creator to render"))
+	}
+	for _, p := range privs {
+		if !slices.Contains(allowed, p) {
+			w.fail(fmt.Errorf("unknown privilege %q on %s", p, objects))
+			return ""
+		}
+	}
+	var b strings.Builder
+	b.WriteString("ALTER DEFAULT PRIVILEGES FOR ROLE " + w.identList(creators))
+	if len(schemas) > 0 {
+		b.WriteString(" IN SCHEMA " + w.identList(schemas))
+	}
+	list := strings.Join(privs, ", ")
+	switch action {
+	case defaultGrant:
+		b.WriteString(" GRANT " + list + " ON " + objects + " TO " + w.ident(role))
+	case defaultRevokeGrantOption:
+		b.WriteString(" REVOKE GRANT OPTION FOR " + list + " ON " + objects + " FROM " + w.ident(role))
+	default:
+		b.WriteString(" REVOKE " + list + " ON " + objects + " FROM " + w.ident(role))
+	}
+	return b.String()
+}
+
+// settingName renders a setting name: an allow-listed name as is (they are
+// plain lower-case words), any other one (a setting to reset, read from
+// the catalog) quoted part by part.
+func (w *renderer) settingName(name string) string {
+	if slices.Contains(spec.RoleOptions(), name) {
+		return name
+	}
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = w.ident(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+// setRole renders ALTER ROLE role SET name = value: search_path as a list
+// of literals, one per schema (a single literal would name one schema
+// called "a, b"), anything else as one literal.
+func (w *renderer) setRole(role, name, value string) string {
+	rendered := w.literal(value)
+	if name == "search_path" {
+		schemas, err := spec.ParseSearchPath(value)
+		if err != nil {
+			w.fail(fmt.Errorf("search_path %q: %w", value, err))
+			return ""
+		}
+		lits := make([]string, len(schemas))
+		for i, s := range schemas {
+			lits[i] = w.literal(s)
+		}
+		rendered = strings.Join(lits, ", ")
+	}
+	return "ALTER ROLE " + w.ident(role) + " SET " + w.settingName(name) + " = " + rendered
+}
+
+// resetRole renders ALTER ROLE role RESET name.
+func (w *renderer) resetRole(role, name string) string {
+	return "ALTER ROLE " + w.ident(role) + " RESET " + w.settingName(name)
+}
+
+// terminateSessions renders the query that ends every session of role.
+func (w *renderer) terminateSessions(role string) string {
+	return "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = " + w.literal(role)
+}
+
+// reassignOwned renders REASSIGN OWNED BY role TO target.
+func (w *renderer) reassignOwned(role, target string) string {
+	return "REASSIGN OWNED BY " + w.ident(role) + " TO " + w.ident(target)
+}
+
+// dropOwned renders DROP OWNED BY role.
+func (w *renderer) dropOwned(role string) string {
+	return "DROP OWNED BY " + w.ident(role)
+}
+
+// dropRole renders DROP ROLE role.
+func (w *renderer) dropRole(role string) string {
+	return dropRolePrefix + w.ident(role)
 }

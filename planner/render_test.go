@@ -187,7 +187,7 @@ func FuzzRender(f *testing.F) {
 		if d, ok := s.Database(db); ok && d.Inspected {
 			if sc, ok := d.Schema("public"); ok {
 				sc.ACL = append(sc.ACL, catalog.Grant{Grantee: role, Privilege: "CREATE"})
-				sc.TableGrants = append(sc.TableGrants, catalog.TableGrant{Grantee: role, Privilege: "DELETE", Tables: 1})
+				sc.TableGrants = append(sc.TableGrants, catalog.ObjectGrant{Grantee: role, Privilege: "DELETE", Objects: 1})
 			}
 			d.ACL = append(d.ACL, catalog.Grant{Grantee: x.Name, Privilege: "TEMPORARY"})
 		}

@@ -18,8 +18,9 @@ import (
 const QueriesPerCluster = 4
 
 // QueriesPerDatabase is the fixed number of queries InspectDatabase runs,
-// whatever the number of schemas, tables and roles.
-const QueriesPerDatabase = 2
+// whatever the number of schemas, objects and roles: schemas, object
+// grants, default privileges.
+const QueriesPerDatabase = 3
 
 // maxDatabaseConns bounds the connections Inspect holds at once.
 const maxDatabaseConns = 3
@@ -40,8 +41,10 @@ var (
 	databasesSQL string
 	//go:embed sql/schemas.sql
 	schemasSQL string
-	//go:embed sql/table_grants.sql
-	tableGrantsSQL string
+	//go:embed sql/object_grants.sql
+	objectGrantsSQL string
+	//go:embed sql/default_grants.sql
+	defaultGrantsSQL string
 )
 
 // Querier runs read-only queries; *pgx.Conn and pgx.Tx satisfy it, so an
@@ -81,7 +84,7 @@ func Inspect(ctx context.Context, connect Connector, maintenanceDB string, opts 
 			continue
 		}
 		g.Go(func() error {
-			schemas, err := connectAndInspect(gctx, connect, db.Name, opts)
+			schemas, global, err := connectAndInspect(gctx, connect, db.Name, opts)
 			if isInvalidCatalogName(err) {
 				gone[i] = true
 				return nil
@@ -89,7 +92,7 @@ func Inspect(ctx context.Context, connect Connector, maintenanceDB string, opts 
 			if err != nil {
 				return fmt.Errorf("inspecting database %q: %w", db.Name, err)
 			}
-			db.Schemas, db.Inspected = schemas, true
+			db.Schemas, db.DefaultGrants, db.Inspected = schemas, global, true
 			return nil
 		})
 	}
@@ -114,21 +117,21 @@ func inspectMaintenance(ctx context.Context, conn *pgx.Conn, maintenanceDB strin
 		return nil, err
 	}
 	if db, ok := snap.Database(maintenanceDB); ok && inspectable(db) {
-		schemas, err := InspectDatabase(ctx, conn, opts)
+		schemas, global, err := InspectDatabase(ctx, conn, opts)
 		if err != nil {
 			return nil, fmt.Errorf("inspecting database %q: %w", maintenanceDB, err)
 		}
-		db.Schemas, db.Inspected = schemas, true
+		db.Schemas, db.DefaultGrants, db.Inspected = schemas, global, true
 	}
 	return snap, nil
 }
 
 func inspectable(db *Database) bool { return db.AllowConn && !db.IsTemplate }
 
-func connectAndInspect(ctx context.Context, connect Connector, database string, opts Options) (schemas []Schema, err error) {
+func connectAndInspect(ctx context.Context, connect Connector, database string, opts Options) (schemas []Schema, global []DefaultGrant, err error) {
 	conn, err := connect(ctx, database)
 	if err != nil {
-		return nil, fmt.Errorf("connecting: %w", err)
+		return nil, nil, fmt.Errorf("connecting: %w", err)
 	}
 	defer func() {
 		if closeErr := conn.Close(context.WithoutCancel(ctx)); closeErr != nil && err == nil {
@@ -169,9 +172,20 @@ func inspectRoles(ctx context.Context, q Querier, snap *Snapshot) error {
 	if err != nil {
 		return err
 	}
-	var r Role
+	var (
+		r        Role
+		settings []string
+	)
 	_, err = pgx.ForEachRow(rows, []any{&r.Name, &r.Superuser, &r.Inherit, &r.CreateRole, &r.CreateDB,
-		&r.Login, &r.Replication, &r.BypassRLS, &r.ConnLimit, &r.Comment}, func() error {
+		&r.Login, &r.Replication, &r.BypassRLS, &r.ConnLimit, &r.Comment, &r.ValidUntil, &settings}, func() error {
+		r.Settings = nil
+		for _, kv := range settings {
+			name, val, _ := strings.Cut(kv, "=")
+			if r.Settings == nil {
+				r.Settings = map[string]string{}
+			}
+			r.Settings[name] = val
+		}
 		snap.Roles[r.Name] = r
 		return nil
 	})
@@ -251,17 +265,22 @@ func inspectDatabases(ctx context.Context, q Querier, snap *Snapshot, opts Optio
 }
 
 // InspectDatabase reads the user schemas of the database q is connected
-// to, with their ACLs, table counts and aggregated table grants, sorted. It
-// runs QueriesPerDatabase queries.
-func InspectDatabase(ctx context.Context, q Querier, opts Options) ([]Schema, error) {
+// to, with their ACLs, object counts, aggregated object grants and default
+// privileges, sorted, and the database-wide default privileges. It runs
+// QueriesPerDatabase queries.
+func InspectDatabase(ctx context.Context, q Querier, opts Options) ([]Schema, []DefaultGrant, error) {
 	schemas, err := inspectSchemas(ctx, q, opts)
 	if err != nil {
-		return nil, fmt.Errorf("inspecting schemas: %w", err)
+		return nil, nil, fmt.Errorf("inspecting schemas: %w", err)
 	}
-	if err := inspectTableGrants(ctx, q, opts, schemas); err != nil {
-		return nil, fmt.Errorf("inspecting table grants: %w", err)
+	if err := inspectObjectGrants(ctx, q, opts, schemas); err != nil {
+		return nil, nil, fmt.Errorf("inspecting object grants: %w", err)
 	}
-	return schemas, nil
+	global, err := inspectDefaultGrants(ctx, q, opts, schemas)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inspecting default privileges: %w", err)
+	}
+	return schemas, global, nil
 }
 
 func inspectSchemas(ctx context.Context, q Querier, opts Options) ([]Schema, error) {
@@ -276,9 +295,15 @@ func inspectSchemas(ctx context.Context, q Querier, opts Options) ([]Schema, err
 		privilege *string
 		grantable *bool
 	)
-	_, err = pgx.ForEachRow(rows, []any{&s.Name, &s.Owner, &s.Tables, &grantee, &privilege, &grantable}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&s.Name, &s.Owner, &s.Tables, &s.Sequences, &s.Routines, &s.Creators,
+		&grantee, &privilege, &grantable}, func() error {
 		if n := len(schemas); n == 0 || schemas[n-1].Name != s.Name {
-			schemas = append(schemas, Schema{Name: s.Name, Owner: s.Owner, Tables: s.Tables})
+			creators := s.Creators
+			if len(creators) == 0 {
+				creators = nil
+			}
+			schemas = append(schemas, Schema{Name: s.Name, Owner: s.Owner, Tables: s.Tables,
+				Sequences: s.Sequences, Routines: s.Routines, Creators: creators})
 		}
 		if grantee != nil {
 			last := &schemas[len(schemas)-1]
@@ -296,33 +321,92 @@ func inspectSchemas(ctx context.Context, q Querier, opts Options) ([]Schema, err
 	return schemas, nil
 }
 
-func inspectTableGrants(ctx context.Context, q Querier, opts Options, schemas []Schema) error {
-	rows, err := q.Query(ctx, tableGrantsSQL, interestArg(opts))
+// findSchema returns the schema named name in schemas (sorted by name),
+// or nil when it was created after the schemas query.
+func findSchema(schemas []Schema, name string) *Schema {
+	i, ok := slices.BinarySearchFunc(schemas, name, func(s Schema, name string) int { return strings.Compare(s.Name, name) })
+	if !ok {
+		return nil
+	}
+	return &schemas[i]
+}
+
+func inspectObjectGrants(ctx context.Context, q Querier, opts Options, schemas []Schema) error {
+	rows, err := q.Query(ctx, objectGrantsSQL, interestArg(opts))
 	if err != nil {
 		return err
 	}
 	var (
-		schema string
-		tg     TableGrant
+		schema, kind string
+		g            ObjectGrant
 	)
-	_, err = pgx.ForEachRow(rows, []any{&schema, &tg.Grantee, &tg.Privilege, &tg.Tables, &tg.Grantable}, func() error {
-		i, ok := slices.BinarySearchFunc(schemas, schema, func(s Schema, name string) int { return strings.Compare(s.Name, name) })
-		if !ok {
-			// Created after the schemas query; it will be seen next time.
-			return nil
+	_, err = pgx.ForEachRow(rows, []any{&schema, &kind, &g.Grantee, &g.Privilege, &g.Objects, &g.Grantable}, func() error {
+		s := findSchema(schemas, schema)
+		if s == nil {
+			return nil // created after the schemas query; seen next time
 		}
-		schemas[i].TableGrants = append(schemas[i].TableGrants, tg)
+		switch kind {
+		case "table":
+			s.TableGrants = append(s.TableGrants, g)
+		case "sequence":
+			s.SequenceGrants = append(s.SequenceGrants, g)
+		case "routine":
+			s.RoutineGrants = append(s.RoutineGrants, g)
+		default:
+			return fmt.Errorf("unknown object kind %q", kind)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	for i := range schemas {
-		slices.SortFunc(schemas[i].TableGrants, func(a, b TableGrant) int {
-			return cmp.Or(strings.Compare(a.Grantee, b.Grantee), strings.Compare(a.Privilege, b.Privilege))
-		})
+		for _, l := range [][]ObjectGrant{schemas[i].TableGrants, schemas[i].SequenceGrants, schemas[i].RoutineGrants} {
+			slices.SortFunc(l, func(a, b ObjectGrant) int {
+				return cmp.Or(strings.Compare(a.Grantee, b.Grantee), strings.Compare(a.Privilege, b.Privilege))
+			})
+		}
 	}
 	return nil
+}
+
+// inspectDefaultGrants files the per-schema default privileges under their
+// schema and returns the database-wide ones.
+func inspectDefaultGrants(ctx context.Context, q Querier, opts Options, schemas []Schema) ([]DefaultGrant, error) {
+	rows, err := q.Query(ctx, defaultGrantsSQL, interestArg(opts))
+	if err != nil {
+		return nil, err
+	}
+	var (
+		global []DefaultGrant
+		schema string
+		g      DefaultGrant
+	)
+	_, err = pgx.ForEachRow(rows, []any{&schema, &g.Creator, &g.Objects, &g.Grantee, &g.Privilege, &g.Grantable}, func() error {
+		if schema == "" {
+			global = append(global, g)
+			return nil
+		}
+		if s := findSchema(schemas, schema); s != nil {
+			s.DefaultGrants = append(s.DefaultGrants, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortDefaultGrants(global)
+	for i := range schemas {
+		sortDefaultGrants(schemas[i].DefaultGrants)
+	}
+	return global, nil
+}
+
+func sortDefaultGrants(l []DefaultGrant) {
+	slices.SortFunc(l, func(a, b DefaultGrant) int {
+		return cmp.Or(strings.Compare(a.Creator, b.Creator), strings.Compare(a.Objects, b.Objects),
+			strings.Compare(a.Grantee, b.Grantee), strings.Compare(a.Privilege, b.Privilege))
+	})
 }
 
 func sortGrants(grants []Grant) {

@@ -72,7 +72,12 @@ func setupScenario(t *testing.T, c *pgtest.Cluster) {
 		GRANT app_ro TO `+ident(grantor)+` WITH ADMIN OPTION;
 		SET ROLE `+ident(grantor)+`;
 		GRANT app_ro TO `+ident(oddRole)+`;
-		RESET ROLE;`)
+		RESET ROLE;
+		ALTER ROLE app_ro VALID UNTIL '2030-01-02 03:04:05.6+02';
+		ALTER ROLE app_ro SET statement_timeout = '5s';
+		ALTER ROLE app_ro SET search_path = '$user', 'Odd Schema';
+		ALTER ROLE app_ro IN DATABASE postgres SET work_mem = '1MB';
+		ALTER ROLE other_role VALID UNTIL 'infinity';`)
 	if c.VersionNum >= 160000 {
 		c.Exec(t, "postgres", "GRANT other_role TO "+ident(oddRole)+" WITH INHERIT FALSE, SET FALSE")
 	}
@@ -122,6 +127,21 @@ func setupScenario(t *testing.T, c *pgtest.Cluster) {
 
 		CREATE TABLE `+ident(withDot)+`."t.x" (id int);
 		ALTER TABLE `+ident(withDot)+`."t.x" OWNER TO `+ident(oddRole)+`;
+
+		-- routines: EXECUTE to app_ro on one; a procedure owned by oddRole
+		CREATE FUNCTION `+m+`.f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+		CREATE FUNCTION `+m+`.g() RETURNS int LANGUAGE sql AS 'SELECT 2';
+		CREATE PROCEDURE `+m+`.p() LANGUAGE sql AS 'SELECT 1';
+		ALTER PROCEDURE `+m+`.p() OWNER TO `+ident(oddRole)+`;
+		GRANT EXECUTE ON FUNCTION `+m+`.f() TO app_ro WITH GRANT OPTION;
+
+		-- default privileges: per schema and database-wide
+		ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA `+m+` GRANT SELECT, INSERT ON TABLES TO app_ro;
+		ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA `+m+` GRANT USAGE ON SEQUENCES TO app_ro WITH GRANT OPTION;
+		ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA `+m+` GRANT SELECT ON TABLES TO other_role;
+		ALTER DEFAULT PRIVILEGES FOR ROLE `+ident(oddRole)+` GRANT EXECUTE ON FUNCTIONS TO `+marked+`;
+		ALTER DEFAULT PRIVILEGES FOR ROLE `+ident(oddRole)+` GRANT USAGE ON TYPES TO app_ro;
+		ALTER DEFAULT PRIVILEGES FOR ROLE `+ident(oddRole)+` REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
 		CREATE VIEW `+ident(quoted)+`.v AS SELECT 1 AS x;
 		GRANT USAGE ON SCHEMA `+ident(quoted)+` TO `+marked+`;
@@ -175,9 +195,9 @@ func TestInspect(t *testing.T) {
 	if c.VersionNum >= 170000 {
 		ownerPrivileges = []string{"DELETE", "INSERT", "MAINTAIN", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"}
 	}
-	var ownerGrants []catalog.TableGrant
+	var ownerGrants []catalog.ObjectGrant
 	for _, p := range ownerPrivileges {
-		ownerGrants = append(ownerGrants, catalog.TableGrant{Grantee: oddRole, Privilege: p, Tables: 1})
+		ownerGrants = append(ownerGrants, catalog.ObjectGrant{Grantee: oddRole, Privilege: p, Objects: 1})
 	}
 	oddMemberOf := []catalog.Membership{{Role: "app_ro", Grantor: grantor, Inherit: true, Set: true}}
 	if c.VersionNum >= 160000 {
@@ -190,7 +210,8 @@ func TestInspect(t *testing.T) {
 		Roles: map[string]catalog.Role{
 			"postgres": {Name: "postgres", Superuser: true, Inherit: true, CreateRole: true, CreateDB: true,
 				Login: true, Replication: true, BypassRLS: true, ConnLimit: -1},
-			"app_ro": {Name: "app_ro", Inherit: true, Login: true, ConnLimit: 5,
+			"app_ro": {Name: "app_ro", Inherit: true, Login: true, ConnLimit: 5, ValidUntil: "2030-01-02T01:04:05Z",
+				Settings: map[string]string{"statement_timeout": "5s", "search_path": `"$user", "Odd Schema"`},
 				MemberOf: []catalog.Membership{{Role: "other_role", Grantor: "postgres", Admin: true, Inherit: true, Set: true}}},
 			oddRole: {Name: oddRole, Inherit: true, ConnLimit: -1, MemberOf: oddMemberOf},
 			marked: {Name: marked, Superuser: true, CreateRole: true, CreateDB: true, Replication: true,
@@ -202,31 +223,46 @@ func TestInspect(t *testing.T) {
 		},
 		Databases: []catalog.Database{
 			{Name: appDB, Owner: "postgres", AllowConn: true, Inspected: true,
+				DefaultGrants: []catalog.DefaultGrant{
+					{Creator: oddRole, Objects: "FUNCTIONS", Grantee: marked, Privilege: "EXECUTE"},
+					{Creator: oddRole, Objects: "TYPES", Grantee: "app_ro", Privilege: "USAGE"},
+				},
 				ACL: []catalog.Grant{
 					{Grantee: oddRole, Privilege: "CREATE", Grantable: true},
 					{Grantee: "app_ro", Privilege: "CONNECT"},
 					{Grantee: "app_ro", Privilege: "TEMPORARY"},
 				},
 				Schemas: []catalog.Schema{
-					{Name: mixed, Owner: "postgres", Tables: 6,
+					{Name: mixed, Owner: "postgres", Tables: 6, Sequences: 1, Routines: 3,
+						Creators: []string{oddRole, "postgres"},
 						ACL: []catalog.Grant{
 							{Grantee: oddRole, Privilege: "CREATE", Grantable: true},
 							{Grantee: oddRole, Privilege: "USAGE", Grantable: true},
 							{Grantee: "app_ro", Privilege: "USAGE"},
 						},
-						TableGrants: []catalog.TableGrant{
-							{Grantee: oddRole, Privilege: "DELETE", Tables: 1},
-							{Grantee: "app_ro", Privilege: "INSERT", Tables: 1, Grantable: 1},
-							{Grantee: "app_ro", Privilege: "SELECT", Tables: 6, Grantable: 1},
-							{Grantee: "app_ro", Privilege: "UPDATE", Tables: 1, Grantable: 1},
-							{Grantee: marked, Privilege: "TRUNCATE", Tables: 1},
+						TableGrants: []catalog.ObjectGrant{
+							{Grantee: oddRole, Privilege: "DELETE", Objects: 1},
+							{Grantee: "app_ro", Privilege: "INSERT", Objects: 1, Grantable: 1},
+							{Grantee: "app_ro", Privilege: "SELECT", Objects: 6, Grantable: 1},
+							{Grantee: "app_ro", Privilege: "UPDATE", Objects: 1, Grantable: 1},
+							{Grantee: marked, Privilege: "TRUNCATE", Objects: 1},
+						},
+						SequenceGrants: []catalog.ObjectGrant{{Grantee: "app_ro", Privilege: "SELECT", Objects: 1}},
+						RoutineGrants: []catalog.ObjectGrant{
+							{Grantee: oddRole, Privilege: "EXECUTE", Objects: 1},
+							{Grantee: "app_ro", Privilege: "EXECUTE", Objects: 1, Grantable: 1},
+						},
+						DefaultGrants: []catalog.DefaultGrant{
+							{Creator: "postgres", Objects: "SEQUENCES", Grantee: "app_ro", Privilege: "USAGE", Grantable: true},
+							{Creator: "postgres", Objects: "TABLES", Grantee: "app_ro", Privilege: "INSERT"},
+							{Creator: "postgres", Objects: "TABLES", Grantee: "app_ro", Privilege: "SELECT"},
 						}},
 					{Name: "empty", Owner: "postgres"},
-					{Name: publicNsp, Owner: publicOwner, Tables: 1},
-					{Name: quoted, Owner: "postgres", Tables: 1,
+					{Name: publicNsp, Owner: publicOwner, Tables: 1, Creators: []string{"other_role"}},
+					{Name: quoted, Owner: "postgres", Tables: 1, Creators: []string{"postgres"},
 						ACL:         []catalog.Grant{{Grantee: marked, Privilege: "USAGE"}},
-						TableGrants: []catalog.TableGrant{{Grantee: marked, Privilege: "SELECT", Tables: 1}}},
-					{Name: withDot, Owner: oddRole, Tables: 1,
+						TableGrants: []catalog.ObjectGrant{{Grantee: marked, Privilege: "SELECT", Objects: 1}}},
+					{Name: withDot, Owner: oddRole, Tables: 1, Creators: []string{oddRole},
 						ACL: []catalog.Grant{
 							{Grantee: oddRole, Privilege: "CREATE"},
 							{Grantee: oddRole, Privilege: "USAGE"},
@@ -243,8 +279,8 @@ func TestInspect(t *testing.T) {
 					{Grantee: marked, Privilege: "CREATE"},
 					{Grantee: marked, Privilege: "TEMPORARY"},
 				},
-				Schemas: []catalog.Schema{{Name: publicNsp, Owner: publicOwner, Tables: 1,
-					TableGrants: []catalog.TableGrant{{Grantee: "app_ro", Privilege: "SELECT", Tables: 1}}}}},
+				Schemas: []catalog.Schema{{Name: publicNsp, Owner: publicOwner, Tables: 1, Creators: []string{"postgres"},
+					TableGrants: []catalog.ObjectGrant{{Grantee: "app_ro", Privilege: "SELECT", Objects: 1}}}}},
 			{Name: "template0", Owner: "postgres", IsTemplate: true},
 			{Name: "template1", Owner: "postgres", AllowConn: true, IsTemplate: true},
 		},
@@ -328,9 +364,13 @@ func TestInspectQueryCountIsFixed(t *testing.T) {
 					EXECUTE format('CREATE TABLE s%s.t%s (id int)', s, i);
 				END LOOP;
 				EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA s%s TO reader', s);
+				EXECUTE format('CREATE SEQUENCE s%s.q; CREATE FUNCTION s%s.f() RETURNS int LANGUAGE sql AS ''SELECT 1''', s, s);
+				EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA s%s TO reader', s);
+				EXECUTE format('GRANT EXECUTE ON ALL ROUTINES IN SCHEMA s%s TO reader', s);
+				EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA s%s GRANT SELECT ON TABLES TO reader', s);
 			END LOOP;
 		END $$`)
-	c.Exec(t, "postgres", "CREATE ROLE reader2; COMMENT ON ROLE reader2 IS '"+catalog.MarkerPrefix+"{}'")
+	c.Exec(t, "postgres", "CREATE ROLE reader2; COMMENT ON ROLE reader2 IS '"+catalog.MarkerPrefix+"{}'; ALTER ROLE reader2 SET work_mem = '1MB'")
 	if got := count(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("queries after growth = %v, want %v", got, want)
 	}
@@ -357,14 +397,14 @@ func TestInspectInTransaction(t *testing.T) {
 	if db, ok := snap.Database("postgres"); !ok || db.Inspected || db.Schemas != nil {
 		t.Errorf("InspectCluster filled schemas: %+v", db)
 	}
-	schemas, err := catalog.InspectDatabase(ctx, tx, opts)
-	if err != nil {
-		t.Fatal(err)
+	schemas, global, err := catalog.InspectDatabase(ctx, tx, opts)
+	if err != nil || global != nil {
+		t.Fatal(err, global)
 	}
 	want := []catalog.Schema{
 		{Name: "public", Owner: "pg_database_owner"},
-		{Name: "s", Owner: "postgres", Tables: 1,
-			TableGrants: []catalog.TableGrant{{Grantee: "r", Privilege: "SELECT", Tables: 1}}},
+		{Name: "s", Owner: "postgres", Tables: 1, Creators: []string{"postgres"},
+			TableGrants: []catalog.ObjectGrant{{Grantee: "r", Privilege: "SELECT", Objects: 1}}},
 	}
 	if c.VersionNum < 150000 {
 		want[0].Owner = "postgres"

@@ -1,5 +1,6 @@
 // Package catalog owns the Snapshot of one PostgreSQL cluster as rolecd sees
-// it (roles, memberships, databases, schemas, aggregated table ACLs) and
+// it (roles, memberships, databases, schemas, aggregated ACLs of tables,
+// sequences and routines, default privileges) and
 // Inspect, which fills it from the live catalog with read-only queries kept
 // in embedded .sql files.
 package catalog
@@ -32,6 +33,12 @@ type Role struct {
 	ConnLimit   int
 	// Comment is shobj_description(oid, 'pg_authid'), "" when none.
 	Comment string
+	// ValidUntil is when the password expires, UTC, in whole seconds
+	// ("2027-01-01T00:00:00Z"); "" when never (NULL or infinity).
+	ValidUntil string
+	// Settings are the role's own settings in every database (ALTER ROLE
+	// ... SET, pg_roles.rolconfig), by name; nil when none.
+	Settings map[string]string
 	// MemberOf lists the roles this role is a direct member of, sorted by
 	// Role then Grantor.
 	MemberOf []Membership
@@ -64,14 +71,19 @@ type Database struct {
 	AllowConn  bool
 	IsTemplate bool
 	// ACL lists direct grants on the database to the roles of interest.
-	ACL       []Grant
-	Inspected bool
+	ACL []Grant
+	// DefaultGrants are the database-wide default privileges (ALTER
+	// DEFAULT PRIVILEGES without IN SCHEMA) to the roles of interest,
+	// sorted; filled when Inspected.
+	DefaultGrants []DefaultGrant
+	Inspected     bool
 	// Schemas are the user schemas (not pg_catalog, information_schema,
 	// pg_toast, pg_temp_*), sorted by name.
 	Schemas []Schema
 }
 
-// Schema is one user schema with its ACL and aggregated table grants.
+// Schema is one user schema with its ACL, object counts and aggregated
+// object grants.
 type Schema struct {
 	Name  string
 	Owner string
@@ -80,18 +92,43 @@ type Schema struct {
 	// Tables counts table-like relations: tables, partitioned tables,
 	// views, materialized views and foreign tables.
 	Tables int
-	// TableGrants aggregates the direct grants on those relations to the
-	// roles of interest: one entry per (grantee, privilege), sorted.
-	TableGrants []TableGrant
+	// Sequences counts sequences (serial and identity ones included).
+	Sequences int
+	// Routines counts functions, procedures and aggregates.
+	Routines int
+	// Creators are the owners of the schema's relations and routines,
+	// sorted: the roles that create objects there.
+	Creators []string
+	// TableGrants, SequenceGrants and RoutineGrants aggregate the direct
+	// grants on those objects to the roles of interest: one entry per
+	// (grantee, privilege), sorted.
+	TableGrants    []ObjectGrant
+	SequenceGrants []ObjectGrant
+	RoutineGrants  []ObjectGrant
+	// DefaultGrants are the schema's default privileges (ALTER DEFAULT
+	// PRIVILEGES ... IN SCHEMA) to the roles of interest, sorted.
+	DefaultGrants []DefaultGrant
 }
 
-// TableGrant says on how many of a schema's table-like relations a grantee
+// ObjectGrant says on how many of a schema's objects of one kind a grantee
 // directly holds a privilege, and on how many of those WITH GRANT OPTION.
-type TableGrant struct {
+type ObjectGrant struct {
 	Grantee   string
-	Privilege string // SELECT, INSERT, ..., MAINTAIN
-	Tables    int
+	Privilege string // SELECT, INSERT, ..., MAINTAIN; USAGE; EXECUTE
+	Objects   int
 	Grantable int
+}
+
+// DefaultGrant is one privilege that objects Creator creates will grant
+// to Grantee (pg_default_acl).
+type DefaultGrant struct {
+	Creator string
+	// Objects is the object kind as ALTER DEFAULT PRIVILEGES names it:
+	// TABLES, SEQUENCES, FUNCTIONS, TYPES, SCHEMAS or LARGE OBJECTS.
+	Objects   string
+	Grantee   string
+	Privilege string
+	Grantable bool
 }
 
 // Database returns the database with the given name.

@@ -36,7 +36,7 @@ func TestCSVErrors(t *testing.T) {
 		}},
 		{"cell problems name their line", header + "\nanalytics,managed,ro,a.b.c,SELECT;CONNECT,\nnope,bogus,,,,\n", []string{
 			`roles.csv:3: invalid scope "a.b.c": more than one dot (want db or db.schema)`,
-			`roles.csv:3: privilege "CONNECT" is granted from scopes (CONNECT on the database, USAGE on the schema); list table privileges only`,
+			`roles.csv:3: privilege "CONNECT" is a database privilege: every scope grants CONNECT on its database; list table privileges only`,
 			`roles.csv:4: role needs a label (role: ...)`,
 			`roles.csv:4: unknown resource "nope"`,
 			`roles.csv:4: unknown type "bogus": want managed or external`,

@@ -67,6 +67,23 @@ type Resource struct {
 	Database string // maintenance database, default "postgres"
 	SSLMode  string // default "prefer"
 	Admin    Admin
+	// ObjectCreators are roles that create tables, sequences and functions
+	// in scope schemas besides their owners: managed roles get default
+	// privileges (ALTER DEFAULT PRIVILEGES FOR ROLE ...) on what they
+	// create. Sorted, de-duplicated.
+	ObjectCreators []string
+	// DropReassignTo receives what a removed role owns (REASSIGN OWNED);
+	// "" means the admin user.
+	DropReassignTo string
+	// KeepRemoved is `prune: false`: a rolecd role that is no longer
+	// declared is kept, NOLOGIN, instead of dropped.
+	KeepRemoved bool
+	// Complete is true when the resource was declared in the parsed files:
+	// the tree then holds every role declared for it, and rolecd roles it
+	// does not declare are planned for removal. A resource known only from
+	// Options.Resources (plan -f, an ad-hoc role) is never complete, so
+	// planning a few roles never removes the others.
+	Complete bool
 	Pos      Pos
 }
 
@@ -99,7 +116,29 @@ type Role struct {
 	// SourceRole is the existing role an external role is granted.
 	SourceRole     string
 	RotatePassword bool
-	Pos            Pos
+	// Functions is ["EXECUTE"] when the role gets EXECUTE on the functions
+	// and procedures of its scopes (managed only), else nil.
+	Functions []string
+	// ConnectionLimit is the role's CONNECTION LIMIT; nil means -1 (none).
+	ConnectionLimit *int
+	// ValidUntil is when the role's password expires, as an RFC 3339 UTC
+	// time with whole seconds ("2027-01-01T00:00:00Z"); "" means never.
+	ValidUntil string
+	// Options are per-role settings (ALTER ROLE ... SET) from the
+	// RoleOptions allow-list, by name; nil when none.
+	Options map[string]string
+	Pos     Pos
+}
+
+// ExecutePrivilege is the only function privilege.
+const ExecutePrivilege = "EXECUTE"
+
+// Limit returns the declared connection limit, -1 when none.
+func (r Role) Limit() int {
+	if r.ConnectionLimit == nil {
+		return -1
+	}
+	return *r.ConnectionLimit
 }
 
 // Tree is the validated content of a role-files tree.

@@ -23,8 +23,9 @@ type Options struct {
 	Prefix string
 	// Resources are resources known from elsewhere (e.g. the repository
 	// when parsing a `plan -f` file): roles may reference them. Those a
-	// role references are part of the returned Tree; a file declaring one
-	// of them again must declare it identically.
+	// role references are part of the returned Tree, with Complete false
+	// (the tree does not hold all their roles); a file declaring one of
+	// them again must declare it identically.
 	Resources []Resource
 }
 
@@ -104,6 +105,8 @@ func (v *validator) tree(d *decoded, known []Resource) *Tree {
 	}
 	resources := map[string]*entry{}
 	for _, r := range known {
+		// Its roles are declared elsewhere: this tree is not all of them.
+		r.Complete = false
 		resources[r.Name] = &entry{res: r, fromOpt: true}
 	}
 	declared := map[string]bool{} // every name declared in a file, even invalid

@@ -19,12 +19,16 @@ func canonicalPrivilege(p string) (string, error) {
 	switch up {
 	case "":
 		return "", fmt.Errorf("empty privilege")
-	case "CONNECT", "USAGE":
-		return "", fmt.Errorf("privilege %s is granted from scopes (CONNECT on the database, USAGE on the schema); list table privileges only", quote(p))
-	case "TEMPORARY", "TEMP", "CREATE":
-		return "", fmt.Errorf("privilege %s is not granted by rolecd; list table privileges only", quote(p))
+	case "CONNECT":
+		return "", fmt.Errorf("privilege %s is a database privilege: every scope grants CONNECT on its database; list table privileges only", quote(p))
+	case "USAGE":
+		return "", fmt.Errorf("privilege %s is a schema and sequence privilege: every scope grants USAGE on its schemas, and INSERT or UPDATE adds USAGE, SELECT on their sequences; list table privileges only", quote(p))
+	case "TEMPORARY", "TEMP":
+		return "", fmt.Errorf("privilege %s is a database privilege that rolecd does not grant; list table privileges only", quote(p))
+	case "CREATE":
+		return "", fmt.Errorf("privilege %s is a database and schema privilege that rolecd does not grant (roles that create tables belong in the resource's object_creators); list table privileges only", quote(p))
 	case "EXECUTE":
-		return "", fmt.Errorf("privilege %s is a function privilege, not a table privilege", quote(p))
+		return "", fmt.Errorf("privilege %s is a function privilege, not a table privilege: declare functions: [EXECUTE] on the role", quote(p))
 	}
 	return "", fmt.Errorf("unknown privilege %s: want %s or %s", quote(p), strings.Join(TablePrivileges, ", "), AllPrivileges)
 }

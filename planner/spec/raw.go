@@ -57,6 +57,9 @@ type rawResource struct {
 	database value
 	sslmode  value
 	admin    rawAdmin
+	creators listValue // object_creators
+	reassign value     // drop_reassign_to
+	prune    value
 }
 
 // rawRole is a role declaration (YAML roles/items or a CSV row) before
@@ -70,6 +73,22 @@ type rawRole struct {
 	rotate     value
 	scopes     listValue
 	privileges listValue
+	functions  listValue
+	connLimit  value // connection_limit
+	validUntil value // valid_until
+	options    rawOptions
+}
+
+// rawOption is one entry of a role's options: mapping.
+type rawOption struct {
+	name, value value
+}
+
+// rawOptions is a role's options: mapping as read from a file.
+type rawOptions struct {
+	items []rawOption
+	pos   Pos
+	bad   bool // present but unusable; the problem is already reported
 }
 
 // decoded is what the files hold, before validation.

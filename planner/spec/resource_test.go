@@ -89,13 +89,13 @@ func TestResourceErrors(t *testing.T) {
     admin: {user: u}
     ? [port]
     : 5432
-`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, admin`}},
+`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune`}},
 		{"password in the file", `resources:
   - {name: a, host: h, admin: {user: u, password: hunter2}}
 `, []string{`roles.yaml:2:41: admin passwords never live in role files: use password_env, password_file or the store`}},
 		{"unknown key", `resources:
   - {name: a, host: h, admin: {user: u}, hots: h}
-`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, admin`}},
+`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune`}},
 		{"duplicate key", `resources:
   - name: a
     host: h
@@ -142,9 +142,9 @@ func TestResourceDefaultsAndMerge(t *testing.T) {
 	tree := mustParse(t, Options{}, a, b)
 	want := []Resource{
 		{Name: "analytics", Host: "db1.internal", Port: 5432, Database: "postgres", SSLMode: "prefer",
-			Admin: Admin{User: "postgres", PasswordFile: "/run/secrets/pw"}, Pos: Pos{File: "roles.yaml", Line: 2, Col: 5}},
+			Admin: Admin{User: "postgres", PasswordFile: "/run/secrets/pw"}, Complete: true, Pos: Pos{File: "roles.yaml", Line: 2, Col: 5}},
 		{Name: "billing", Host: "db2", Port: 6432, Database: "main", SSLMode: "verify-full",
-			Admin: Admin{User: "admin", PasswordEnv: "BILLING_PW"}, Pos: Pos{File: "more/b.yaml", Line: 3, Col: 5}},
+			Admin: Admin{User: "admin", PasswordEnv: "BILLING_PW"}, Complete: true, Pos: Pos{File: "more/b.yaml", Line: 3, Col: 5}},
 	}
 	if !reflect.DeepEqual(tree.Resources, want) {
 		t.Errorf("resources = %+v\nwant %+v", tree.Resources, want)

@@ -82,12 +82,12 @@ func TestRoleErrors(t *testing.T) {
       - SELEKT
       - ""
 `, want: []string{
-			`roles.yaml:6:9: privilege "CONNECT" is granted from scopes (CONNECT on the database, USAGE on the schema); list table privileges only`,
-			`roles.yaml:7:9: privilege "usage" is granted from scopes (CONNECT on the database, USAGE on the schema); list table privileges only`,
-			`roles.yaml:8:9: privilege "TEMPORARY" is not granted by rolecd; list table privileges only`,
-			`roles.yaml:9:9: privilege "temp" is not granted by rolecd; list table privileges only`,
-			`roles.yaml:10:9: privilege "CREATE" is not granted by rolecd; list table privileges only`,
-			`roles.yaml:11:9: privilege "EXECUTE" is a function privilege, not a table privilege`,
+			`roles.yaml:6:9: privilege "CONNECT" is a database privilege: every scope grants CONNECT on its database; list table privileges only`,
+			`roles.yaml:7:9: privilege "usage" is a schema and sequence privilege: every scope grants USAGE on its schemas, and INSERT or UPDATE adds USAGE, SELECT on their sequences; list table privileges only`,
+			`roles.yaml:8:9: privilege "TEMPORARY" is a database privilege that rolecd does not grant; list table privileges only`,
+			`roles.yaml:9:9: privilege "temp" is a database privilege that rolecd does not grant; list table privileges only`,
+			`roles.yaml:10:9: privilege "CREATE" is a database and schema privilege that rolecd does not grant (roles that create tables belong in the resource's object_creators); list table privileges only`,
+			`roles.yaml:11:9: privilege "EXECUTE" is a function privilege, not a table privilege: declare functions: [EXECUTE] on the role`,
 			`roles.yaml:12:9: unknown privilege "SELEKT": want SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER, MAINTAIN or ALL`,
 			`roles.yaml:13:9: empty privilege`,
 		}},
@@ -129,7 +129,7 @@ func TestRoleErrors(t *testing.T) {
   - {resource: analytics, label: ro, scopes: [a], privileges: [SELECT]}
 `, want: []string{
 			"roles.yaml:2:5: role needs a label (role: ...)",
-			`roles.yaml:2:27: unknown key "label" in role: want resource, type, role, scopes, privileges, permissions, source_role, rotate_password`,
+			`roles.yaml:2:27: unknown key "label" in role: want resource, type, role, scopes, privileges, permissions, source_role, rotate_password, functions, connection_limit, valid_until, options`,
 		}},
 		{name: "role not a mapping", data: `roles:
   - analytics
@@ -145,7 +145,7 @@ func TestRoleErrors(t *testing.T) {
   - {resource: analytics, role: ro, scopes: [a], privileges: [SELECT]}
 `, want: []string{
 			"roles.yaml:2:5: role needs a resource",
-			`roles.yaml:2:6: unknown key "resource" in item: want resource_name, type, role, scopes, privileges, permissions, source_role, rotate_password`,
+			`roles.yaml:2:6: unknown key "resource" in item: want resource_name, type, role, scopes, privileges, permissions, source_role, rotate_password, functions, connection_limit, valid_until, options`,
 		}},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,6 +129,34 @@ func (v *validator) resource(raw rawResource) (Resource, bool) {
 		r.SSLMode = raw.sslmode.s
 	}
 	r.Admin = v.admin(raw, what)
+	seen := map[string]bool{}
+	for _, item := range raw.creators.items {
+		if err := identifier(item.s); err != nil {
+			v.errorf(item.pos, "invalid object_creators entry %s: %v", quote(item.s), err)
+			continue
+		}
+		if !seen[item.s] {
+			seen[item.s] = true
+			r.ObjectCreators = append(r.ObjectCreators, item.s)
+		}
+	}
+	slices.Sort(r.ObjectCreators)
+	if raw.reassign.usable() && raw.reassign.s != "" {
+		if err := identifier(raw.reassign.s); err != nil {
+			v.errorf(raw.reassign.pos, "invalid drop_reassign_to %s: %v", quote(raw.reassign.s), err)
+		}
+		r.DropReassignTo = raw.reassign.s
+	}
+	if raw.prune.usable() {
+		switch strings.ToLower(raw.prune.s) {
+		case "true":
+		case "false":
+			r.KeepRemoved = true
+		default:
+			v.errorf(raw.prune.pos, "invalid prune %s: want true (drop rolecd roles no longer declared) or false (keep them, NOLOGIN)", quote(raw.prune.s))
+		}
+	}
+	r.Complete = true
 	return r, len(v.errs) == n
 }
 
@@ -209,7 +238,51 @@ func (v *validator) role(raw rawRole, known func(string) bool) (Role, bool) {
 	default:
 		v.external(raw, &r)
 	}
+	v.roleOptions(raw, &r)
 	return r, len(v.errs) == n
+}
+
+// roleOptions validates what any role may declare: connection_limit,
+// valid_until and options.
+func (v *validator) roleOptions(raw rawRole, r *Role) {
+	if c := raw.connLimit; c.usable() {
+		n, err := parseConnectionLimit(c.s)
+		if err != nil {
+			v.errorf(c.pos, "invalid connection_limit %s: %v", quote(c.s), err)
+		} else {
+			r.ConnectionLimit = &n
+		}
+	}
+	if u := raw.validUntil; u.usable() {
+		t, err := parseValidUntil(u.s)
+		if err != nil {
+			v.errorf(u.pos, "invalid valid_until %s: %v", quote(u.s), err)
+		}
+		r.ValidUntil = t
+	}
+	for _, o := range raw.options.items {
+		name := strings.ToLower(o.name.s)
+		if !slices.Contains(RoleOptions(), name) {
+			v.errorf(o.name.pos, "option %s is not allowed: want one of %s", quote(o.name.s), strings.Join(RoleOptions(), ", "))
+			continue
+		}
+		if _, dup := r.Options[name]; dup {
+			v.errorf(o.name.pos, "option %s given twice", quote(name))
+			continue
+		}
+		if !o.value.set {
+			v.errorf(o.value.pos, "option %s needs a value", name)
+			continue
+		}
+		if err := checkOption(name, o.value.s); err != nil {
+			v.errorf(o.value.pos, "invalid %s %s: %v", name, quote(o.value.s), err)
+			continue
+		}
+		if r.Options == nil {
+			r.Options = map[string]string{}
+		}
+		r.Options[name] = o.value.s
+	}
 }
 
 // label checks the role label and computes the role name.
@@ -270,6 +343,13 @@ func (v *validator) managed(raw rawRole, r *Role) {
 		privs = append(privs, p)
 	}
 	r.Privileges = normalizePrivileges(privs)
+	for _, item := range raw.functions.items {
+		if strings.ToUpper(strings.TrimSpace(item.s)) != ExecutePrivilege {
+			v.errorf(item.pos, "unknown function privilege %s: want EXECUTE (on the functions and procedures of the scopes)", quote(item.s))
+			continue
+		}
+		r.Functions = []string{ExecutePrivilege}
+	}
 }
 
 func (v *validator) external(raw rawRole, r *Role) {
@@ -278,6 +358,9 @@ func (v *validator) external(raw rawRole, r *Role) {
 	}
 	if len(raw.privileges.items) > 0 {
 		v.errorf(raw.privileges.pos, "privileges are only for managed roles (an external role gets its access from source_role)")
+	}
+	if len(raw.functions.items) > 0 {
+		v.errorf(raw.functions.pos, "functions are only for managed roles (an external role gets its access from source_role)")
 	}
 	s := raw.sourceRole
 	switch {
@@ -292,15 +375,19 @@ func (v *validator) external(raw rawRole, r *Role) {
 	}
 }
 
-// sameResource reports whether a and b declare the same resource.
+// sameResource reports whether a and b declare the same resource (where
+// and how completely it was read aside).
 func sameResource(a, b Resource) bool {
-	a.Pos, b.Pos = Pos{}, Pos{}
-	return a == b
+	return a.Name == b.Name && a.Host == b.Host && a.Port == b.Port && a.Database == b.Database &&
+		a.SSLMode == b.SSLMode && a.Admin == b.Admin && slices.Equal(a.ObjectCreators, b.ObjectCreators) &&
+		a.DropReassignTo == b.DropReassignTo && a.KeepRemoved == b.KeepRemoved
 }
 
 // sameRole reports whether a and b declare the same role.
 func sameRole(a, b Role) bool {
 	return a.Resource == b.Resource && a.Type == b.Type && a.Label == b.Label && a.Name == b.Name &&
 		slices.Equal(a.Scopes, b.Scopes) && slices.Equal(a.Privileges, b.Privileges) &&
-		a.SourceRole == b.SourceRole && a.RotatePassword == b.RotatePassword
+		a.SourceRole == b.SourceRole && a.RotatePassword == b.RotatePassword &&
+		slices.Equal(a.Functions, b.Functions) && a.Limit() == b.Limit() && a.ValidUntil == b.ValidUntil &&
+		maps.Equal(a.Options, b.Options)
 }

@@ -13,14 +13,19 @@ import (
 )
 
 // Keys accepted in YAML role files.
-func topKeys() []string      { return []string{"resources", "roles", "items"} }
-func resourceKeys() []string { return []string{"name", "host", "port", "database", "sslmode", "admin"} }
-func adminKeys() []string    { return []string{"user", "password_env", "password_file"} }
+func topKeys() []string   { return []string{"resources", "roles", "items"} }
+func adminKeys() []string { return []string{"user", "password_env", "password_file"} }
+
+// resourceKeys are the keys of a resources: entry.
+func resourceKeys() []string {
+	return []string{"name", "host", "port", "database", "sslmode", "admin", "object_creators", "drop_reassign_to", "prune"}
+}
 
 // roleKeys are the keys of a roles: entry, or of a Hoop batch plan's
 // items: entry, which names its resource resource_name.
 func roleKeys(resourceKey string) []string {
-	return []string{resourceKey, "type", "role", "scopes", "privileges", "permissions", "source_role", "rotate_password"}
+	return []string{resourceKey, "type", "role", "scopes", "privileges", "permissions", "source_role", "rotate_password",
+		"functions", "connection_limit", "valid_until", "options"}
 }
 
 // yamlFile decodes one YAML file into raw declarations. It reads the node
@@ -323,6 +328,12 @@ func (f *yamlFile) resource(n *yaml.Node) {
 			r.sslmode = f.scalar(key, v)
 		case "admin":
 			r.admin = f.admin(k, v)
+		case "object_creators":
+			r.creators = f.strings(key, v)
+		case "drop_reassign_to":
+			r.reassign = f.scalar(key, v)
+		case "prune":
+			r.prune = f.scalar(key, v)
 		}
 	})
 	f.out.resources = append(f.out.resources, r)
@@ -390,7 +401,58 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 			r.sourceRole = f.scalar(key, v)
 		case "rotate_password":
 			r.rotate = f.scalar(key, v)
+		case "functions":
+			r.functions = f.strings(key, v)
+		case "connection_limit":
+			r.connLimit = f.scalar(key, v)
+		case "valid_until":
+			r.validUntil = f.scalar(key, v)
+		case "options":
+			r.options = f.options(key, v)
 		}
 	})
 	f.out.roles = append(f.out.roles, r)
+}
+
+// options reads a role's options: a mapping of setting names to single
+// values; null means absent.
+func (f *yamlFile) options(key string, n *yaml.Node) rawOptions {
+	switch {
+	case f.alias(n):
+		return rawOptions{pos: f.pos(n), bad: true}
+	case isNull(n):
+		return rawOptions{}
+	case n.Kind != yaml.MappingNode:
+		f.errorf(n, "%s: want a mapping of setting names to values, got %s", key, kindName(n))
+		return rawOptions{pos: f.pos(n), bad: true}
+	}
+	out := rawOptions{pos: f.pos(n)}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name := f.scalar(key, k)
+		if name.bad || !name.set {
+			out.bad = true
+			if !name.set {
+				f.errorf(k, "%s: empty setting name", key)
+			}
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			f.errorf(k, "duplicate key %s in %s (first at line %d)", quote(k.Value), key, first.Line)
+			out.bad = true
+			continue
+		}
+		seen[k.Value] = k
+		val := f.scalar(key+"."+k.Value, v)
+		if val.bad {
+			out.bad = true
+			continue
+		}
+		if !val.set {
+			val = value{pos: f.pos(v)} // null: reported by the validator
+		}
+		out.items = append(out.items, rawOption{name: name, value: val})
+	}
+	return out
 }

@@ -262,12 +262,17 @@ func TestPasswordsNeverInServerLog(t *testing.T) {
 		t.Fatalf("the stored password does not log in: %v", err)
 	}
 
-	rotate := mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [app], privileges: [SELECT], rotate_password: true}\n  - {resource: app, type: external, role: bi, source_role: pg_monitor}\n")
+	// Rotation together with a change in another database: the password is
+	// set once, in the first transaction, and the rest still applies.
+	c.Exec(t, "app", `CREATE TABLE t (id int)`)
+	rotate := mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [app], privileges: [SELECT, INSERT], rotate_password: true}\n  - {resource: app, type: external, role: bi, source_role: pg_monitor}\n")
 	doc := plan(t, rotate, clusters)
 	if !strings.Contains(allSQL(doc), "WITH PASSWORD '<redacted>'") {
 		t.Fatalf("rotation not planned:\n%s", allSQL(doc))
 	}
-	h.apply(t, doc, rotate)
+	if rep := h.apply(t, doc, rotate); rep.Status() != store.StatusApplied {
+		t.Fatalf("rotation with grants: %+v", rep)
+	}
 	pw2, v2 := h.password(t, ro)
 	if v2 <= v1 || pw2 == pw {
 		t.Fatalf("rotation kept version %d", v1)

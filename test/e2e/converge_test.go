@@ -16,16 +16,19 @@ type dbSQL struct{ db, sql string }
 // again: empty), then optionally change the cluster by hand and/or the
 // declarations and converge again.
 type scenario struct {
-	name   string
-	dbs    []string
-	setup  []dbSQL
-	roles  string   // role file (YAML) for resource "app"
-	first  []string // the first plan's SQL contains each of these
-	drift  []dbSQL  // out-of-band changes after the first convergence
-	roles2 string   // new declarations after the first convergence
-	second []string // the plan after drift/roles2 contains each of these
-	never  []string // no plan ever contains these
-	checks []dbSQL  // boolean queries, true once converged
+	name     string
+	dbs      []string
+	setup    []dbSQL
+	resource string   // extra keys of resource "app", indented by 4 spaces
+	roles    string   // role file (YAML) for resource "app"
+	first    []string // the first plan's SQL contains each of these
+	drift    []dbSQL  // out-of-band changes after the first convergence
+	roles2   string   // new declarations after the first convergence
+	second   []string // the plan after drift/roles2 contains each of these
+	// secondEmpty: the plan after drift/roles2 must be empty.
+	secondEmpty bool
+	never       []string // no plan ever contains these
+	checks      []dbSQL  // boolean queries, true once converged
 }
 
 const directTable = `SELECT EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = '%s'::regclass AND a.grantee = '%s'::regrole AND a.privilege_type = '%s')`
@@ -175,6 +178,148 @@ var scenarios = []scenario{
 		never:  []string{`CREATE ROLE`},
 		checks: []dbSQL{{"postgres", `SELECT shobj_description('{app:ro}'::regrole, 'pg_authid') LIKE 'rolecd: %'`}},
 	},
+	{
+		name: "tables, sequences and functions created after apply by the schema owner or an object creator are covered with no new apply",
+		dbs:  []string{"app"},
+		setup: []dbSQL{
+			{"postgres", `CREATE ROLE etl NOLOGIN; CREATE ROLE owner2 NOLOGIN`},
+			{"app", `CREATE SCHEMA s; GRANT USAGE, CREATE ON SCHEMA s TO etl;
+				CREATE TABLE s.t (id serial); CREATE TABLE s.x (id int); ALTER TABLE s.x OWNER TO owner2;
+				ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+				CREATE FUNCTION s.f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+				CREATE PROCEDURE s.p() LANGUAGE sql AS 'SELECT 1'`},
+		},
+		resource: "    object_creators: [etl]\n",
+		roles: `roles:
+  - {resource: app, role: ro, scopes: [app.s], privileges: [SELECT]}
+  - {resource: app, role: rw, scopes: [app.s], privileges: [SELECT, INSERT, UPDATE], functions: [EXECUTE]}
+`,
+		first: []string{`ALTER DEFAULT PRIVILEGES FOR ROLE "etl", "owner2", "postgres" IN SCHEMA "s" GRANT SELECT ON TABLES TO`,
+			`ALTER DEFAULT PRIVILEGES FOR ROLE "etl", "owner2", "postgres" IN SCHEMA "s" GRANT SELECT, INSERT, UPDATE ON TABLES TO`,
+			`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "s" TO "{app:rw}"`, `GRANT EXECUTE ON ALL ROUTINES IN SCHEMA "s" TO "{app:rw}"`,
+			`IN SCHEMA "s" GRANT USAGE, SELECT ON SEQUENCES TO "{app:rw}"`, `IN SCHEMA "s" GRANT EXECUTE ON FUNCTIONS TO "{app:rw}"`},
+		never: []string{`SEQUENCES IN SCHEMA "s" TO "{app:ro}"`, `ON SEQUENCES TO "{app:ro}"`, `FUNCTIONS TO "{app:ro}"`, `ROUTINES IN SCHEMA "s" TO "{app:ro}"`},
+		drift: []dbSQL{
+			{"app", `CREATE TABLE s.by_owner (id bigint GENERATED ALWAYS AS IDENTITY, v text);
+				CREATE FUNCTION s.g() RETURNS int LANGUAGE sql AS 'SELECT 2';
+				SET ROLE etl; CREATE TABLE s.by_etl (id serial, v text); CREATE VIEW s.etl_view AS SELECT 1 AS one; RESET ROLE`},
+		},
+		secondEmpty: true,
+		checks: []dbSQL{
+			{"app", directTableCheck("s.by_owner", "{app:ro}", "SELECT")},
+			{"app", directTableCheck("s.by_etl", "{app:ro}", "SELECT")},
+			{"app", directTableCheck("s.etl_view", "{app:ro}", "SELECT")},
+			{"app", directTableCheck("s.by_etl", "{app:rw}", "INSERT")},
+			{"app", directTableCheck("s.by_etl_id_seq", "{app:rw}", "USAGE")},
+			{"app", directTableCheck("s.t_id_seq", "{app:rw}", "USAGE")},
+			{"app", directTableCheck("s.by_owner_id_seq", "{app:rw}", "USAGE")},
+			{"app", noDirectTable("s.by_etl_id_seq", "{app:ro}", "USAGE")},
+			{"app", `SELECT has_function_privilege('{app:rw}', 's.g()', 'EXECUTE') AND has_function_privilege('{app:rw}', 's.p()', 'EXECUTE')`},
+			{"app", `SELECT NOT has_function_privilege('{app:ro}', 's.g()', 'EXECUTE') AND NOT has_function_privilege('{app:ro}', 's.f()', 'EXECUTE')`},
+		},
+	},
+	{
+		name: "role options: connection limit, password expiry and settings are set, and drift in them is reverted",
+		dbs:  []string{"app"},
+		roles: `roles:
+  - resource: app
+    role: ro
+    scopes: [app]
+    privileges: [SELECT]
+    connection_limit: 3
+    valid_until: 2031-02-03
+    options: {statement_timeout: 30s, search_path: '"$user", Public', work_mem: 8MB}
+  - {resource: app, type: external, role: bi, source_role: pg_monitor, options: {application_name: bi-tool}}
+`,
+		first: []string{`CONNECTION LIMIT 3 VALID UNTIL '2031-02-03T00:00:00Z' PASSWORD`, `SET search_path = '$user', 'public'`,
+			`SET statement_timeout = '30s'`, `SET work_mem = '8MB'`, `SET application_name = 'bi-tool'`},
+		drift: []dbSQL{
+			{"postgres", `ALTER ROLE {app:ro} CONNECTION LIMIT 50 VALID UNTIL '2001-01-01'; ALTER ROLE {app:ro} SET statement_timeout = '1min';
+				ALTER ROLE {app:ro} SET lock_timeout = '1s'; ALTER ROLE {app:bi} RESET application_name; ALTER ROLE {app:bi} VALID UNTIL '2040-01-01'`},
+		},
+		second: []string{`ALTER ROLE "{app:ro}" WITH CONNECTION LIMIT 3 VALID UNTIL '2031-02-03T00:00:00Z'`, `SET statement_timeout = '30s'`,
+			`ALTER ROLE "{app:ro}" RESET lock_timeout`, `ALTER ROLE "{app:bi}" SET application_name = 'bi-tool'`,
+			`ALTER ROLE "{app:bi}" WITH VALID UNTIL 'infinity'`},
+		never: []string{`SET search_path = '$user', 'public'"`},
+		checks: []dbSQL{
+			{"postgres", `SELECT rolconnlimit = 3 AND rolvaliduntil = '2031-02-03 00:00:00+00' AND cardinality(rolconfig) = 3
+				AND rolconfig @> ARRAY['statement_timeout=30s', 'work_mem=8MB', 'search_path="$user", public'] FROM pg_roles WHERE rolname = '{app:ro}'`},
+			{"postgres", `SELECT rolconfig = ARRAY['application_name=bi-tool'] AND rolvaliduntil = 'infinity' FROM pg_roles WHERE rolname = '{app:bi}'`},
+		},
+	},
+	{
+		name: "sequence grants and default privileges follow the declared privileges; stray default privileges are revoked",
+		dbs:  []string{"app"},
+		setup: []dbSQL{
+			{"app", `CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE a.t (id serial); CREATE TABLE b.t (id serial)`},
+		},
+		roles: `roles:
+  - {resource: app, role: rw, scopes: [app.a], privileges: [SELECT, INSERT]}
+`,
+		drift: []dbSQL{
+			{"app", `ALTER DEFAULT PRIVILEGES IN SCHEMA b GRANT SELECT ON TABLES TO {app:rw}; ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO {app:rw};
+				ALTER DEFAULT PRIVILEGES IN SCHEMA a GRANT DELETE ON TABLES TO {app:rw}; GRANT UPDATE ON SEQUENCE b.t_id_seq TO {app:rw};
+				ALTER DEFAULT PRIVILEGES IN SCHEMA a GRANT SELECT ON TABLES TO {app:rw} WITH GRANT OPTION`},
+		},
+		roles2: `roles:
+  - {resource: app, role: rw, scopes: [app.a], privileges: [SELECT]}
+`,
+		second: []string{`ALTER DEFAULT PRIVILEGES FOR ROLE "postgres" IN SCHEMA "b" REVOKE SELECT ON TABLES FROM`,
+			`ALTER DEFAULT PRIVILEGES FOR ROLE "postgres" REVOKE USAGE ON TYPES FROM`, `IN SCHEMA "a" REVOKE INSERT, DELETE ON TABLES FROM`,
+			`REVOKE USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "a" FROM`, `REVOKE UPDATE ON ALL SEQUENCES IN SCHEMA "b" FROM`,
+			`IN SCHEMA "a" REVOKE USAGE, SELECT ON SEQUENCES FROM`, `IN SCHEMA "a" REVOKE GRANT OPTION FOR SELECT ON TABLES FROM`},
+		checks: []dbSQL{
+			{"app", `SELECT NOT EXISTS (SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a
+				WHERE a.grantee = '{app:rw}'::regrole AND NOT (d.defaclobjtype = 'r' AND a.privilege_type = 'SELECT' AND NOT a.is_grantable))`},
+			{"app", `SELECT EXISTS (SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a WHERE a.grantee = '{app:rw}'::regrole)`},
+			{"app", noDirectTable("a.t_id_seq", "{app:rw}", "USAGE")},
+		},
+	},
+	{
+		name: "a rolecd role no longer declared is dropped after what it owns is reassigned, in every database",
+		dbs:  []string{"app", "other"},
+		setup: []dbSQL{
+			{"app", `CREATE TABLE public.t (id int)`},
+			{"postgres", `CREATE ROLE bystander LOGIN; COMMENT ON ROLE bystander IS 'rolecd: {"resource":"elsewhere","label":"x","type":"managed"}'`},
+		},
+		roles: `roles:
+  - {resource: app, role: ro, scopes: [app], privileges: [SELECT]}
+  - {resource: app, role: old, scopes: [app, other], privileges: [SELECT, INSERT]}
+`,
+		drift: []dbSQL{
+			{"app", `CREATE TABLE public.owned_by_old (id int); ALTER TABLE public.owned_by_old OWNER TO {app:old}`},
+			{"other", `CREATE SCHEMA old_s AUTHORIZATION {app:old}; CREATE TABLE old_s.t (id int); ALTER TABLE old_s.t OWNER TO {app:old}`},
+		},
+		roles2: `roles:
+  - {resource: app, role: ro, scopes: [app], privileges: [SELECT]}
+`,
+		second: []string{`[postgres] ALTER ROLE "{app:old}" WITH NOLOGIN`, `[app] REASSIGN OWNED BY "{app:old}" TO "postgres"`,
+			`[other] DROP OWNED BY "{app:old}"`, `[postgres] DROP ROLE "{app:old}"`},
+		never: []string{"bystander"},
+		checks: []dbSQL{
+			{"postgres", `SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app:old}') AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bystander')`},
+			{"app", `SELECT pg_get_userbyid(relowner) = 'postgres' FROM pg_class WHERE oid = 'public.owned_by_old'::regclass`},
+			{"other", `SELECT pg_get_userbyid(nspowner) = 'postgres' FROM pg_namespace WHERE nspname = 'old_s'`},
+		},
+	},
+	{
+		name:     "with prune: false a rolecd role no longer declared keeps its objects and loses its login",
+		dbs:      []string{"app"},
+		resource: "    prune: false\n",
+		roles: `roles:
+  - {resource: app, role: ro, scopes: [app], privileges: [SELECT]}
+  - {resource: app, role: old, scopes: [app], privileges: [SELECT]}
+`,
+		roles2: `roles:
+  - {resource: app, role: ro, scopes: [app], privileges: [SELECT]}
+`,
+		second: []string{`ALTER ROLE "{app:old}" WITH NOLOGIN`},
+		never:  []string{`DROP ROLE`, `DROP OWNED`, `REASSIGN OWNED`},
+		checks: []dbSQL{
+			{"postgres", `SELECT NOT rolcanlogin FROM pg_roles WHERE rolname = '{app:old}'`},
+			{"app", `SELECT has_schema_privilege('{app:old}', 'public', 'USAGE')`},
+		},
+	},
 }
 
 // directTableCheck is true when role directly holds priv on table.
@@ -221,7 +366,7 @@ func runScenarios(t *testing.T, exec executor) {
 			for _, s := range sc.setup {
 				c.Exec(t, s.db, expand(s.sql))
 			}
-			res := resourceYAML("app", c)
+			res := resourceYAML("app", c) + sc.resource
 			tree, err := parseTree(t, map[string]string{"resources.yaml": res, "roles.yaml": sc.roles})
 			if err != nil {
 				t.Fatal(err)
@@ -244,6 +389,9 @@ func runScenarios(t *testing.T, exec executor) {
 				}
 				second := plan(t, tree, clusters)
 				checkContains(t, "plan after changes", allSQL(second), sc.second, sc.never)
+				if sc.secondEmpty {
+					requireEmpty(t, second)
+				}
 				exec(t, second, tree, clusters)
 				requireEmpty(t, plan(t, tree, clusters))
 			}

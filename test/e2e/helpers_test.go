@@ -63,8 +63,9 @@ func plan(t *testing.T, tree *spec.Tree, clusters map[string]*pgtest.Cluster) *p
 }
 
 // execute runs every planned statement the way apply will: per role, the
-// databases in the fixed order, each database's statements in one
-// transaction. Passwords are set to NULL here: apply (not this test) owns
+// steps of planner.ApplySteps (each database's statements in one
+// transaction, the databases in the fixed order, a removal's DROP ROLE
+// last). Passwords are set to NULL here: apply (not this test) owns
 // credentials.
 func execute(t *testing.T, doc *planner.Document, clusters map[string]*pgtest.Cluster) {
 	t.Helper()
@@ -75,13 +76,14 @@ func execute(t *testing.T, doc *planner.Document, clusters map[string]*pgtest.Cl
 		}
 		c := clusters[rp.Resource]
 		for _, role := range rp.Roles {
-			for _, db := range planner.OrderedDatabases(role.SQLPlan, rp.MaintenanceDatabase) {
+			for _, step := range planner.ApplySteps(role.SQLPlan, rp.MaintenanceDatabase) {
+				db := step.Database
 				conn := c.Connect(t, db)
 				tx, err := conn.Begin(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, stmt := range role.SQLPlan[db] {
+				for _, stmt := range step.Statements {
 					stmt = strings.ReplaceAll(stmt, "PASSWORD "+planner.PasswordPlaceholder, "PASSWORD NULL")
 					if _, err := tx.Exec(ctx, stmt); err != nil {
 						t.Fatalf("resource %s database %s: %s: %v", rp.Resource, db, stmt, err)
