@@ -46,7 +46,9 @@ func TestSCRAMVerifierRoundTrip(t *testing.T) {
 				t.Errorf("part %d of %q decodes to %d bytes (%v), want %d", i+1, v, len(b), err, want)
 			}
 		}
-		if strings.Contains(v, pw) && pw != "" {
+		// A short password can occur in random base64 by chance: only
+		// a long one makes this check meaningful.
+		if len(pw) >= 8 && strings.Contains(v, pw) {
 			t.Errorf("verifier contains the plaintext")
 		}
 		ok, err := VerifyPassword(v, "anyrole", pw)

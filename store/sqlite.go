@@ -70,7 +70,13 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	}
 	write.SetMaxOpenConns(1)
 	d := sqliteDialect()
-	if err := migrate(ctx, write, d); err != nil {
+	unlock, err := lockFile(abs + ".lock")
+	if err != nil {
+		return nil, errors.Join(err, write.Close())
+	}
+	err = migrate(ctx, write, d)
+	unlock()
+	if err != nil {
 		return nil, errors.Join(fmt.Errorf("migrating schema: %w", err), write.Close())
 	}
 	read, err := sql.Open("sqlite", base+"?"+busy+"&_pragma=foreign_keys(1)&_pragma=query_only(1)")
