@@ -7,7 +7,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Integration tests start real PostgreSQL clusters; keep the run bounded.
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: help build test lint demo postgres bench fuzz
+.PHONY: help build test lint demo deps bench fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -15,13 +15,16 @@ help: ## list the targets
 build: ## build bin/rolecd
 	$(GO) build -o $(BIN) ./cmd/rolecd
 
-postgres: ## install Debian's PostgreSQL when no initdb is found
-	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "$$ROLECD_TEST_PGBIN" ]; then \
-		echo "postgres: found initdb"; \
-	else \
-		echo "postgres: no initdb found, installing Debian's postgresql"; \
+deps: ## install what the tests and the demo need when missing: PostgreSQL (initdb), git, npm (Debian packages)
+	@pkgs=""; \
+	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "$$ROLECD_TEST_PGBIN" ]; then \
+		echo "deps: found initdb"; else pkgs="$$pkgs postgresql"; fi; \
+	command -v git >/dev/null 2>&1 || pkgs="$$pkgs git"; \
+	command -v npm >/dev/null 2>&1 || pkgs="$$pkgs npm"; \
+	if [ -n "$$pkgs" ]; then \
+		echo "deps: installing Debian's$$pkgs"; \
 		$(SUDO) apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends postgresql; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$pkgs; \
 	fi
 
 lint: ## go vet and a gofmt check
@@ -29,14 +32,23 @@ lint: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-test: postgres lint ## install what is missing, then vet and every test (integration included)
+test: deps lint ## install what is missing, then vet and every test (integration included)
 	$(GO) test $(TESTFLAGS) ./...
 
-demo: postgres build ## run validate, health and plan on roles.example against throwaway clusters
+demo: deps build ## the whole story on two throwaway clusters: validate, plan, apply, creds, drift, then the daemon on a local Git repository
 	$(GO) run ./test/pgtest/pgrun -port 54329 -port 54330 -- demo/run.sh
 
-bench: postgres ## run the benchmarks (planner, catalog inspection)
+bench: deps ## run the benchmarks (planner, catalog inspection)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./planner/...
+
+# PGMATRIXFLAGS passes flags to scripts/pgmatrix, e.g. PGMATRIXFLAGS='-versions 16,17 -run TestApply'.
+.PHONY: test-matrix
+test-matrix: ## run the PostgreSQL tests on PostgreSQL 14, 15, 16, 17 and 18 (npm builds, cached)
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "test-matrix: no npm found, installing Debian's npm"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends npm; }
+	$(GO) run ./scripts/pgmatrix $(PGMATRIXFLAGS)
 
 fuzz: ## fuzz the parsers and the SQL renderer for a short while each
 	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime 30s ./planner/spec

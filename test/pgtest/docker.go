@@ -42,12 +42,15 @@ const (
 // chooseBackend picks the local binaries when BinDir found them (binErr is
 // nil), without asking Docker anything. Only when BinDir found none
 // (ErrNoBinaries) does it ask dockerUp whether a Docker engine answers;
-// when none does, the error names both ways to get a cluster.
+// when none does, the error names both ways to get a cluster. A bin
+// directory that was named (EnvBinDir, Config.BinDir) but does not hold the
+// programs is an error: a container would run another PostgreSQL version.
 func chooseBackend(ctx context.Context, binErr error, dockerUp func(context.Context) error) (backend, error) {
 	if binErr == nil {
 		return backendLocal, nil
 	}
-	if !errors.Is(binErr, ErrNoBinaries) {
+	var nb noBinariesError
+	if !errors.Is(binErr, ErrNoBinaries) || errors.As(binErr, &nb) && nb.explicit {
 		return 0, binErr
 	}
 	dockerErr := dockerUp(ctx)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -17,7 +18,9 @@ import (
 
 func TestChooseBackend(t *testing.T) {
 	t.Parallel()
-	envErr := noBinariesError{fmt.Errorf("%s=%q: missing initdb", EnvBinDir, "/empty")}
+	envErr := noBinariesError{fmt.Errorf("%s=%q: missing initdb", EnvBinDir, "/empty"), true}
+	// A detailed error about binaries nobody named (none of the defaults).
+	defaultErr := noBinariesError{errors.New("no initdb under /usr/lib/postgresql"), false}
 	otherErr := errors.New("listing /usr/lib/postgresql/*/bin: bad pattern")
 	for _, tc := range []struct {
 		name       string
@@ -31,16 +34,26 @@ func TestChooseBackend(t *testing.T) {
 		{name: "binaries found", want: backendLocal},
 		{name: "binaries found, Docker down", dockerErr: errors.New("down"), want: backendLocal},
 		{name: "no binaries, Docker up", binErr: ErrNoBinaries, wantProbe: true, want: backendDocker},
-		{name: "empty env dir, Docker up", binErr: envErr, wantProbe: true, want: backendDocker},
+		{name: "no default binaries, Docker up", binErr: defaultErr, wantProbe: true, want: backendDocker},
+		{
+			// A named bin directory is never replaced by a container of
+			// another PostgreSQL version.
+			name: "empty env dir, Docker up", binErr: envErr, wantNoBins: true,
+			wantErr: []string{`ROLECD_TEST_PGBIN="/empty": missing initdb`},
+		},
 		{
 			name: "no binaries, no Docker", binErr: ErrNoBinaries, dockerErr: errors.New("socket not found"),
 			wantProbe: true, wantNoBins: true,
 			wantErr: []string{"no PostgreSQL binaries found and no Docker engine", "set " + EnvBinDir, "install postgresql", "Docker: socket not found"},
 		},
 		{
-			name: "empty env dir, no Docker", binErr: envErr, dockerErr: errors.New("socket not found"),
+			name: "no default binaries, no Docker", binErr: defaultErr, dockerErr: errors.New("socket not found"),
 			wantProbe: true, wantNoBins: true,
-			wantErr: []string{"no PostgreSQL binaries found and no Docker engine", "install postgresql", `ROLECD_TEST_PGBIN="/empty": missing initdb`, "Docker: socket not found"},
+			wantErr: []string{"no PostgreSQL binaries found and no Docker engine", "install postgresql", "no initdb under /usr/lib/postgresql", "Docker: socket not found"},
+		},
+		{
+			name: "empty env dir, no Docker", binErr: envErr, dockerErr: errors.New("socket not found"),
+			wantNoBins: true, wantErr: []string{`ROLECD_TEST_PGBIN="/empty": missing initdb`},
 		},
 		{name: "other BinDir error", binErr: otherErr, wantErr: []string{"bad pattern"}},
 	} {
@@ -78,24 +91,42 @@ func TestChooseBackend(t *testing.T) {
 	}
 }
 
-func TestStartClusterEmptyBinDirNoDocker(t *testing.T) {
-	t.Setenv(EnvBinDir, t.TempDir())
-	probed := false
-	c, err := startCluster(context.Background(), Config{}, func(context.Context) error {
-		probed = true
-		return errors.New("Cannot connect to the Docker daemon")
-	})
-	if err == nil {
-		_ = c.Stop()
-		t.Fatal("started a cluster without binaries or Docker")
-	}
-	if !probed {
-		t.Error("Docker was not probed")
-	}
-	for _, want := range []string{"no PostgreSQL binaries found", "no Docker engine", "set " + EnvBinDir, "install postgresql", "missing initdb"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
+// A bin directory that was named but holds no PostgreSQL fails the start,
+// even with a Docker engine up: a container would run another version.
+func TestStartClusterNamedEmptyBinDir(t *testing.T) {
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		env  string
+		cfg  Config
+		want []string
+	}{
+		{name: "environment", env: empty, want: []string{EnvBinDir + "=", empty, "missing initdb"}},
+		{name: "config", cfg: Config{BinDir: empty}, want: []string{"bin directory", empty, "missing initdb"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvBinDir, tc.env)
+			probed := false
+			c, err := startCluster(context.Background(), tc.cfg, BinDir, func(context.Context) error {
+				probed = true
+				return nil
+			})
+			if err == nil {
+				_ = c.Stop()
+				t.Fatal("started a cluster from an empty bin directory")
+			}
+			if probed {
+				t.Error("Docker was probed for a named bin directory")
+			}
+			if !errors.Is(err, ErrNoBinaries) {
+				t.Errorf("error %q does not match ErrNoBinaries", err)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
 	}
 }
 
@@ -103,7 +134,7 @@ func TestStartClusterDoesNotProbeDockerWithBinaries(t *testing.T) {
 	t.Parallel()
 	// A bad setting fails the local start after the backend is chosen, so
 	// no server runs; Docker must not have been asked.
-	_, err := startCluster(context.Background(), Config{Settings: map[string]string{"bad name": "1"}},
+	_, err := startCluster(context.Background(), Config{Settings: map[string]string{"bad name": "1"}}, BinDir,
 		func(context.Context) error {
 			t.Error("Docker probed although local binaries exist")
 			return nil
@@ -203,5 +234,56 @@ func TestContainerClusterStopAndLog(t *testing.T) {
 	failing := &Cluster{Port: 5556, ctr: &fakeContainer{terminateErr: errors.New("engine gone")}}
 	if err := failing.Stop(); err == nil || !strings.Contains(err.Error(), "engine gone") || !strings.Contains(err.Error(), "5556") {
 		t.Errorf("Stop of a failing container: %v", err)
+	}
+}
+
+// TestStartClusterWithoutBinaries runs startCluster as on a machine without
+// PostgreSQL binaries, with the machine's real Docker check. Without a
+// Docker engine the error must name both ways to get a cluster; with one,
+// the container cluster must work like a local one.
+func TestStartClusterWithoutBinaries(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	noBinaries := func() (string, error) { return "", ErrNoBinaries }
+	c, err := startCluster(ctx, Config{Settings: map[string]string{"log_statement": "all"}}, noBinaries, dockerEngineUp)
+	if err != nil {
+		t.Logf("no Docker engine: %v", err)
+		for _, want := range []string{"no PostgreSQL binaries found", "no Docker engine", "set " + EnvBinDir, "install postgresql"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
+		}
+		return
+	}
+	// A Docker engine answered: the cluster runs in a container.
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	if c.Host != "127.0.0.1" || c.Port == 0 || c.User != "postgres" || len(c.Password) < 32 || c.DataDir != "" {
+		t.Errorf("cluster = %+v", c)
+	}
+	if c.VersionNum < 100000 {
+		t.Errorf("VersionNum = %d", c.VersionNum)
+	}
+	c.Exec(t, "postgres", "SELECT 'docker-marker-17'")
+	var fsync string
+	if err := c.Connect(t, "postgres").QueryRow(ctx, "SELECT current_setting('fsync')").Scan(&fsync); err != nil {
+		t.Fatal(err)
+	}
+	if fsync != "off" {
+		t.Errorf("fsync = %q", fsync)
+	}
+	log, err := c.ServerLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log, "docker-marker-17") {
+		t.Errorf("server log lacks the statement:\n%s", log)
+	}
+	if strings.Contains(log, c.Password) {
+		t.Error("server log contains the superuser password")
 	}
 }

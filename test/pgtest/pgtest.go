@@ -1,11 +1,13 @@
 // Package pgtest starts throwaway PostgreSQL clusters for tests and demos:
 // loopback-only, SCRAM password authentication over TCP, fsync off, each in
 // its own data directory copied from a template data directory. initdb runs
-// at most once per process: the template is cached, across processes too,
-// under rolecd-pgtest-<uid> in /dev/shm (when it is a roomy tmpfs) or
-// $TMPDIR. It runs the installed server binaries (see BinDir); as root it
-// runs them as the postgres OS user. Where no binaries exist but a Docker
-// engine answers, it runs a PostgreSQL container instead (see EnvImage).
+// at most once per process and PostgreSQL build: the template is cached,
+// across processes too and keyed by version, under rolecd-pgtest-<uid> in
+// /dev/shm (when it is a roomy tmpfs) or $TMPDIR. It runs the installed
+// server binaries (see BinDir), or those of Config.BinDir, so clusters of
+// several versions can run at once; as root it runs them as the postgres
+// OS user. Where no binaries exist and none were named, but a Docker engine
+// answers, it runs a PostgreSQL container instead (see EnvImage).
 package pgtest
 
 import (
@@ -42,6 +44,10 @@ type Config struct {
 	// Port is the TCP port on 127.0.0.1; 0 picks a free one. A fixed port
 	// that is taken fails the start.
 	Port int
+	// BinDir is the PostgreSQL bin directory to run; empty: BinDir(). Set,
+	// it is used as it is (never a container instead), so clusters of
+	// several PostgreSQL versions can run side by side in one process.
+	BinDir string
 }
 
 // Cluster is one running throwaway PostgreSQL cluster.
@@ -64,15 +70,23 @@ type Cluster struct {
 
 // StartCluster starts a new cluster and returns when it accepts password
 // connections on 127.0.0.1. The caller must call Stop. It runs the binaries
-// of BinDir; only when there are none does it look for a Docker engine and
-// run a container of EnvImage there.
+// of cfg.BinDir, else of BinDir(); only when BinDir() finds none and none
+// was named does it look for a Docker engine and run a container of
+// EnvImage there.
 func StartCluster(ctx context.Context, cfg Config) (*Cluster, error) {
-	return startCluster(ctx, cfg, dockerEngineUp)
+	return startCluster(ctx, cfg, BinDir, dockerEngineUp)
 }
 
-// startCluster is StartCluster with the Docker engine check as a parameter.
-func startCluster(ctx context.Context, cfg Config, dockerUp func(context.Context) error) (*Cluster, error) {
-	binDir, err := BinDir()
+// startCluster is StartCluster with the lookup of the default bin directory
+// and the Docker engine check as parameters.
+func startCluster(ctx context.Context, cfg Config, findBinDir func() (string, error), dockerUp func(context.Context) error) (*Cluster, error) {
+	var binDir string
+	var err error
+	if cfg.BinDir != "" {
+		binDir, err = explicitBinDir(cfg.BinDir)
+	} else {
+		binDir, err = findBinDir()
+	}
 	switch b, err := chooseBackend(ctx, err, dockerUp); {
 	case err != nil:
 		return nil, err

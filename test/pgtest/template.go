@@ -122,6 +122,21 @@ func (r *runner) run(ctx context.Context, dir, program string, args ...string) e
 	return nil
 }
 
+// output runs a program of the bin directory as the owner, in dir, and
+// returns its standard output; a failure's error carries both outputs.
+func (r *runner) output(ctx context.Context, dir, program string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(r.binDir, program), args...)
+	cmd.Dir = dir
+	cmd.Env = r.env
+	cmd.SysProcAttr = r.owner.sysProcAttr()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: %w: %s", program, err, strings.TrimSpace(stdout.String()+"\n"+stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
 // template is an initdb'ed data directory that clusters are copied from.
 type template struct {
 	root     string // holds data/ and the password file
@@ -141,10 +156,12 @@ var templates = struct {
 }{byBinDir: map[string]*template{}}
 
 // getTemplate returns the template for binDir. Templates are also cached
-// across processes, as template-<key> in the base directory (key: bin
-// directory, postgres binary size and mtime, templateFormat), so initdb runs
-// at most once per test process, and usually once per machine and
-// PostgreSQL build; one template per build is all that is left behind.
+// across processes, as template-<version>-<key> in the base directory
+// (version: what postgres --version says; key: version, bin directory,
+// postgres binary size and mtime, templateFormat), so initdb runs at most
+// once per test process, and usually once per machine and PostgreSQL build;
+// one template per build is all that is left behind. Bin directories of
+// several versions have templates of their own, side by side.
 func getTemplate(ctx context.Context, binDir string) (*template, error) {
 	templates.Lock()
 	defer templates.Unlock()
@@ -169,11 +186,15 @@ func loadOrBuildTemplate(ctx context.Context, binDir string) (*template, error) 
 		return nil, err
 	}
 	collectGarbage(ctx, base, r)
-	key, err := templateKey(binDir)
+	version, err := r.programVersion(ctx, "postgres")
+	if err != nil {
+		return nil, fmt.Errorf("identifying PostgreSQL build: %w", err)
+	}
+	key, err := templateKey(binDir, version)
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(base, "template-"+key)
+	root := filepath.Join(base, "template-"+version+"-"+key)
 	switch t, err := loadTemplate(root, r); {
 	case err == nil:
 		return t, nil
@@ -204,13 +225,14 @@ func loadOrBuildTemplate(ctx context.Context, binDir string) (*template, error) 
 	return loadTemplate(root, r)
 }
 
-// templateKey identifies a PostgreSQL build without running it.
-func templateKey(binDir string) (string, error) {
+// templateKey identifies a PostgreSQL build: its version and where and
+// what its postgres binary is.
+func templateKey(binDir, version string) (string, error) {
 	fi, err := os.Stat(filepath.Join(binDir, "postgres"))
 	if err != nil {
 		return "", fmt.Errorf("identifying PostgreSQL build: %w", err)
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%s", binDir, fi.Size(), fi.ModTime().UnixNano(), templateFormat))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d\x00%s", version, binDir, fi.Size(), fi.ModTime().UnixNano(), templateFormat))
 	return hex.EncodeToString(sum[:8]), nil
 }
 
