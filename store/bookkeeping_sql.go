@@ -44,7 +44,7 @@ func (s *sqlStore) RecordDelivery(ctx context.Context, d Delivery) (bool, error)
 
 const deliveryColumns = `id, event, payload, state, attempts, error, received_at, processed_at`
 
-func scanDelivery(row interface{ Scan(...any) error }) (Delivery, error) {
+func scanDelivery(row rowScanner) (Delivery, error) {
 	var (
 		d       Delivery
 		payload []byte
@@ -69,24 +69,8 @@ func (s *sqlStore) GetDelivery(ctx context.Context, id string) (Delivery, error)
 
 // PendingDeliveries returns the pending deliveries, oldest first.
 func (s *sqlStore) PendingDeliveries(ctx context.Context) ([]Delivery, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
+	return queryAll(ctx, s.read, "listing pending deliveries", scanDelivery, `SELECT `+deliveryColumns+` FROM webhook_deliveries
 		WHERE state = $1 ORDER BY received_at, id`, string(DeliveryPending))
-	if err != nil {
-		return nil, fmt.Errorf("listing pending deliveries: %w", err)
-	}
-	defer rows.Close()
-	var out []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing pending deliveries: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing pending deliveries: %w", err)
-	}
-	return out, nil
 }
 
 // DeliveryFailed counts a failed attempt of a pending delivery.
@@ -143,7 +127,7 @@ func (s *sqlStore) updateOne(ctx context.Context, query string, args ...any) err
 
 const prColumns = `number, state, head_sha, planned_sha, plan_sid, digest, checksums, merge_sha, merge_plan_sid, merge_digest, apply_sid, updated_at`
 
-func scanPR(row interface{ Scan(...any) error }) (PullRequest, error) {
+func scanPR(row rowScanner) (PullRequest, error) {
 	var (
 		pr        PullRequest
 		checksums []byte
@@ -213,28 +197,12 @@ func (s *sqlStore) ListPullRequests(ctx context.Context, states ...PRState) ([]P
 		}
 		query += ` WHERE state IN (` + strings.Join(ph, ", ") + `)`
 	}
-	rows, err := s.read.QueryContext(ctx, query+` ORDER BY number`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing pull requests: %w", err)
-	}
-	defer rows.Close()
-	var out []PullRequest
-	for rows.Next() {
-		pr, err := scanPR(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing pull requests: %w", err)
-		}
-		out = append(out, pr)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing pull requests: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.read, "listing pull requests", scanPR, query+` ORDER BY number`, args...)
 }
 
 const reportColumns = `key, seq, kind, payload, attempts, next_attempt, last_error, created_at, updated_at, done_at`
 
-func scanReport(row interface{ Scan(...any) error }) (OutboxReport, error) {
+func scanReport(row rowScanner) (OutboxReport, error) {
 	var (
 		r       OutboxReport
 		payload []byte
@@ -315,24 +283,8 @@ func (s *sqlStore) DueReports(ctx context.Context, now time.Time, limit int) ([]
 	if limit == 0 {
 		limit = defaultDueLimit
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+reportColumns+` FROM report_outbox
+	return queryAll(ctx, s.read, "listing due reports", scanReport, `SELECT `+reportColumns+` FROM report_outbox
 		WHERE done_at IS NULL AND next_attempt <= $1 ORDER BY seq LIMIT $2`, s.d.timeArg(normTime(now)), limit)
-	if err != nil {
-		return nil, fmt.Errorf("listing due reports: %w", err)
-	}
-	defer rows.Close()
-	var out []OutboxReport
-	for rows.Next() {
-		r, err := scanReport(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing due reports: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing due reports: %w", err)
-	}
-	return out, nil
 }
 
 // ReportDone marks report key done when its seq is still seq.
@@ -398,7 +350,7 @@ func (s *sqlStore) ReleaseLease(ctx context.Context, name, holder string) error 
 
 const driftColumns = `resource, roles, digest, commit_sha, sid, since, checked_at`
 
-func scanDrift(row interface{ Scan(...any) error }) (Drift, error) {
+func scanDrift(row rowScanner) (Drift, error) {
 	var (
 		d     Drift
 		roles []byte
@@ -451,23 +403,7 @@ func (s *sqlStore) PutDrift(ctx context.Context, d Drift) error {
 
 // ListDrift returns every resource's drift state, by resource.
 func (s *sqlStore) ListDrift(ctx context.Context) ([]Drift, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+driftColumns+` FROM drift_state ORDER BY resource`)
-	if err != nil {
-		return nil, fmt.Errorf("listing drift: %w", err)
-	}
-	defer rows.Close()
-	var out []Drift
-	for rows.Next() {
-		d, err := scanDrift(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing drift: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing drift: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.read, "listing drift", scanDrift, `SELECT `+driftColumns+` FROM drift_state ORDER BY resource`)
 }
 
 // GetCursor returns the value of cursor name, or ErrNotFound.

@@ -72,22 +72,14 @@ func (s *sqlStore) ActivateCredential(ctx context.Context, roleName string, vers
 // Credentials returns every version of roleName's password, newest first,
 // or ErrNotFound.
 func (s *sqlStore) Credentials(ctx context.Context, roleName string) ([]Credential, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT role_name, resource, version, state, ciphertext, created_at
+	out, err := queryAll(ctx, s.read, fmt.Sprintf("reading credentials of %q", roleName), func(row rowScanner) (Credential, error) {
+		var c Credential
+		err := row.Scan(&c.RoleName, &c.Resource, &c.Version, &c.State, &c.Ciphertext, timeScanner{&c.CreatedAt})
+		return c, err
+	}, `SELECT role_name, resource, version, state, ciphertext, created_at
 		FROM credentials WHERE role_name = $1 ORDER BY version DESC`, roleName)
 	if err != nil {
-		return nil, fmt.Errorf("reading credentials of %q: %w", roleName, err)
-	}
-	defer rows.Close()
-	var out []Credential
-	for rows.Next() {
-		var c Credential
-		if err := rows.Scan(&c.RoleName, &c.Resource, &c.Version, &c.State, &c.Ciphertext, timeScanner{&c.CreatedAt}); err != nil {
-			return nil, fmt.Errorf("reading credentials of %q: %w", roleName, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading credentials of %q: %w", roleName, err)
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("credentials of %q: %w", roleName, ErrNotFound)

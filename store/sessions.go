@@ -192,7 +192,7 @@ func (s *sqlStore) sessionColumns() string {
 }
 
 // scanSession reads one row of sessionColumns.
-func scanSession(row interface{ Scan(...any) error }) (Session, error) {
+func scanSession(row rowScanner) (Session, error) {
 	var (
 		sess              Session
 		detail            []byte
@@ -239,29 +239,16 @@ func (s *sqlStore) GetSession(ctx context.Context, sid string) (*Session, error)
 
 // statements returns session sid's statements in Seq order.
 func (s *sqlStore) statements(ctx context.Context, tx *sql.Tx, sid string) ([]Statement, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at
-		FROM session_statements WHERE sid = $1 ORDER BY seq`, sid)
-	if err != nil {
-		return nil, fmt.Errorf("reading statements: %w", err)
-	}
-	defer rows.Close()
-	var out []Statement
-	for rows.Next() {
+	return queryAll(ctx, tx, "reading statements", func(row rowScanner) (Statement, error) {
 		var (
 			st Statement
 			us int64
 		)
-		if err := rows.Scan(&st.Seq, &st.Resource, &st.Role, &st.Database, &st.SQL, &st.Outcome, &st.Error,
-			&us, timeScanner{&st.At}); err != nil {
-			return nil, fmt.Errorf("reading statements: %w", err)
-		}
+		err := row.Scan(&st.Seq, &st.Resource, &st.Role, &st.Database, &st.SQL, &st.Outcome, &st.Error, &us, timeScanner{&st.At})
 		st.Duration = time.Duration(us) * time.Microsecond
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading statements: %w", err)
-	}
-	return out, nil
+		return st, err
+	}, `SELECT seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at
+		FROM session_statements WHERE sid = $1 ORDER BY seq`, sid)
 }
 
 // ListSessions returns the sessions matching every set field of f, newest
@@ -300,21 +287,5 @@ func (s *sqlStore) ListSessions(ctx context.Context, f Filter) ([]Session, error
 	}
 	query += " ORDER BY s.started_at DESC, s.sid DESC LIMIT " + arg(limit)
 
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing sessions: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.read, "listing sessions", scanSession, query, args...)
 }
