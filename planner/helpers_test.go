@@ -3,9 +3,11 @@ package planner
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/rolecd/rolecd/internal/golden"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 )
@@ -148,4 +150,36 @@ func marshalIndent(t testing.TB, v any) []byte {
 		t.Fatalf("encoding: %v", err)
 	}
 	return buf.Bytes()
+}
+
+// goldenCase is one planner scenario: its input, optional extra checks,
+// and the golden file testdata/<name>.golden holding the plan.
+type goldenCase struct {
+	name  string
+	in    func() Input
+	check func(t *testing.T, rp ResourcePlan)
+}
+
+// runGoldenCases plans each case twice (the plans must be equal), checks
+// the plan invariants and the case's own checks, and compares the plan with
+// its golden file.
+func runGoldenCases(t *testing.T, tests []goldenCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp, err := PlanResource(tt.in())
+			if err != nil {
+				t.Fatalf("PlanResource: %v", err)
+			}
+			assertInvariants(t, rp)
+			again, err := PlanResource(tt.in())
+			if err != nil || !reflect.DeepEqual(rp, again) {
+				t.Errorf("planning twice differs:\n%+v\n%+v (%v)", rp, again, err)
+			}
+			if tt.check != nil {
+				tt.check(t, rp)
+			}
+			golden.Assert(t, tt.name+".golden", marshalIndent(t, rp))
+		})
+	}
 }

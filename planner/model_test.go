@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolecd/rolecd/internal/golden"
 	"github.com/rolecd/rolecd/planner/catalog"
 )
 
@@ -73,11 +72,7 @@ func complete(in Input) Input {
 func TestPlanPrivilegeModel(t *testing.T) {
 	rw := managed("rw", []string{"app.public"}, "INSERT")
 	rw.Functions = []string{"EXECUTE"}
-	tests := []struct {
-		name  string
-		in    func() Input
-		check func(t *testing.T, rp ResourcePlan)
-	}{
+	tests := []goldenCase{
 		{
 			name: "future_tables",
 			in: func() Input {
@@ -273,23 +268,7 @@ func TestPlanPrivilegeModel(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rp, err := PlanResource(tt.in())
-			if err != nil {
-				t.Fatalf("PlanResource: %v", err)
-			}
-			assertInvariants(t, rp)
-			again, err := PlanResource(tt.in())
-			if err != nil || !reflect.DeepEqual(rp, again) {
-				t.Errorf("planning twice differs:\n%+v\n%+v (%v)", rp, again, err)
-			}
-			if tt.check != nil {
-				tt.check(t, rp)
-			}
-			golden.Assert(t, tt.name+".golden", marshalIndent(t, rp))
-		})
-	}
+	runGoldenCases(t, tests)
 }
 
 // In sync means in sync for everything the model manages: sequences,

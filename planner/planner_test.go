@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolecd/rolecd/internal/golden"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 )
@@ -34,11 +33,7 @@ func synced(s *catalog.Snapshot, r spec.Role) *catalog.Snapshot {
 var ro = managed("ro", []string{"app.public"}, "SELECT")
 
 func TestPlanResource(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    func() Input
-		check func(t *testing.T, rp ResourcePlan)
-	}{
+	tests := []goldenCase{
 		{
 			name: "new_managed",
 			in: func() Input {
@@ -377,23 +372,7 @@ func TestPlanResource(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rp, err := PlanResource(tt.in())
-			if err != nil {
-				t.Fatalf("PlanResource: %v", err)
-			}
-			assertInvariants(t, rp)
-			again, err := PlanResource(tt.in())
-			if err != nil || !reflect.DeepEqual(rp, again) {
-				t.Errorf("planning twice differs:\n%+v\n%+v (%v)", rp, again, err)
-			}
-			if tt.check != nil {
-				tt.check(t, rp)
-			}
-			golden.Assert(t, tt.name+".golden", marshalIndent(t, rp))
-		})
-	}
+	runGoldenCases(t, tests)
 }
 
 // assertInvariants checks what holds for every plan.
