@@ -111,26 +111,7 @@ func pgMigrations(t *testing.T, url string) []string {
 
 func testPostgresReopen(t *testing.T, f *postgresFixture) {
 	u := f.newDatabase(t)
-	for i := range 3 {
-		s, err := store.Open(t.Context(), u)
-		if err != nil {
-			t.Fatalf("open %d: %v", i, err)
-		}
-		sess := store.Session{SID: fmt.Sprintf("s%d", i), Kind: store.KindHealth, Status: store.StatusOK}
-		if err := s.CreateSession(t.Context(), &sess); err != nil {
-			t.Fatal(err)
-		}
-		list, err := s.ListSessions(t.Context(), store.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != i+1 {
-			t.Errorf("open %d: %d sessions, want %d", i, len(list), i+1)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reopenThrice(t, u)
 	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping" {
 		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping]", got)
 	}

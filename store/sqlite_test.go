@@ -138,26 +138,7 @@ func TestSQLiteCreatesFilesPrivately(t *testing.T) {
 
 func TestSQLiteReopenIsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rolecd.db")
-	for i := range 3 {
-		s, err := store.Open(t.Context(), "sqlite://"+path)
-		if err != nil {
-			t.Fatalf("open %d: %v", i, err)
-		}
-		sess := store.Session{SID: fmt.Sprintf("s%d", i), Kind: store.KindHealth, Status: store.StatusOK}
-		if err := s.CreateSession(t.Context(), &sess); err != nil {
-			t.Fatal(err)
-		}
-		list, err := s.ListSessions(t.Context(), store.Filter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) != i+1 {
-			t.Errorf("open %d: %d sessions, want %d", i, len(list), i+1)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reopenThrice(t, "sqlite://"+path)
 	assertMigrations(t, rawSQLite(t, path), "migrations/sqlite")
 }
 
