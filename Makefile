@@ -20,6 +20,7 @@ deps: ## install what the tests and the demo need when missing: PostgreSQL (init
 	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "$$ROLECD_TEST_PGBIN" ]; then \
 		echo "deps: found initdb"; else pkgs="$$pkgs postgresql"; fi; \
 	command -v git >/dev/null 2>&1 || pkgs="$$pkgs git"; \
+	command -v file >/dev/null 2>&1 || pkgs="$$pkgs file"; \
 	command -v npm >/dev/null 2>&1 || pkgs="$$pkgs npm"; \
 	if [ -n "$$pkgs" ]; then \
 		echo "deps: installing Debian's$$pkgs"; \
@@ -27,10 +28,15 @@ deps: ## install what the tests and the demo need when missing: PostgreSQL (init
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$pkgs; \
 	fi
 
-lint: ## go vet and a gofmt check
+lint: ## go vet, a gofmt check, and no compiled binary or archive tracked by git
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+		command -v file >/dev/null 2>&1 || { echo "lint: the file command is missing (make deps installs it)"; exit 1; }; \
+		out=$$(git ls-files -z | xargs -0 -r file -N | grep -E ': .*(ELF|archive|compressed data)' || true); \
+		if [ -n "$$out" ]; then echo "lint: git tracks compiled binaries or archives (never commit build outputs):"; echo "$$out"; exit 1; fi; \
+	fi
 
 test: deps lint ## install what is missing, then vet and every test (integration included)
 	$(GO) test $(TESTFLAGS) ./...
