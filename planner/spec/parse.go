@@ -3,6 +3,7 @@ package spec
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -27,6 +28,11 @@ type Options struct {
 	// (the tree does not hold all their roles); a file declaring one of
 	// them again must declare it identically.
 	Resources []Resource
+	// Batch is set for the files of `plan -f`: as in Hoop's batch plan, an
+	// items: entry naming an unknown resource fails alone (Tree.Failed)
+	// instead of failing the whole parse. In a role-files tree every
+	// reference must resolve, so Load leaves it unset.
+	Batch bool
 }
 
 // utf8BOM is the byte order mark some editors put at the start of a file.
@@ -46,7 +52,7 @@ func Parse(files []File, opts Options) (*Tree, error) {
 		decodeFile(f, &d)
 	}
 	v := &validator{prefix: prefix, errs: d.errs}
-	tree := v.tree(&d, opts.Resources)
+	tree := v.tree(&d, opts.Resources, opts.Batch)
 	if len(v.errs) > 0 {
 		sortErrors(v.errs)
 		return nil, v.errs
@@ -97,7 +103,7 @@ func invalidUTF8(name string, data []byte, withCol bool) Pos {
 }
 
 // tree validates the decoded declarations into a Tree.
-func (v *validator) tree(d *decoded, known []Resource) *Tree {
+func (v *validator) tree(d *decoded, known []Resource, batch bool) *Tree {
 	type entry struct {
 		res     Resource
 		fromOpt bool
@@ -132,6 +138,14 @@ func (v *validator) tree(d *decoded, known []Resource) *Tree {
 	roles := map[[2]string]Role{}
 	var out Tree
 	for _, raw := range d.roles {
+		if batch && raw.format == formatHoopBatch && raw.resource.usable() && !isKnown(raw.resource.s) {
+			// Checked like any item, then failed on its own, as Hoop does.
+			if r, ok := v.role(raw, func(string) bool { return true }); ok {
+				out.Failed = append(out.Failed, ItemError{Resource: r.Resource, Label: r.Label, Pos: r.Pos,
+					Msg: fmt.Sprintf("resource not found: %s", quote(r.Resource))})
+			}
+			continue
+		}
 		r, ok := v.role(raw, isKnown)
 		if !ok {
 			continue

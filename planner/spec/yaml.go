@@ -378,6 +378,9 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 		return
 	}
 	r := rawRole{pos: f.pos(n)}
+	if resourceKey == "resource_name" {
+		r.format = formatHoopBatch
+	}
 	var privKey *yaml.Node
 	f.fields(n, what, roleKeys(resourceKey), func(key string, k, v *yaml.Node) {
 		switch key {
