@@ -66,6 +66,13 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	if (opts.sid == "") == (opts.file == "") {
 		return fmt.Errorf("give exactly one of --sid SID and -f PLAN")
 	}
+	if opts.file != "" {
+		// Before anything else: a file that is no plan (a Hoop plan-result
+		// file, a role file) is explained, wherever apply runs.
+		if _, err := loadPlan(ctx, nil, opts); err != nil {
+			return err
+		}
+	}
 	tree, _, st, err := g.treeAndState(ctx)
 	if err != nil {
 		return err
@@ -134,7 +141,9 @@ func loadPlan(ctx context.Context, st store.Store, opts *applyOptions) (*planner
 		data = sess.Detail
 	}
 	var doc planner.Document
-	if err := json.Unmarshal(data, &doc); err != nil {
+	if err := json.Unmarshal(data, &doc); (err != nil || doc.Version == 0) && opts.file != "" {
+		return nil, notAPlan(opts.file, data, err)
+	} else if err != nil {
 		return nil, fmt.Errorf("reading plan document: %w", err)
 	}
 	if doc.Version != planner.DocumentVersion {

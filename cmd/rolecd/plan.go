@@ -82,7 +82,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return err
 		}
-		if tree, err = parseExtra(tree, "flags.yaml", data, cfg.RolePrefix); err != nil {
+		if tree, err = parseExtra(tree, "flags.yaml", data, cfg.RolePrefix, false); err != nil {
 			return flagErrors(err)
 		}
 		resources = []string{opts.resource}
@@ -91,7 +91,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", opts.file, err)
 		}
-		if tree, err = parseExtra(tree, opts.file, data, cfg.RolePrefix); err != nil {
+		if tree, err = parseExtra(tree, opts.file, data, cfg.RolePrefix, true); err != nil {
 			return err
 		}
 		resources = rolesResources(tree, opts.resource)
@@ -120,6 +120,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	doc.Resources = append(doc.Resources, failedItems(tree.Failed)...)
 	if err := st.record(ctx, planSession(doc, started)); err != nil {
 		return err
 	}
@@ -178,9 +179,10 @@ func planSession(doc *planner.Document, started time.Time) *store.Session {
 }
 
 // parseExtra parses one role file whose roles may use the tree's resources;
-// the result holds the file's roles and the resources of both.
-func parseExtra(base *spec.Tree, name string, data []byte, prefix string) (*spec.Tree, error) {
-	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{Prefix: prefix, Resources: base.Resources})
+// the result holds the file's roles and the resources of both. With batch
+// (plan -f), a Hoop batch item naming an unknown resource fails alone.
+func parseExtra(base *spec.Tree, name string, data []byte, prefix string, batch bool) (*spec.Tree, error) {
+	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{Prefix: prefix, Resources: base.Resources, Batch: batch})
 	if err != nil {
 		return nil, err
 	}
