@@ -3,6 +3,10 @@
 
 GO      ?= go
 BIN     := bin/rolecd
+# What `rolecd version` reports (Go's own VCS stamping may be off: GOFLAGS=-buildvcs=false).
+VERSION ?= $(shell git describe --tags 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -modified)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Integration tests start real PostgreSQL clusters; keep the run bounded.
 TESTFLAGS ?= -count=1 -timeout 20m
@@ -13,7 +17,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/rolecd
-	$(GO) build -o $(BIN) ./cmd/rolecd
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rolecd
 
 deps: ## install what the tests and the demo need when missing: PostgreSQL (initdb), git, npm (Debian packages)
 	@pkgs=""; \

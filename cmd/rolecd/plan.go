@@ -65,6 +65,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 }
 
 func planRun(ctx context.Context, g *globals, opts *planOptions) error {
+	if err := checkOutPath(opts.out); err != nil {
+		return err
+	}
 	tree, cfg, _, err := g.loadTree()
 	if err != nil {
 		return err

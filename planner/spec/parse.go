@@ -33,6 +33,12 @@ type Options struct {
 	// instead of failing the whole parse. In a role-files tree every
 	// reference must resolve, so Load leaves it unset.
 	Batch bool
+	// Discover makes Load skip what obviously is not role content instead
+	// of reporting it: directories for which ForeignDir is true and files
+	// for which NotRoleFile gives a reason. Skipped, when set, is told of
+	// each (slash-separated path, reason). Parse ignores both.
+	Discover bool
+	Skipped  func(name, reason string)
 }
 
 // utf8BOM is the byte order mark some editors put at the start of a file.
