@@ -77,7 +77,12 @@ func helps() map[string]commandHelp {
 			example: "  rolecd daemon --config rolecd.yaml\n  rolecd daemon --config rolecd.yaml --once",
 			exits:   "0 stopped cleanly (--once: one pass done); 1 an error.",
 		},
-		"completion": {example: "  source <(rolecd completion bash)", exits: exitsDefault},
+		"completion":            {example: "  source <(rolecd completion bash)", exits: exitsDefault},
+		"completion bash":       {example: "  source <(rolecd completion bash)", exits: exitsDefault},
+		"completion zsh":        {example: "  rolecd completion zsh > \"${fpath[1]}/_rolecd\"", exits: exitsDefault},
+		"completion fish":       {example: "  rolecd completion fish > ~/.config/fish/completions/rolecd.fish", exits: exitsDefault},
+		"completion powershell": {example: "  rolecd completion powershell | Out-String | Invoke-Expression", exits: exitsDefault},
+		"help":                  {example: "  rolecd help plan", exits: exitsDefault},
 	}
 }
 

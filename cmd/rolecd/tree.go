@@ -164,7 +164,10 @@ func (g *globals) loadTree() (*spec.Tree, config.Config, string, error) {
 	skipped := 0
 	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Discover: true, Skipped: func(name, reason string) {
 		skipped++
-		log.Debug().Str("file", path.Join(filepath.ToSlash(dir), name)).Str("reason", reason).Msg("skipped: not a role file")
+		if filepath.Clean(dir) != "." {
+			name = filepath.ToSlash(dir) + "/" + name
+		}
+		log.Debug().Str("file", name).Str("reason", reason).Msg("skipped: not a role file")
 	}})
 	if skipped > 0 {
 		log.Info().Int("skipped", skipped).Str("dir", dir).Msg("skipped what is not role files (--log-level debug lists them)")

@@ -46,7 +46,11 @@ func validateRun(g *globals) error {
 	if err != nil && !errors.As(err, &es) {
 		return err
 	}
-	return reportValidation(g, dir, tree, es)
+	where := dir
+	if te := (*treeErrors)(nil); errors.As(err, &te) {
+		where = te.where()
+	}
+	return reportValidation(g, dir, where, tree, es)
 }
 
 // validateFileRun checks one file. Its roles may use the resources of the
@@ -70,12 +74,12 @@ func validateFileRun(g *globals, name string) error {
 	if err != nil && !errors.As(err, &es) {
 		return err
 	}
-	return reportValidation(g, name, tree, es)
+	return reportValidation(g, name, name, tree, es)
 }
 
 // reportValidation prints the outcome of validating what (a directory or
-// a file) and returns the exit error when there are problems.
-func reportValidation(g *globals, what string, tree *spec.Tree, es spec.Errors) error {
+// a file) and returns the exit error, naming where, when there are problems.
+func reportValidation(g *globals, what, where string, tree *spec.Tree, es spec.Errors) error {
 	if g.output == "json" {
 		out := struct {
 			Valid     bool              `json:"valid"`
@@ -101,7 +105,7 @@ func reportValidation(g *globals, what string, tree *spec.Tree, es spec.Errors) 
 		}
 	}
 	if len(es) > 0 {
-		return &exitError{exitError1, fmt.Sprintf("%s: %d problem(s)", what, len(es))}
+		return &exitError{exitError1, fmt.Sprintf("%s: %d problem(s)", where, len(es))}
 	}
 	return nil
 }
