@@ -191,6 +191,9 @@ func (e *treeErrors) Unwrap() error { return e.errs }
 
 // where names the tree for the closing line of an error report.
 func (e *treeErrors) where() string {
+	if e.loc.how == "--repo" {
+		return e.loc.dir
+	}
 	return fmt.Sprintf("%s (%s)", e.loc.dir, e.loc.how)
 }
 

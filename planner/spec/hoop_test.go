@@ -25,6 +25,8 @@ func TestHoopRoleNames(t *testing.T) {
 		{"csv long resource cut, trailing _ trimmed", "csv", long, "RW", "hoopdev_orders_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx_rw_b704bb98"},
 		{"csv long resource, longer label", "csv", long, "ReadWrite", "hoopdev_orders_xxxxxxxxxxxxxxxxxxxxxxxxxxxxx_readwrite_20f630dc"},
 		{"batch label sent unchanged", "batch", "analytics", "RO", "hoopdev_analytics_ro_95814552"},
+		{"batch label, README example", "batch", "app", "RO", "hoopdev_app_ro_f0470662"},
+		{"csv label, README example", "csv", "app", "RO", "hoopdev_app_ro_7249975c"},
 		{"batch mixed-case label", "batch", "Billing-EU.prod", "Support.Read-Only", "hoopdev_billing_eu_prod_support_read_only_f808d7cc"},
 	}
 	for _, tt := range tests {
