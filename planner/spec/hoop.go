@@ -1,6 +1,10 @@
 package spec
 
-import "strings"
+import (
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // format is the file format a role was declared in. Files in Hoop's formats
 // keep the meaning Hoop gives them (DESIGN §2), so a team moving from Hoop
@@ -65,4 +69,22 @@ func hoopPrivileges(l listValue) listValue {
 		out.items = append(out.items, splitPrivileges(item.s, item.pos).items...)
 	}
 	return out
+}
+
+// hoopResultsKey returns the results: key of a Hoop plan-result file
+// (`hoop resources plan -o`: results: with sid and status per item), or nil.
+func hoopResultsKey(root *yaml.Node) *yaml.Node {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "results" || v.Kind != yaml.SequenceNode || len(v.Content) == 0 || v.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		item := v.Content[0]
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			if item.Content[j].Value == "sid" {
+				return k
+			}
+		}
+	}
+	return nil
 }

@@ -102,3 +102,11 @@ func TestHoopBatchUnknownResource(t *testing.T) {
 		t.Errorf("errors = %q", got)
 	}
 }
+
+func TestHoopPlanResultFile(t *testing.T) {
+	f := File{Name: "plan-result.yaml", Data: []byte("results:\n  - sid: 5701046a-7b7a-4a78-abb0-a24c95e6fe54\n    resource_name: app\n    status: out-of-sync\n")}
+	want := []string{"plan-result.yaml:1:1: this is a Hoop plan-result file (hoop resources plan -o), not a role file: give rolecd the batch plan file (items:) it was planned from"}
+	if got := parseErrs(t, Options{}, f); !slices.Equal(got, want) {
+		t.Errorf("errors = %q", got)
+	}
+}
