@@ -59,7 +59,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	f.StringVar(&opts.sourceRole, "source-role", "", "ad-hoc external role's source role")
 	f.BoolVar(&opts.rotatePassword, "rotate-password", false, "ad-hoc role: set a new password on apply")
 	f.StringVarP(&opts.file, "file", "f", "", "plan the roles of this file (role file, CSV, or Hoop batch plan) instead of the tree's")
-	f.StringVarP(&opts.out, "out", "o", "", "also write the plan document (JSON) to this file")
+	f.StringVarP(&opts.out, "out", "o", "", "also write the plan document (JSON) to this file path (JSON on stdout: --output json)")
 	f.IntVar(&opts.parallel, "parallel", liveplan.DefaultParallel, "resources inspected at once")
 	return cmd
 }
