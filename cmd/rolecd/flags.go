@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rolecd/rolecd/store"
 )
@@ -148,4 +149,48 @@ func suggestionLine(msg string) (string, bool) {
 		}
 	}
 	return head + "; did you mean " + strings.Join(s, " or ") + "? (rolecd --help lists the commands)", true
+}
+
+// flagError adds the nearest flag names to an unknown-flag error, so
+// `--resorce` answers "did you mean --resource?".
+func flagError(c *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var near []string
+	seen := map[string]bool{}
+	visit := func(f *pflag.Flag) {
+		if !seen[f.Name] && !f.Hidden && editDistance(name, f.Name) <= 2 {
+			seen[f.Name] = true
+			near = append(near, "--"+f.Name)
+		}
+	}
+	c.Flags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
+	if len(near) == 0 {
+		return fmt.Errorf("%w (rolecd %s --help lists the flags)", err, strings.TrimPrefix(c.CommandPath(), "rolecd "))
+	}
+	return fmt.Errorf("%w; did you mean %s?", err, strings.Join(near, " or "))
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

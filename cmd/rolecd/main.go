@@ -104,6 +104,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configPath, "config", "rolecd.yaml", "configuration file")
 	pf.StringVarP(&g.output, "output", "", "text", "output format: text or json")

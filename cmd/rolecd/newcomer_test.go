@@ -126,6 +126,7 @@ func TestCLIHabits(t *testing.T) {
 		{[]string{"paln"}, `unknown command "paln" for "rolecd"; did you mean plan?`},
 		{[]string{"sessions", "lst"}, `unknown command "lst" for "rolecd sessions"; did you mean list?`},
 		{[]string{"health"}, "no role files found"},
+		{[]string{"plan", "--resorce", "x"}, "unknown flag: --resorce; did you mean --resource?"},
 	}
 	for _, tt := range tests {
 		r := rolecd(t, nil, tt.args...)
