@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -86,9 +85,7 @@ func checkGlobals(g *globals) error {
 // still reachable as ./json.
 func checkOutPath(out string) error {
 	if out == "json" || out == "text" {
-		if _, err := os.Stat(out); err != nil {
-			return &exitError{exitError1, fmt.Sprintf("-o takes a file path to write the plan document to (e.g. -o plan.json), not a format: for %s on stdout use --output %s (to write a file named %s: -o ./%s)", out, out, out, out)}
-		}
+		return &exitError{exitError1, fmt.Sprintf("-o takes a file path to write the plan document to (e.g. -o plan.json), not a format: for %s on stdout use --output %s (to write a file named %s: -o ./%s)", out, out, out, out)}
 	}
 	return nil
 }
