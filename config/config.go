@@ -56,6 +56,10 @@ type GitHub struct {
 	APIURL           string `yaml:"api_url"`
 	WebhookSecretEnv string `yaml:"webhook_secret_env"`
 	ApplyPermission  string `yaml:"apply_permission"`
+	// InstallationID, when set, is the GitHub App installation whose
+	// webhook deliveries are accepted (deliveries of any repository other
+	// than owner/repo are always ignored).
+	InstallationID int64 `yaml:"installation_id"`
 }
 
 // Console declares the pull requests of the console forge (no github:
@@ -191,6 +195,12 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 			fv.SetInt(int64(d))
 		case f.Type.Kind() == reflect.Slice:
 			return fmt.Errorf("%s: a list cannot be set from the environment; use the configuration file", name)
+		case f.Type.Kind() == reflect.Int64 || f.Type.Kind() == reflect.Int:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fv.SetInt(n)
 		case f.Type.Kind() == reflect.Bool:
 			b, err := strconv.ParseBool(s)
 			if err != nil {

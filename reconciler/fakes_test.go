@@ -347,6 +347,9 @@ func openTestStore(t *testing.T, path string) *testStore {
 	return &testStore{st, bk}
 }
 
+// testRepo is the repository the harness's reconciler watches.
+const testRepo = "acme/db-roles"
+
 // harness is a reconciler over fakes.
 type harness struct {
 	t      *testing.T
@@ -383,7 +386,7 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 func (h *harness) newReconciler(mod func(*Options)) *Reconciler {
 	opts := Options{
 		Source: h.src, Forge: h.forge, Store: h.store, Planner: h.db, Applier: h.db,
-		WebhookSecret: h.secret, Holder: "test", Now: h.clock,
+		WebhookSecret: h.secret, Repository: testRepo, Holder: "test", Now: h.clock,
 	}
 	if mod != nil {
 		mod(&opts)

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +71,13 @@ type Options struct {
 	// WebhookSecret verifies X-Hub-Signature-256; empty refuses every
 	// webhook delivery.
 	WebhookSecret []byte
+	// Repository is the watched repository as GitHub names it
+	// ("owner/name"), required with a WebhookSecret: a signed delivery of
+	// any other repository is answered 202 and ignored.
+	Repository string
+	// InstallationID, when set, is the GitHub App installation whose
+	// deliveries are accepted; a delivery naming another is ignored.
+	InstallationID int64
 	// Holder identifies this daemon for the lease (default host, pid and a
 	// random suffix); LeaseTTL is how long a lease lasts unrenewed.
 	Holder   string
@@ -135,6 +143,9 @@ func New(opts Options) (*Reconciler, error) {
 		if _, err := cron.ParseStandard(opts.DriftSchedule); err != nil {
 			errs = append(errs, fmt.Errorf("drift schedule %q: %w", opts.DriftSchedule, err))
 		}
+	}
+	if len(opts.WebhookSecret) > 0 && !strings.Contains(opts.Repository, "/") {
+		errs = append(errs, fmt.Errorf("repository %q: want owner/name, to accept webhooks of that repository only", opts.Repository))
 	}
 	if opts.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll interval %s is negative", opts.PollInterval))

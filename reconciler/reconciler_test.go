@@ -24,6 +24,7 @@ func (h *harness) post(event, id string, payload any) (int, string) {
 		h.t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
 	req.Header.Set("X-GitHub-Delivery", id)
 	req.Header.Set("X-Hub-Signature-256", sign(h.secret, body))
@@ -33,12 +34,14 @@ func (h *harness) post(event, id string, payload any) (int, string) {
 }
 
 func prPayload(action string, n int) map[string]any {
-	return map[string]any{"action": action, "number": n, "pull_request": map[string]any{"number": n, "base": map[string]any{"ref": "main"}}}
+	return map[string]any{"action": action, "number": n, "pull_request": map[string]any{"number": n, "base": map[string]any{"ref": "main"}},
+		"repository": map[string]any{"full_name": testRepo}}
 }
 
 func commentPayload(n int, user, body string) map[string]any {
 	return map[string]any{"action": "created", "issue": map[string]any{"number": n, "pull_request": map[string]any{"url": "x"}},
-		"comment": map[string]any{"body": body, "user": map[string]any{"login": user, "type": "User"}}}
+		"comment":    map[string]any{"body": body, "user": map[string]any{"login": user, "type": "User"}},
+		"repository": map[string]any{"full_name": testRepo}}
 }
 
 func (h *harness) planSessions(n int) []store.Session {
@@ -489,7 +492,7 @@ func TestDirectPush(t *testing.T) {
 			h.drain()
 			h.src.commit("direct", rolesFile("SELECT"), true)
 			h.src.branch = "direct"
-			code, _ := h.post("push", "p1", map[string]any{"ref": "refs/heads/main", "after": "direct"})
+			code, _ := h.post("push", "p1", map[string]any{"ref": "refs/heads/main", "after": "direct", "repository": map[string]any{"full_name": testRepo}})
 			if code != http.StatusAccepted {
 				t.Fatalf("push: %d", code)
 			}

@@ -94,7 +94,12 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	secret := []byte(envOf(g, cfg.GitHub.WebhookSecretEnv))
+	// Webhooks come from GitHub: without a github section there is no
+	// repository to check them against, and none is accepted.
+	var secret []byte
+	if cfg.GitHub.Owner != "" {
+		secret = []byte(envOf(g, cfg.GitHub.WebhookSecretEnv))
+	}
 	if cfg.GitHub.Owner != "" && len(secret) == 0 && !opts.once {
 		log.Warn().Str("webhook_secret_env", cfg.GitHub.WebhookSecretEnv).Msg("no webhook secret: webhooks are refused, polling only")
 	}
@@ -112,6 +117,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
 		DriftRemediate: cfg.Drift.Action == "remediate", DriftSchedule: cfg.Drift.Schedule,
 		PollInterval: cfg.Git.PollInterval, WebhookSecret: secret, Transient: transient, Log: log,
+		Repository: cfg.GitHub.Owner + "/" + cfg.GitHub.Repo, InstallationID: cfg.GitHub.InstallationID,
 		OnSession: func(ctx context.Context, sid string) { st.finished(ctx, sid) },
 	})
 	if err != nil {

@@ -181,7 +181,7 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	}
 	opts := reconciler.Options{
 		Source: src, Forge: reconciler.GitHub{Client: client}, Store: daemonStore{st, bk}, Planner: live, Applier: live,
-		Branch: "main", Path: roleFilesDir, WebhookSecret: e.secret, Transient: github.IsTransient,
+		Branch: "main", Path: roleFilesDir, WebhookSecret: e.secret, Repository: "acme/db-roles", Transient: github.IsTransient,
 		Now: e.clock.Now, Log: log, LeaseTTL: time.Minute,
 		// Every daemon of a test is the same replica restarted (as a pod
 		// keeps its name): it takes its lease back at once instead of

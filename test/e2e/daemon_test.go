@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	gh "github.com/google/go-github/v60/github"
+
 	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/store"
@@ -303,6 +305,44 @@ func TestDaemonWebhookSignature(t *testing.T) {
 	d.drain()
 	if n := len(d.planSessions(3)); n != 1 {
 		t.Errorf("the signed delivery made %d plans, want 1", n)
+	}
+}
+
+// A correctly signed delivery of another repository is answered 202 and
+// does nothing (it used to make rolecd plan the configured repository's
+// pull request with the same number); GitHub's form-encoded deliveries of
+// the configured repository work like JSON ones.
+func TestDaemonWebhookOtherRepositoryAndFormEncoded(t *testing.T) {
+	e := newDaemonEnv(t)
+	d := e.newDaemon(nil)
+	e.openPR(5, rolesYAML(map[string]string{"ro": "SELECT"}))
+	ctx := context.Background()
+	for _, ct := range []string{githubtest.ContentJSON, githubtest.ContentForm} {
+		foreign := e.gh.PullRequestEvent("opened", 5)
+		foreign.Repo.FullName = gh.String("mallory/db-roles")
+		foreign.Repo.Owner.Login = gh.String("mallory")
+		code, err := e.gh.DeliverAs(ctx, ct, d.url+"/webhooks/github", "pull_request", "d-foreign-"+ct, foreign)
+		if err != nil || code != http.StatusAccepted {
+			t.Fatalf("foreign delivery (%s): %d, %v; want 202", ct, code, err)
+		}
+	}
+	d.drain()
+	if n := e.gh.TotalCalls(); n != 0 {
+		t.Errorf("foreign deliveries caused %d GitHub calls", n)
+	}
+	if n := len(d.planSessions(5)); n != 0 {
+		t.Errorf("foreign deliveries caused %d plans", n)
+	}
+	code, err := e.gh.DeliverAs(ctx, githubtest.ContentForm, d.url+"/webhooks/github", "pull_request", "d-form", e.gh.PullRequestEvent("opened", 5))
+	if err != nil || code != http.StatusAccepted {
+		t.Fatalf("form-encoded delivery: %d, %v", code, err)
+	}
+	d.drain()
+	if n := len(d.planSessions(5)); n != 1 {
+		t.Errorf("the form-encoded delivery made %d plans, want 1", n)
+	}
+	if len(e.botComments(5)) != 1 {
+		t.Errorf("no plan comment after the form-encoded delivery")
 	}
 }
 
