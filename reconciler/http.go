@@ -15,16 +15,15 @@ import (
 	"github.com/rolecd/rolecd/store"
 )
 
-// Handler serves the daemon's HTTP API:
+// Handler serves what GitHub and a load balancer need, on the webhook
+// listener (the one reachable from outside):
 //
 //	POST /webhooks/github            GitHub webhooks (signed; 202 once recorded)
 //	GET  /healthz                    the process is up
 //	GET  /readyz                     the store answers and the repository was fetched
-//	GET  /metrics                    Prometheus metrics
-//	GET  /api/v1/sessions            sessions, newest first (?kind= &resource= &status= &since=RFC3339 &limit=)
-//	GET  /api/v1/sessions/{sid}      one session with its statements
 //
-// Sessions are the SIEM export's JSON records (reporter/audit.Record).
+// Nothing it serves reads the store's contents. MetricsHandler and
+// APIHandler are mounted by the caller (cmd/rolecd) where it decides.
 func (r *Reconciler) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/github", r.webhook)
@@ -33,7 +32,24 @@ func (r *Reconciler) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", r.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// MetricsHandler serves the Prometheus metrics (GET /metrics).
+func (r *Reconciler) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(r.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// APIHandler serves the read API over the store:
+//
+//	GET  /api/v1/sessions            sessions, newest first (?kind= &resource= &status= &since=RFC3339 &limit=)
+//	GET  /api/v1/sessions/{sid}      one session with its statements
+//
+// Sessions are the SIEM export's JSON records (reporter/audit.Record). It
+// does no authentication itself: mount it behind one (cmd/rolecd serves it
+// on the API listener behind a bearer token), never on the webhook listener.
+func (r *Reconciler) APIHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/sessions", r.listSessions)
 	mux.HandleFunc("GET /api/v1/sessions/{sid}", r.getSession)
 	return mux

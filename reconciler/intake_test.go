@@ -140,12 +140,25 @@ func TestWebhookAnswers(t *testing.T) {
 			}
 		})
 	}
-	// Only GET on the read endpoints, only POST on the webhook.
-	for _, tc := range []struct{ method, path string }{{"GET", "/webhooks/github"}, {"POST", "/healthz"}, {"DELETE", "/api/v1/sessions/x"}} {
+	// Only GET on the read endpoints, only POST on the webhook; the API
+	// and the metrics are not on the webhook listener's handler.
+	for _, tc := range []struct {
+		h            http.Handler
+		method, path string
+		code         int
+	}{
+		{h.r.Handler(), "GET", "/webhooks/github", http.StatusMethodNotAllowed},
+		{h.r.Handler(), "POST", "/healthz", http.StatusMethodNotAllowed},
+		{h.r.Handler(), "GET", "/api/v1/sessions", http.StatusNotFound},
+		{h.r.Handler(), "GET", "/api/v1/sessions/x", http.StatusNotFound},
+		{h.r.Handler(), "GET", "/metrics", http.StatusNotFound},
+		{h.r.APIHandler(), "DELETE", "/api/v1/sessions/x", http.StatusMethodNotAllowed},
+		{h.r.APIHandler(), "POST", "/webhooks/github", http.StatusNotFound},
+	} {
 		w := httptest.NewRecorder()
-		h.r.Handler().ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
-		if w.Code != http.StatusMethodNotAllowed {
-			t.Errorf("%s %s = %d, want 405", tc.method, tc.path, w.Code)
+		tc.h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+		if w.Code != tc.code {
+			t.Errorf("%s %s = %d, want %d", tc.method, tc.path, w.Code, tc.code)
 		}
 	}
 }
@@ -200,7 +213,7 @@ func TestSessionsAPI(t *testing.T) {
 	}
 	for _, tc := range tests {
 		w := httptest.NewRecorder()
-		h.r.Handler().ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+		h.r.APIHandler().ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
 		if w.Code != tc.code {
 			t.Errorf("GET %s = %d, want %d", tc.path, w.Code, tc.code)
 		}

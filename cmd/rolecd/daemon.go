@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,7 +37,9 @@ func newDaemonCmd(g *globals) *cobra.Command {
 		Short: "Watch the Git repository: plan pull requests, apply reviewed merges, detect drift",
 		Long: "daemon watches git.url: it plans every pull request into one comment and a rolecd/plan status, applies a merge\n" +
 			"only when every role's checksum equals the reviewed plan (else it waits for /rolecd apply <digest>), and checks\n" +
-			"drift on drift.schedule. It serves POST /webhooks/github, /healthz, /readyz, /metrics and /api/v1/sessions on listen.\n" +
+			"drift on drift.schedule. It serves POST /webhooks/github, /healthz and /readyz on listen (and /metrics with\n" +
+			"metrics.public), and /api/v1/... on api.listen (default 127.0.0.1:8081) behind the bearer token of api.token_env\n" +
+			"or api.token_file (no token: every API request is refused).\n" +
 			"With --once it makes one pass (fetch, plan open pull requests, apply merges, drift check) and exits:\n" +
 			"0 when everything was done, 1 when something must be retried.",
 		Args: cobra.NoArgs,
@@ -126,23 +126,30 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if opts.once {
 		return rec.Once(ctx)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	guard, err := apiGuard(g, cfg)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+		return err
 	}
-	srv := &http.Server{Handler: rec.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("repository", src.URL()).Msg("serving")
+	web, err := serve("webhook", cfg.Listen, webhookHandler(rec, cfg), log)
+	if err != nil {
+		return err
+	}
+	var api *listener
+	if cfg.API.Enabled() {
+		if !guard.Configured() {
+			log.Warn().Str("token_env", cfg.API.TokenEnv).Str("token_file", cfg.API.TokenFile).
+				Msg("no API token: the API listener refuses every request")
+		}
+		if api, err = serve("api", cfg.API.Listen, apiMux(rec, cfg, guard), log); err != nil {
+			err = errors.Join(err, web.stop(context.Background()))
+			return err
+		}
+	}
+	log.Info().Str("repository", src.URL()).Msg("daemon serving")
 	runErr := rec.Run(ctx)
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("stopping the HTTP server: %w", err))
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		runErr = errors.Join(runErr, fmt.Errorf("HTTP server: %w", err))
-	}
+	runErr = errors.Join(runErr, web.stop(shutdown), api.stop(shutdown))
 	return runErr
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -20,6 +22,7 @@ import (
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/gitsource/gittest"
+	"github.com/rolecd/rolecd/internal/bearer"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
@@ -82,6 +85,7 @@ const (
 	resourceName = "db1"
 	roleFilesDir = "roles"
 	ghToken      = "ghp_0123456789abcdefTESTTOKEN"
+	apiToken     = "api-token-for-tests-0123456789"
 )
 
 // daemonEnv is one test's world: a cluster with database "app", a bare
@@ -143,7 +147,32 @@ type daemon struct {
 	store daemonStore
 	live  *reconciler.Live
 	src   *gitsource.Source
-	url   string
+	url   string // the webhook listener
+	// apiURL is the API listener, which wants apiToken.
+	apiURL string
+}
+
+// apiGet GETs path from the API listener with the token and wants code.
+func (d *daemon) apiGet(path string, code int) string {
+	d.env.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, d.apiURL+path, nil)
+	if err != nil {
+		d.env.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.env.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		d.env.t.Fatal(err)
+	}
+	if resp.StatusCode != code {
+		d.env.t.Fatalf("GET %s: %d, want %d: %s", path, resp.StatusCode, code, b)
+	}
+	return string(b)
 }
 
 // newDaemon starts a reconciler on the env's store (a new store handle and
@@ -195,9 +224,17 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(r.Handler())
+	// The two listeners as cmd/rolecd serves them with metrics.public: the
+	// webhook one (webhooks, probes, metrics) and the API one behind the
+	// bearer token.
+	public := http.NewServeMux()
+	public.Handle("/", r.Handler())
+	public.Handle("GET /metrics", r.MetricsHandler())
+	srv := httptest.NewServer(public)
 	t.Cleanup(srv.Close)
-	return &daemon{Reconciler: r, env: e, store: daemonStore{st, bk}, live: live, src: src, url: srv.URL}
+	api := httptest.NewServer(bearer.New(apiToken).Require(r.APIHandler()))
+	t.Cleanup(api.Close)
+	return &daemon{Reconciler: r, env: e, store: daemonStore{st, bk}, live: live, src: src, url: srv.URL, apiURL: api.URL}
 }
 
 // deliver signs and posts a webhook and returns the status code.

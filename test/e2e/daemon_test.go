@@ -130,14 +130,17 @@ func TestDaemonFullStory(t *testing.T) {
 	}
 
 	// The HTTP API serves the sessions and metrics.
-	body := httpGet(t, d.url+"/api/v1/sessions/"+applies[0].SID, 200)
+	// The API is not on the webhook listener, and wants the token.
+	httpGet(t, d.url+"/api/v1/sessions", 404)
+	httpGet(t, d.apiURL+"/api/v1/sessions", 401)
+	body := d.apiGet("/api/v1/sessions/"+applies[0].SID, 200)
 	if !strings.Contains(body, `"kind":"apply"`) || !strings.Contains(body, `"status":"applied"`) {
 		t.Errorf("session API: %s", body)
 	}
-	if list := httpGet(t, d.url+"/api/v1/sessions?kind=plan&limit=10", 200); !strings.HasPrefix(list, "[{") || strings.Count(list, `"kind":"plan"`) < 3 {
+	if list := d.apiGet("/api/v1/sessions?kind=plan&limit=10", 200); !strings.HasPrefix(list, "[{") || strings.Count(list, `"kind":"plan"`) < 3 {
 		t.Errorf("sessions API list: %.300s", list)
 	}
-	httpGet(t, d.url+"/api/v1/sessions/no-such-sid", 404)
+	d.apiGet("/api/v1/sessions/no-such-sid", 404)
 	metrics := httpGet(t, d.url+"/metrics", 200)
 	for _, want := range []string{
 		`rolecd_plans_total{outcome="changes",trigger="pr"} 2`,
