@@ -236,7 +236,7 @@ func TestResumeReportsFinishedApplyWithoutApplyingAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.State, rec.MergeSHA, rec.ApplySID = store.PRMergedPending, "m1", "apply-1"
-	if err := h.store.PutPullRequest(t.Context(), &rec); err != nil {
+	if err := h.store.PutPullRequest(t.Context(), &rec, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -417,7 +417,7 @@ func TestDriftIssueAndDeferredRemediation(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.DriftRemediate = true })
 	h.src.commit("base", rolesFile("SELECT"), true)
 	// A merge waits for approval: remediation must not apply it.
-	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRWaitingApproval}); err != nil {
+	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRWaitingApproval}, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	h.r.TriggerDrift()
@@ -433,7 +433,7 @@ func TestDriftIssueAndDeferredRemediation(t *testing.T) {
 		t.Fatalf("drift state = %+v, %v", drift, err)
 	}
 	// The approval is settled: the next check remediates and closes.
-	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRApplied}); err != nil {
+	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRApplied}, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	h.r.TriggerDrift()
@@ -456,7 +456,7 @@ func TestDriftIssueAndDeferredRemediation(t *testing.T) {
 
 func TestOnceAndLease(t *testing.T) {
 	h := newHarness(t, nil)
-	ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour)
+	_, ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour)
 	if err != nil || !ok {
 		t.Fatal(err)
 	}
@@ -477,7 +477,7 @@ func TestOnceAndLease(t *testing.T) {
 		t.Errorf("Once planned %d times, want 1", n)
 	}
 	// Once released the lease.
-	if ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour); err != nil || !ok {
+	if _, ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour); err != nil || !ok {
 		t.Errorf("lease after Once: %v, %v", ok, err)
 	}
 }
