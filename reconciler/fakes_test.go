@@ -259,9 +259,15 @@ type fakeDB struct {
 	applies int
 	block   chan struct{} // when set, Apply waits on it (or ctx)
 	down    bool          // planning fails for every resource
+	// onPlan, when set, runs at the start of every Plan (long work, a
+	// takeover in the middle of it).
+	onPlan func(ctx context.Context)
 }
 
-func (db *fakeDB) Plan(_ context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error) {
+func (db *fakeDB) Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error) {
+	if db.onPlan != nil {
+		db.onPlan(ctx)
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	doc := &planner.Document{Version: planner.DocumentVersion, SID: sid, Source: src}
