@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -96,6 +99,9 @@ type daemonEnv struct {
 	remote    *gittest.Remote
 	gh        *githubtest.Server
 	storePath string
+	// storeURL is the daemons' store: the SQLite file storePath unless
+	// usePostgresStore was called.
+	storeURL string
 	cipher    *credentials.Cipher
 	secret    []byte
 	clock     *testClock
@@ -140,6 +146,16 @@ func newDaemonEnv(t *testing.T) *daemonEnv {
 	return e
 }
 
+// usePostgresStore makes the daemons share a PostgreSQL store: database
+// "rolecd" on the env's cluster, as replicas in production share one.
+func (e *daemonEnv) usePostgresStore() {
+	e.t.Helper()
+	e.cluster.CreateDatabase(e.t, "rolecd")
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(e.cluster.User, e.cluster.Password),
+		Host: net.JoinHostPort(e.cluster.Host, strconv.Itoa(e.cluster.Port)), Path: "/rolecd", RawQuery: "sslmode=disable"}
+	e.storeURL = u.String()
+}
+
 // daemon is one running reconciler and its HTTP server.
 type daemon struct {
 	*reconciler.Reconciler
@@ -181,7 +197,11 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	t := e.t
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite://"+e.storePath)
+	storeURL := e.storeURL
+	if storeURL == "" {
+		storeURL = "sqlite://" + e.storePath
+	}
+	st, err := store.Open(ctx, storeURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,8 +129,8 @@ func TestDaemonFullStory(t *testing.T) {
 		t.Errorf("another pass wrote to GitHub: %d write calls, want %d", got, writes)
 	}
 
-	// The HTTP API serves the sessions and metrics.
-	// The API is not on the webhook listener, and wants the token.
+	// The HTTP API serves the sessions (on the API listener, with the
+	// token; not on the webhook listener) and the metrics.
 	httpGet(t, d.url+"/api/v1/sessions", 404)
 	httpGet(t, d.apiURL+"/api/v1/sessions", 401)
 	body := d.apiGet("/api/v1/sessions/"+applies[0].SID, 200)
