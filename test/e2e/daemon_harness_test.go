@@ -102,11 +102,11 @@ type daemonEnv struct {
 	// storeURL is the daemons' store: the SQLite file storePath unless
 	// usePostgresStore was called.
 	storeURL string
-	cipher    *credentials.Cipher
-	secret    []byte
-	clock     *testClock
-	logs      *syncBuffer
-	base      string // main's first commit
+	cipher   *credentials.Cipher
+	secret   []byte
+	clock    *testClock
+	logs     *syncBuffer
+	base     string // main's first commit
 }
 
 func newDaemonEnv(t *testing.T) *daemonEnv {
