@@ -12,7 +12,9 @@
 // fetch and the list of open pull requests), from the drift schedule, and
 // from comment commands. One worker runs the tasks, as the holder of a
 // lease in the store, so several daemons can share one store with one
-// active. Each task is a sequence of steps (fetch, validate, plan, report,
+// active; the lease is renewed while a task runs (the task is cancelled
+// when that fails), and the store refuses writes of pull-request state and
+// reports made under a lease generation that was taken over (fencing). Each task is a sequence of steps (fetch, validate, plan, report,
 // apply, report); a failure is either stalled (needs a human: reported,
 // not retried) or waiting (retried later, not reported as a failure).
 package reconciler
