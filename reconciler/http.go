@@ -56,7 +56,9 @@ func (r *Reconciler) APIHandler() http.Handler {
 }
 
 // readyz answers 200 when the store answers and the repository was
-// fetched at least once, else 503 with the reason.
+// fetched at least once, else 503 with the reason. It is served on the
+// webhook listener, so it names states, not errors (which can carry host
+// names and URLs): those go to the log.
 func (r *Reconciler) readyz(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
 	defer cancel()
@@ -64,7 +66,8 @@ func (r *Reconciler) readyz(w http.ResponseWriter, req *http.Request) {
 	ready := true
 	if err := r.opts.Store.Ping(ctx); err != nil {
 		ready = false
-		status["store"] = "unreachable: " + err.Error()
+		status["store"] = "unreachable"
+		r.log.Warn().Err(err).Msg("readyz: the store does not answer")
 	} else {
 		status["store"] = "ok"
 	}
@@ -74,11 +77,12 @@ func (r *Reconciler) readyz(w http.ResponseWriter, req *http.Request) {
 		ready = false
 		status["repository"] = "never fetched"
 		if fetchErr != nil {
-			status["repository"] += ": " + fetchErr.Error()
+			status["repository"] += "; the last fetch failed"
+			r.log.Warn().Err(fetchErr).Msg("readyz: the repository was never fetched")
 		}
 	case fetchErr != nil:
 		// Serving the last fetched state: ready, but say so.
-		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339) + "; last fetch failed: " + fetchErr.Error()
+		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339) + "; the last fetch failed"
 	default:
 		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339)
 	}
