@@ -83,7 +83,7 @@ func (r *Reconciler) holdLease(ctx context.Context) (work context.Context, done 
 // lost (nil when stopped while held).
 func (r *Reconciler) renewWhile(ctx context.Context, gen int64, stop <-chan struct{}, cancel context.CancelCauseFunc) error {
 	ttl := r.opts.LeaseTTL
-	tick := time.NewTicker(ttl / 3)
+	tick := time.NewTicker(r.renewEvery())
 	defer tick.Stop()
 	lastOK := time.Now()
 	for {
@@ -119,6 +119,11 @@ func (r *Reconciler) renewWhile(ctx context.Context, gen int64, stop <-chan stru
 			return lost
 		}
 	}
+}
+
+// renewEvery is how often the lease is renewed: a third of its TTL.
+func (r *Reconciler) renewEvery() time.Duration {
+	return max(r.opts.LeaseTTL/3, time.Millisecond)
 }
 
 // release gives the lease up, so another daemon can take over at once.

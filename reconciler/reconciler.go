@@ -208,7 +208,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		defer tick.Stop()
 		pollC = tick.C
 	}
-	leaseTick := time.NewTicker(r.opts.LeaseTTL / 3)
+	leaseTick := time.NewTicker(r.renewEvery())
 	defer leaseTick.Stop()
 	defer r.release()
 	r.TriggerPoll()
