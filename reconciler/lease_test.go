@@ -157,3 +157,18 @@ func assertNothingWritten(t *testing.T, h *harness, n int) {
 		t.Errorf("delivery = %+v, %v; want it pending for the new leader", d, err)
 	}
 }
+
+// A stale leader does not remediate drift: the fenced drift-issue report
+// (and, were it skipped, the fence check before the apply) stops it.
+func TestStaleLeaderDoesNotRemediate(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.DriftRemediate = true; o.LeaseTTL = time.Hour })
+	h.src.commit("base", rolesFile("SELECT"), true)
+	h.db.onPlan = func(context.Context) { takeOver(t, h) }
+	h.r.TriggerDrift()
+	if err := h.r.Drain(t.Context()); !errors.Is(err, store.ErrFenced) {
+		t.Errorf("Drain = %v, want ErrFenced", err)
+	}
+	if h.db.applies != 0 {
+		t.Errorf("the stale leader remediated (%d applies)", h.db.applies)
+	}
+}

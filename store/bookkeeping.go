@@ -69,6 +69,9 @@ type Bookkeeping interface {
 	// grows whenever the lease is taken anew (also by the same holder after
 	// it expired), so work begun under one generation can be fenced off.
 	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (l Lease, ok bool, err error)
+	// CheckFence returns a *FencedError unless fence still holds now: a
+	// last check before work no store write guards (an apply).
+	CheckFence(ctx context.Context, fence Fence) error
 	// GetLease returns lease name as stored (Holder "" when released), or
 	// ErrNotFound when it was never taken.
 	GetLease(ctx context.Context, name string) (Lease, error)

@@ -183,6 +183,11 @@ func (s *sqlStore) checkFence(ctx context.Context, tx *sql.Tx, fence Fence) erro
 	return nil
 }
 
+// CheckFence fails with a *FencedError unless fence holds.
+func (s *sqlStore) CheckFence(ctx context.Context, fence Fence) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.checkFence(ctx, tx, fence) })
+}
+
 // PutPullRequest creates or replaces pull request pr.Number if fence holds.
 func (s *sqlStore) PutPullRequest(ctx context.Context, pr *PullRequest, fence Fence) error {
 	if pr == nil || pr.Number <= 0 || pr.State == "" {

@@ -115,6 +115,12 @@ func testFencedWrites(t *testing.T, b store.Bookkeeping) {
 	bl := takeLease(t, b, "reconciler", "b", time.Hour)
 	fb := store.Fence{Lease: "reconciler", Generation: bl.Generation}
 
+	if err := b.CheckFence(ctx, fa); !errors.Is(err, store.ErrFenced) {
+		t.Errorf("CheckFence of the old generation: %v, want ErrFenced", err)
+	}
+	if err := b.CheckFence(ctx, fb); err != nil {
+		t.Errorf("CheckFence of the new generation: %v", err)
+	}
 	err := b.PutPullRequest(ctx, &store.PullRequest{Number: 7, State: store.PRApplied, PlannedSHA: "stale"}, fa)
 	var fe *store.FencedError
 	if !errors.Is(err, store.ErrFenced) || !errors.As(err, &fe) || fe.Generation != a.Generation || fe.Current != bl.Generation {
