@@ -141,9 +141,10 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 				Msg("no API token: the API listener refuses every request")
 		}
 		if api, err = serve("api", cfg.API.Listen, apiMux(rec, cfg, guard), log); err != nil {
-			err = errors.Join(err, web.stop(context.Background()))
-			return err
+			return errors.Join(err, web.stop(context.Background()))
 		}
+	} else if !cfg.Metrics.Public {
+		log.Warn().Msg("api.listen is off and metrics.public is false: /metrics is not served")
 	}
 	log.Info().Str("repository", src.URL()).Msg("daemon serving")
 	runErr := rec.Run(ctx)
