@@ -140,7 +140,10 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 			log.Warn().Str("token_env", cfg.API.TokenEnv).Str("token_file", cfg.API.TokenFile).
 				Msg("no API token: the API listener refuses every request")
 		}
-		if api, err = serve("api", cfg.API.Listen, apiMux(rec, cfg, guard), log); err != nil {
+		mux := apiMux(rec, cfg, guard)
+		// Pages served beside the API (the web hub) mount on mux at "/",
+		// with their own sign-in.
+		if api, err = serve("api", cfg.API.Listen, mux, log); err != nil {
 			return errors.Join(err, web.stop(context.Background()))
 		}
 	} else if !cfg.Metrics.Public {
