@@ -112,8 +112,8 @@ func pgMigrations(t *testing.T, url string) []string {
 func testPostgresReopen(t *testing.T, f *postgresFixture) {
 	u := f.newDatabase(t)
 	reopenThrice(t, u)
-	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping" {
-		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping]", got)
+	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping,003_credential_endpoints" {
+		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping 003_credential_endpoints]", got)
 	}
 }
 
@@ -142,8 +142,8 @@ func testPostgresConcurrentFirstOpen(t *testing.T, f *postgresFixture) {
 	if len(list) != handles {
 		t.Errorf("got %d sessions, want %d", len(list), handles)
 	}
-	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping" {
-		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping]", got)
+	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping,003_credential_endpoints" {
+		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping 003_credential_endpoints]", got)
 	}
 }
 
