@@ -13,9 +13,6 @@ import (
 	"github.com/rolecd/rolecd/planner/spec"
 )
 
-// DefaultCommandTimeout bounds a password command without a timeout.
-const DefaultCommandTimeout = 10 * time.Second
-
 // Credentials is the operator's allow-list of admin password sources
 // (`credentials:` in rolecd.yaml). Nothing is allowed by default: a
 // resource's password_env, password_file or password_command that this
@@ -43,7 +40,7 @@ type Credentials struct {
 // replaced by the resource's values (one argument each, never split).
 type Command struct {
 	Argv []string `yaml:"argv"`
-	// Timeout bounds one run (default DefaultCommandTimeout).
+	// Timeout bounds one run (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
 }
 

@@ -43,7 +43,7 @@ func (g *globals) loadTree() (*spec.Tree, config.Config, string, error) {
 	if !st.IsDir() {
 		return nil, cfg, dir, fmt.Errorf("role files: %s is not a directory", dir)
 	}
-	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix})
+	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy()})
 	return tree, cfg, dir, prefixErrors(err, dir)
 }
 
