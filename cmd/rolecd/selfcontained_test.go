@@ -10,7 +10,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/store"
 	"github.com/rolecd/rolecd/test/pgtest"
 )
 
@@ -177,5 +180,53 @@ func TestPasswordCommandFromConfig(t *testing.T) {
 	r = rolecd(t, env, "--config", cfg, "validate", other)
 	if r.code != 1 || !strings.Contains(r.stdout, `resources.yaml:8:25: admin.password_command: not allowed by the credential policy: "gcloud" is not in credentials.commands (iam)`) {
 		t.Fatalf("validate with an unknown command: %+v", r)
+	}
+}
+
+// A password stored before rolecd stored where it logs in has no host:
+// creds get then reads the role files, and says so when it cannot.
+func TestCredsGetOfAnOlderCredential(t *testing.T) {
+	state := t.TempDir()
+	url := "sqlite://" + filepath.Join(state, "rolecd.db")
+	env := map[string]string{"ROLECD_STORE": url}
+	key, _, err := credentials.LoadKey(func(string) string { return "" }, "", filepath.Join(state, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cipher, err := credentials.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := writeFiles(t, map[string]string{
+		"resources.yaml": strings.Replace(resourceYAML("app", "db1.internal", 5433), "      password_env: ADMIN_PW\n", "", 1),
+		"roles.yaml":     "roles:\n  - {resource: app, role: ro, scopes: [app.s], privileges: [SELECT]}\n",
+	})
+	tree, err := spec.Load(os.DirFS(repo), spec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := tree.Roles[0].Name
+	sealed, err := cipher.Seal([]byte("old-password"), "role:"+role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := st.PutPendingCredential(context.Background(), store.Credential{RoleName: role, Resource: "app", Ciphertext: sealed})
+	if err != nil || st.ActivateCredential(context.Background(), role, v) != nil || st.Close() != nil {
+		t.Fatalf("storing an old-style credential: %v", err)
+	}
+
+	t.Chdir(t.TempDir())
+	r := rolecd(t, env, "creds", "get", role)
+	if r.code != 1 || !strings.Contains(r.stderr, `role "`+role+`" belongs to resource "app", which is not in the role files at . (its password predates rolecd storing where it logs in)`) {
+		t.Fatalf("creds get without the role files: %+v", r)
+	}
+	r = rolecd(t, env, "--repo", repo, "--output", "json", "creds", "get", role)
+	var creds struct{ Host, Database, Password string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &creds) != nil || creds.Host != "db1.internal" || creds.Database != "app" || creds.Password != "old-password" {
+		t.Fatalf("creds get with the role files: %+v", r)
 	}
 }
