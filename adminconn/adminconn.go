@@ -156,6 +156,11 @@ func (d Dialer) resolveFile(path string) (string, error) {
 			dirs = append(dirs, r)
 		}
 	}
+	for _, f := range d.Policy.ReservedFiles {
+		if r, err := filepath.EvalSymlinks(f); err == nil && r == resolved {
+			return "", fmt.Errorf("%w: %s resolves to one of rolecd's own secret files, never an admin password", spec.ErrNotAllowed, path)
+		}
+	}
 	if !spec.UnderDirs(resolved, dirs) {
 		return "", fmt.Errorf("%w: %s resolves to %s, outside credentials.file_dirs (%s)", spec.ErrNotAllowed, path, resolved, strings.Join(d.Policy.FileDirs, ", "))
 	}

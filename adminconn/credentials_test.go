@@ -111,8 +111,19 @@ func TestPolicyAtUse(t *testing.T) {
 	if err := os.Symlink(stolen, link); err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(secrets, "rolecd", "secret.key")
+	keyLink := filepath.Join(secrets, "key-link")
+	if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, []byte(c.Password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(keyFile, keyLink); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{"PG_ADMIN_APP": c.Password, "ROLECD_SECRET_KEY": c.Password, "GH_PAT": c.Password}
-	policy := &spec.CredentialPolicy{EnvAllow: []string{"PG_ADMIN_*", "GH_*"}, Reserved: []string{"GH_PAT"}, FileDirs: []string{secrets}}
+	policy := &spec.CredentialPolicy{EnvAllow: []string{"PG_ADMIN_*", "GH_*"}, Reserved: []string{"GH_PAT"}, FileDirs: []string{secrets}, ReservedFiles: []string{keyFile}}
 	tests := []struct {
 		name    string
 		admin   spec.Admin
@@ -124,6 +135,7 @@ func TestPolicyAtUse(t *testing.T) {
 		{"file inside", spec.Admin{User: c.User, PasswordFile: good}, ""},
 		{"file outside", spec.Admin{User: c.User, PasswordFile: stolen}, "resource app: admin password_file: not allowed by the credential policy: " + `"` + stolen + `" is not inside credentials.file_dirs`},
 		{"symbolic link out of the directory", spec.Admin{User: c.User, PasswordFile: link}, "resource app: admin password_file: not allowed by the credential policy: " + link + " resolves to "},
+		{"a link to rolecd's key file", spec.Admin{User: c.User, PasswordFile: keyLink}, "resource app: admin password_file: not allowed by the credential policy: " + keyLink + " resolves to one of rolecd's own secret files"},
 		{"dot-dot out of the directory", spec.Admin{User: c.User, PasswordFile: secrets + "/../" + filepath.Base(outside) + "/shadow"}, "is not inside credentials.file_dirs"},
 	}
 	for _, tt := range tests {

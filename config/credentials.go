@@ -85,11 +85,45 @@ func collectEnvKeys(v reflect.Value, set map[string]bool) {
 	}
 }
 
+// ReservedFiles lists rolecd's own files, which are never a password
+// file: every configured key ending in _file (secret_key_file,
+// git.ssh_key_file), audit.file, and the key file beside a SQLite store.
+func (c Config) ReservedFiles() []string {
+	var out []string
+	collectFileKeys(reflect.ValueOf(c), &out)
+	if path, ok := strings.CutPrefix(c.Store, "sqlite://"); ok {
+		out = append(out, filepath.Join(filepath.Dir(path), "secret.key"), path)
+	}
+	for i, f := range out {
+		if abs, err := filepath.Abs(f); err == nil {
+			out[i] = abs
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// collectFileKeys adds the value of every string field tagged *_file or file.
+func collectFileKeys(v reflect.Value, out *[]string) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		tag := f.Tag.Get("yaml")
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			collectFileKeys(fv, out)
+		case f.Type.Kind() == reflect.String && (tag == "file" || strings.HasSuffix(tag, "_file")) && fv.String() != "":
+			*out = append(*out, fv.String())
+		}
+	}
+}
+
 // CredentialPolicy is the allow-list the role files are validated against.
 func (c Config) CredentialPolicy() *spec.CredentialPolicy {
 	p := &spec.CredentialPolicy{
-		EnvAllow: slices.Clone(c.Credentials.EnvAllow),
-		Reserved: c.ReservedEnv(),
+		EnvAllow:      slices.Clone(c.Credentials.EnvAllow),
+		Reserved:      c.ReservedEnv(),
+		ReservedFiles: c.ReservedFiles(),
 	}
 	for _, d := range c.Credentials.FileDirs {
 		p.FileDirs = append(p.FileDirs, filepath.Clean(d))

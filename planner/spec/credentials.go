@@ -33,6 +33,9 @@ type CredentialPolicy struct {
 	// FileDirs are absolute directories; a password file must be inside
 	// one of them.
 	FileDirs []string
+	// ReservedFiles are rolecd's own secret files (its key file, the git
+	// SSH key): never a password file, even inside FileDirs.
+	ReservedFiles []string
 	// Commands are the names of the configured password commands.
 	Commands []string
 }
@@ -60,6 +63,9 @@ func (p *CredentialPolicy) CheckEnv(name string) error {
 func (p *CredentialPolicy) CheckFile(path string) error {
 	if !filepath.IsAbs(path) {
 		return fmt.Errorf("%w: %s is not an absolute path", ErrNotAllowed, quote(path))
+	}
+	if p.IsReservedFile(filepath.Clean(path)) {
+		return fmt.Errorf("%w: %s is one of rolecd's own secret files, never an admin password", ErrNotAllowed, quote(path))
 	}
 	if UnderDirs(filepath.Clean(path), p.FileDirs) {
 		return nil
@@ -103,6 +109,17 @@ func (p *CredentialPolicy) CheckConnection(c Connection) error {
 		return fmt.Errorf("unknown credential source %s", quote(kind))
 	}
 	return nil
+}
+
+// IsReservedFile reports whether the clean absolute path is one of
+// ReservedFiles.
+func (p *CredentialPolicy) IsReservedFile(path string) bool {
+	for _, f := range p.ReservedFiles {
+		if f != "" && filepath.Clean(f) == path {
+			return true
+		}
+	}
+	return false
 }
 
 // UnderDirs reports whether the clean absolute path lies strictly inside

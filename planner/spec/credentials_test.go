@@ -36,6 +36,8 @@ func TestCredentialPolicyInRoleFiles(t *testing.T) {
 			"roles.yaml:6:21: admin.password_env: not allowed by the credential policy: PG_ADMIN_WEBHOOK is one of rolecd's own secrets (ROLECD_*, the GitHub and git tokens, the webhook secrets), never an admin password"}},
 		{"nothing allowed by default", res("      password_env: ANALYTICS_ADMIN_PASSWORD\n"), &CredentialPolicy{}, []string{notEnv}},
 		{"file inside", res("      password_file: /run/secrets/analytics\n"), testPolicy(), nil},
+		{"rolecd's key file inside", res("      password_file: /run/secrets/rolecd/./key\n"), &CredentialPolicy{FileDirs: []string{"/run/secrets"}, ReservedFiles: []string{"/run/secrets/rolecd/key"}}, []string{
+			`roles.yaml:6:22: admin.password_file: not allowed by the credential policy: "/run/secrets/rolecd/./key" is one of rolecd's own secret files, never an admin password`}},
 		{"file escaping with ..", res("      password_file: /run/secrets/../../etc/shadow\n"), testPolicy(), []string{
 			`roles.yaml:6:22: admin.password_file: not allowed by the credential policy: "/run/secrets/../../etc/shadow" is not inside credentials.file_dirs (/run/secrets)`}},
 		{"file beside the directory", res("      password_file: /run/secrets-other/x\n"), testPolicy(), []string{
