@@ -45,6 +45,9 @@ type Dialer struct {
 	Policy *spec.CredentialPolicy
 	// Commands are the configured password commands, by name.
 	Commands map[string]Command
+	// CommandCache, when set, reuses a command's output for a while
+	// instead of running it for every connection.
+	CommandCache *CommandCache
 	// Environ is the environment of password commands, before rolecd's
 	// own variables are removed; default os.Environ.
 	Environ func() []string

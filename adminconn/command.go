@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rolecd/rolecd/planner/spec"
@@ -32,6 +33,53 @@ const commandWaitDelay = time.Second
 type Command struct {
 	Argv    []string
 	Timeout time.Duration // default DefaultCommandTimeout
+}
+
+// CommandCache keeps what password commands printed for a short while, so
+// one plan or apply (a connection per database) runs each command once,
+// not once per connection. Entries are keyed by the command's expanded
+// argv and live in memory only.
+type CommandCache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]cachedPassword
+}
+
+type cachedPassword struct {
+	password string
+	expires  time.Time
+}
+
+// NewCommandCache returns a cache whose entries last ttl: keep it well
+// below the lifetime of the tokens the commands print (RDS IAM tokens last
+// 15 minutes).
+func NewCommandCache(ttl time.Duration) *CommandCache {
+	return &CommandCache{ttl: ttl, now: time.Now, entries: map[string]cachedPassword{}}
+}
+
+func (c *CommandCache) get(key string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || !c.now().Before(e.expires) {
+		delete(c.entries, key)
+		return "", false
+	}
+	return e.password, true
+}
+
+func (c *CommandCache) put(key, password string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries[key] = cachedPassword{password: password, expires: c.now().Add(c.ttl)}
 }
 
 // expand replaces the placeholders of argv with res's values, one argument
@@ -92,6 +140,10 @@ func (d Dialer) runCommand(ctx context.Context, res spec.Resource, database, nam
 	if err != nil {
 		return fail("%v", err)
 	}
+	key := name + "\x00" + strings.Join(argv, "\x00")
+	if pw, ok := d.CommandCache.get(key); ok {
+		return pw, nil
+	}
 	timeout := cmd.Timeout
 	if timeout <= 0 {
 		timeout = DefaultCommandTimeout
@@ -126,6 +178,7 @@ func (d Dialer) runCommand(ctx context.Context, res spec.Resource, database, nam
 	if strings.ContainsAny(pw, "\r\n") {
 		return fail("printed more than one line")
 	}
+	d.CommandCache.put(key, pw)
 	return pw, nil
 }
 

@@ -94,6 +94,36 @@ echo
 	}
 }
 
+// One plan connects once per database: with a cache the command runs once
+// for all of them, and again once the entry expired.
+func TestPasswordCommandCache(t *testing.T) {
+	c := pgtest.Start(t)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	count := script(t, dir, "count", "echo run >> "+runs+"\necho '"+c.Password+"'\n")
+	cache := NewCommandCache(time.Minute)
+	now := time.Now()
+	cache.now = func() time.Time { return now }
+	d := Dialer{Policy: &spec.CredentialPolicy{Commands: []string{"count"}}, Commands: map[string]Command{"count": {Argv: []string{count, "{host}"}}}, CommandCache: cache}
+	res := resource(c, spec.Admin{User: c.User, PasswordCommand: "count"})
+	for range 3 {
+		if _, err := d.Health(context.Background(), res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(time.Minute)
+	if _, err := d.Health(context.Background(), res); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "run"); n != 2 {
+		t.Errorf("the command ran %d times, want 2 (once, then once more after the entry expired)", n)
+	}
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestPolicyAtUse(t *testing.T) {
