@@ -30,6 +30,7 @@ github: {owner: acme, repo: roles, token_env: GH_PAT, webhook_secret_env: HOOK_S
 git: {token_env: GIT_PAT, ssh_key_file: /etc/rolecd/id_ed25519}
 audit: {webhook_secret_env: SIEM_KEY}
 secret_key_file: /run/secrets/rolecd.key
+api: {token_env: API_TOKEN, token_file: /etc/rolecd/api.token}
 store: sqlite:///var/lib/rolecd/rolecd.db
 credentials:
   env_allow: [PG_ADMIN_*, ANALYTICS_ADMIN_PASSWORD]
@@ -44,10 +45,11 @@ credentials:
 				!slices.Equal(p.Commands, []string{"rds"}) {
 				t.Errorf("policy = %+v", p)
 			}
-			if want := []string{"GH_PAT", "GITHUB_TOKEN", "GIT_PAT", "HOOK_SECRET", "SIEM_KEY"}; !slices.Equal(p.Reserved, want) {
+			// Every *_env key, including those of other sections (api.token_env).
+			if want := []string{"API_TOKEN", "GH_PAT", "GITHUB_TOKEN", "GIT_PAT", "HOOK_SECRET", "SIEM_KEY"}; !slices.Equal(p.Reserved, want) {
 				t.Errorf("reserved = %v, want %v", p.Reserved, want)
 			}
-			if want := []string{"/etc/rolecd/id_ed25519", "/run/secrets/rolecd.key", "/var/lib/rolecd/rolecd.db", "/var/lib/rolecd/secret.key"}; !slices.Equal(p.ReservedFiles, want) {
+			if want := []string{"/etc/rolecd/api.token", "/etc/rolecd/id_ed25519", "/run/secrets/rolecd.key", "/var/lib/rolecd/rolecd.db", "/var/lib/rolecd/secret.key"}; !slices.Equal(p.ReservedFiles, want) {
 				t.Errorf("reserved files = %v, want %v", p.ReservedFiles, want)
 			}
 			if cmd := c.Credentials.Commands["rds"]; cmd.Timeout != 5*time.Second || len(cmd.Argv) != 9 {
