@@ -61,7 +61,7 @@ func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
 		return err
 	}
 	defer st.close()
-	dialer := g.dialer(st)
+	dialer := g.dialer(st, cfg)
 	var results []healthResult
 	failed := 0
 	for _, res := range targets {

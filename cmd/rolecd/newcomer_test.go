@@ -7,6 +7,10 @@ import (
 	"testing"
 )
 
+// allowAdminPW lets role files read their admin password from ADMIN_PW
+// (credentials.env_allow), without giving it.
+var allowAdminPW = map[string]string{"ROLECD_CREDENTIALS_ENV_ALLOW": "ADMIN_PW"}
+
 const k8sManifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rolecd\ndata:\n  rules: x\n"
 
 // From the root of this source checkout, where a newcomer stands after
@@ -66,7 +70,7 @@ func TestDefaultTreeLocation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Chdir(writeFiles(t, tt.files))
-			r := rolecd(t, nil, tt.args...)
+			r := rolecd(t, allowAdminPW, tt.args...)
 			if r.code != tt.code || !strings.Contains(r.stdout, tt.stdout) {
 				t.Fatalf("exit %d, want %d, stdout lacking %q? %+v", r.code, tt.code, tt.stdout, r)
 			}
@@ -93,17 +97,17 @@ func TestValidateOneFile(t *testing.T) {
 	writeFile(t, "own.yaml", resourceYAML("solo", "127.0.0.1", 5432)+"roles:\n  - {resource: solo, role: ro, scopes: [solo], privileges: [SELECT]}\n")
 	writeFile(t, "bad.yaml", "roles:\n  - {resource: app, role: ro, scopes: [app], privileges: [FLY]}\n")
 
-	if r := rolecd(t, nil, "--repo", repo, "validate", "hoop.csv"); r.code != 0 || !strings.Contains(r.stdout, "hoop.csv: ok: 1 resources, 1 roles") {
+	if r := rolecd(t, allowAdminPW, "--repo", repo, "validate", "hoop.csv"); r.code != 0 || !strings.Contains(r.stdout, "hoop.csv: ok: 1 resources, 1 roles") {
 		t.Errorf("a Hoop CSV using the tree's resources: %+v", r)
 	}
-	if r := rolecd(t, nil, "validate", "own.yaml"); r.code != 0 || !strings.Contains(r.stdout, "own.yaml: ok: 1 resources, 1 roles") {
+	if r := rolecd(t, allowAdminPW, "validate", "own.yaml"); r.code != 0 || !strings.Contains(r.stdout, "own.yaml: ok: 1 resources, 1 roles") {
 		t.Errorf("a file declaring its own resources, no tree around: %+v", r)
 	}
-	r := rolecd(t, nil, "--repo", repo, "validate", "bad.yaml")
+	r := rolecd(t, allowAdminPW, "--repo", repo, "validate", "bad.yaml")
 	if r.code != 1 || !strings.Contains(r.stdout, `bad.yaml:2:`) || !strings.Contains(r.stdout, `"FLY"`) {
 		t.Errorf("a bad file: %+v", r)
 	}
-	if r := rolecd(t, nil, "validate", "hoop.csv"); r.code != 1 || !strings.Contains(r.stdout, `unknown resource "app"`) || !strings.Contains(r.stderr, "on its own") {
+	if r := rolecd(t, allowAdminPW, "validate", "hoop.csv"); r.code != 1 || !strings.Contains(r.stdout, `unknown resource "app"`) || !strings.Contains(r.stderr, "on its own") {
 		t.Errorf("a file whose resources are nowhere: %+v", r)
 	}
 }

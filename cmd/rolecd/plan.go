@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/planner"
@@ -85,7 +86,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return err
 		}
-		if tree, err = parseExtra(tree, "flags.yaml", data, cfg.RolePrefix, false); err != nil {
+		if tree, err = parseExtra(tree, "flags.yaml", data, cfg, false); err != nil {
 			return flagErrors(err)
 		}
 		resources = []string{opts.resource}
@@ -94,7 +95,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", opts.file, err)
 		}
-		if tree, err = parseExtra(tree, opts.file, data, cfg.RolePrefix, true); err != nil {
+		if tree, err = parseExtra(tree, opts.file, data, cfg, true); err != nil {
 			return err
 		}
 		resources = rolesResources(tree, opts.resource)
@@ -106,7 +107,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		return err
 	}
 	defer st.close()
-	dialer := g.dialer(st)
+	dialer := g.dialer(st, cfg)
 	started := time.Now().UTC()
 	doc, err := liveplan.Plan(ctx, tree, liveplan.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
@@ -184,8 +185,10 @@ func planSession(doc *planner.Document, started time.Time) *store.Session {
 // parseExtra parses one role file whose roles may use the tree's resources;
 // the result holds the file's roles and the resources of both. With batch
 // (plan -f), a Hoop batch item naming an unknown resource fails alone.
-func parseExtra(base *spec.Tree, name string, data []byte, prefix string, batch bool) (*spec.Tree, error) {
-	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{Prefix: prefix, Resources: base.Resources, Batch: batch})
+func parseExtra(base *spec.Tree, name string, data []byte, cfg config.Config, batch bool) (*spec.Tree, error) {
+	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{
+		Prefix: cfg.RolePrefix, Resources: base.Resources, Credentials: cfg.CredentialPolicy(), Batch: batch,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,14 @@ import (
 )
 
 // loadConfig reads --config; the default ./rolecd.yaml may be absent.
+// --store replaces the configured store (so the credential policy knows
+// the key file beside it).
 func (g *globals) loadConfig() (config.Config, error) {
-	return config.Load(g.configPath, !g.configExplicit, g.getenv)
+	cfg, err := config.Load(g.configPath, !g.configExplicit, g.getenv)
+	if err == nil && g.store != "" {
+		cfg.Store = g.store
+	}
+	return cfg, err
 }
 
 // treeLocation is where the role files are, and why there.
@@ -162,7 +168,7 @@ func (g *globals) loadTree() (*spec.Tree, config.Config, string, error) {
 		log.Info().Str("dir", dir).Str("found_by", loc.how).Msg("reading role files (--repo to choose)")
 	}
 	skipped := 0
-	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Discover: true, Skipped: func(name, reason string) {
+	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(), Discover: true, Skipped: func(name, reason string) {
 		skipped++
 		if filepath.Clean(dir) != "." {
 			name = filepath.ToSlash(dir) + "/" + name

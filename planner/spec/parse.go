@@ -28,6 +28,11 @@ type Options struct {
 	// (the tree does not hold all their roles); a file declaring one of
 	// them again must declare it identically.
 	Resources []Resource
+	// Credentials, when set, allow-lists the admin password sources of
+	// the declared resources: a password_env, password_file or
+	// password_command it refuses is a validation error at its line.
+	// rolecd's commands always set it; nil skips the check (pure parsing).
+	Credentials *CredentialPolicy
 	// Batch is set for the files of `plan -f`: as in Hoop's batch plan, an
 	// items: entry naming an unknown resource fails alone (Tree.Failed)
 	// instead of failing the whole parse. In a role-files tree every
@@ -57,7 +62,7 @@ func Parse(files []File, opts Options) (*Tree, error) {
 	for _, f := range files {
 		decodeFile(f, &d)
 	}
-	v := &validator{prefix: prefix, errs: d.errs}
+	v := &validator{prefix: prefix, policy: opts.Credentials, errs: d.errs}
 	tree := v.tree(&d, opts.Resources, opts.Batch)
 	if len(v.errs) > 0 {
 		sortErrors(v.errs)
