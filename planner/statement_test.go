@@ -1,0 +1,116 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rolecd/rolecd/internal/golden"
+	"github.com/rolecd/rolecd/planner/spec"
+)
+
+// The password statement is marked by the planner and its verifier goes
+// where the planner put the placeholder; a role option whose value is the
+// placeholder's text is a plain statement, applied literally.
+func TestPasswordStatementIsStructural(t *testing.T) {
+	r := managed("ro", []string{"app.public"}, "SELECT")
+	r.Options = map[string]string{"application_name": Redacted}
+	rp, err := PlanResource(input(appCluster(v16), r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := rp.Roles[0]
+	var marked []Statement
+	for _, s := range plan.Statements["postgres"] {
+		if s.Password {
+			marked = append(marked, s)
+		}
+	}
+	if len(marked) != 1 || !strings.HasPrefix(marked[0].SQL, "CREATE ROLE ") {
+		t.Fatalf("password statements = %+v, want the CREATE ROLE only", marked)
+	}
+	if got := plan.PasswordStatements; !slices.Equal(got["postgres"], []int{0}) || len(got) != 1 {
+		t.Errorf("password_statements = %v, want postgres: [0]", got)
+	}
+	if got, want := marked[0].Exec("SCRAM-SHA-256$4096:c2FsdA==$a:b"), `PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$a:b'`; !strings.HasSuffix(got, want) {
+		t.Errorf("Exec = %s, want it to end with %s", got, want)
+	}
+	option := `ALTER ROLE "rolecd_analytics_ro_0badc0de" SET application_name = '<redacted>'`
+	found := false
+	for _, s := range plan.Statements["postgres"] {
+		if s.SQL == option {
+			found = true
+			if s.Password || s.Exec("verifier") != option {
+				t.Errorf("the option statement is treated as a password statement: %+v", s)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no option statement %s in %q", option, plan.SQLPlan["postgres"])
+	}
+}
+
+// Roles that need the same privileges on the same objects share one
+// statement; different privilege sets, and statements whose order matters
+// (role creation, attributes, memberships), stay apart.
+func TestShareGolden(t *testing.T) {
+	var roles []spec.Role
+	for i := range 4 {
+		privs := []string{"SELECT"}
+		if i%2 == 1 {
+			privs = []string{"SELECT", "INSERT"}
+		}
+		roles = append(roles, managed(fmt.Sprintf("r%d", i), []string{"app", "reports.a"}, privs...))
+	}
+	roles = append(roles, external("bi", "pg_read_all_data"))
+	snap := appCluster(v16)
+	// r0 already holds SELECT on app.public: it gets less than the others.
+	withRole(snap, liveRole(roles[0]))
+	tableGrant(snap, "app", "public", roles[0].Name, "SELECT", 12, 0)
+	rp, err := PlanResource(input(snap, roles...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	for _, db := range []string{"postgres", "app", "reports"} {
+		var perRole [][]Statement
+		for _, r := range rp.Roles {
+			perRole = append(perRole, r.Statements[db])
+		}
+		shared := Share(perRole)
+		fmt.Fprintf(&out, "-- %s\n%s", db, sharedText(shared))
+		// Every role gets exactly its own statements' effect: each
+		// shared statement names roles that planned it.
+		for _, s := range shared {
+			for _, role := range s.Roles {
+				if !slices.ContainsFunc(perRole, func(l []Statement) bool {
+					return slices.ContainsFunc(l, func(x Statement) bool {
+						return x.Role == role && (x.SQL == s.SQL || len(s.Roles) > 1 && x.shareKey() == s.exec.shareKey())
+					})
+				}) {
+					t.Errorf("%s serves %s, which did not plan it", s.SQL, role)
+				}
+			}
+		}
+	}
+	golden.Assert(t, "shared.golden", []byte(out.String()))
+}
+
+// A shared statement names at most MaxShared roles.
+func TestShareBound(t *testing.T) {
+	var w renderer
+	var perRole [][]Statement
+	for i := range MaxShared + 1 {
+		s := w.grant(onSchema, []string{"USAGE"}, []string{"s"}, fmt.Sprintf("r%d", i))
+		s.Phase = int(phaseGrantSchemas)
+		perRole = append(perRole, []Statement{s})
+	}
+	got := Share(perRole)
+	if len(got) != 2 || len(got[0].Roles) != MaxShared || len(got[1].Roles) != 1 {
+		t.Fatalf("shared into %d statements", len(got))
+	}
+	if !strings.HasPrefix(got[0].SQL, `GRANT USAGE ON SCHEMA "s" TO "r0", "r1", `) {
+		t.Errorf("SQL = %.80s", got[0].SQL)
+	}
+}
