@@ -182,10 +182,14 @@ func (p *planner) planRole(r spec.Role) (RolePlan, error) {
 		Exists: exists,
 		Adopt:  exists && !strings.HasPrefix(live.Comment, catalog.MarkerPrefix),
 	}
-	d.roleAndComment(state.Adopt)
-	d.memberships()
+	if p.plansCluster() {
+		d.roleAndComment(state.Adopt)
+		d.memberships()
+	}
 	for _, db := range p.dbsInPlanOrder() {
-		d.database(db)
+		if !p.skips(db) {
+			d.database(db)
+		}
 	}
 	if roleType(r) == spec.Managed {
 		for _, s := range r.Scopes {
@@ -436,12 +440,9 @@ func (d *roleDiff) database(db *catalog.Database) {
 	if roleType(d.role) != spec.Managed {
 		reason = "external roles hold no direct privileges"
 	}
-	target := db.Name
-	if !db.Inspected {
-		// Its ACL is known, but rolecd cannot connect to it: ON DATABASE
-		// statements work from any database of the cluster.
-		target = d.maint
-	}
+	// When rolecd cannot connect to db, only its ACL is known: ON DATABASE
+	// statements work from any database of the cluster.
+	target := d.targetOf(db)
 	before := d.emitted
 	var notes []note
 	if db.Inspected {

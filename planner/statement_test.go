@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rolecd/rolecd/internal/golden"
+	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 
@@ -112,5 +113,54 @@ func TestShareBound(t *testing.T) {
 	}
 	if !strings.HasPrefix(got[0].SQL, `GRANT USAGE ON SCHEMA "s" TO "r0", "r1", `) {
 		t.Errorf("SQL = %.80s", got[0].SQL)
+	}
+}
+
+// Planning one database alone, the others listed but not inspected, gives
+// that database's statements of the full plan: what apply relies on to
+// re-plan one database per transaction.
+func TestPlanOneDatabase(t *testing.T) {
+	roles := []spec.Role{
+		managed("ro", []string{"app", "reports.a"}, "SELECT"),
+		managed("rw", []string{"app.public"}, "SELECT", "INSERT"),
+		external("bi", "pg_read_all_data"),
+	}
+	gone := spec.Role{Resource: testResource, Type: spec.Managed, Label: "old", Name: "rolecd_analytics_old_0badc0de"}
+	build := func() *catalog.Snapshot {
+		s := appCluster(v16)
+		s.Databases = append(s.Databases, notInspected("closed", false, catalog.Grant{Grantee: roles[1].Name, Privilege: "CONNECT"}))
+		withRole(s, liveRole(roles[1]))
+		withRole(s, liveRole(gone))
+		tableGrant(s, "app", "sales", roles[1].Name, "UPDATE", 3, 0)
+		return s
+	}
+	full := input(build(), roles...)
+	full.Remove = []string{gone.Name}
+	want, err := PlanResource(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Roles) != 4 {
+		t.Fatalf("planned %d roles, want 4 (one removal)", len(want.Roles))
+	}
+	for _, db := range []string{"postgres", "app", "reports"} {
+		snap := build()
+		for i := range snap.Databases {
+			if snap.Databases[i].Name != db {
+				snap.Databases[i].Inspected = false
+				snap.Databases[i].Schemas = nil
+			}
+		}
+		in := input(snap, roles...)
+		in.Remove, in.Database = []string{gone.Name}, db
+		got, err := PlanResource(in)
+		if err != nil {
+			t.Fatalf("%s: %v", db, err)
+		}
+		for i, r := range got.Roles {
+			if w := want.Roles[i].SQLPlan[db]; !slices.Equal(r.SQLPlan[db], w) || len(r.SQLPlan) > 1 || (len(r.SQLPlan) == 1 && len(w) == 0) {
+				t.Errorf("%s, role %s: alone %q, in the full plan %q", db, r.Config.Label, r.SQLPlan, w)
+			}
+		}
 	}
 }
