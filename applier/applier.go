@@ -81,6 +81,9 @@ type Report struct {
 	SID       string           `json:"sid"`
 	PlanSID   string           `json:"plan_sid"`
 	Resources []ResourceReport `json:"resources"`
+	// Interrupted is set when the apply was cancelled (SIGINT, SIGTERM):
+	// the transaction in flight was rolled back and nothing after it ran.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // ResourceReport is one resource's outcome.
@@ -103,9 +106,13 @@ type RoleReport struct {
 type StatementReport struct {
 	Database string        `json:"database"`
 	SQL      string        `json:"sql"`
-	Outcome  string        `json:"outcome"` // ok, failed, rolled-back, skipped
+	Outcome  string        `json:"outcome"` // ok, failed, rolled-back, skipped, unknown
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Seq is the statement's number in the apply session.
+	Seq int `json:"seq,omitempty"`
+	// Roles is how many roles a shared statement served (0: this one only).
+	Roles int `json:"roles,omitempty"`
 }
 
 // Counts summarises a report.
@@ -134,6 +141,8 @@ func (r *Report) Counts() (applied, skipped, refused, failed int) {
 func (r *Report) Status() store.Status {
 	_, _, refused, failed := r.Counts()
 	switch {
+	case r.Interrupted:
+		return store.StatusInterrupted
 	case failed > 0:
 		return store.StatusFailed
 	case refused > 0:
@@ -163,10 +172,17 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, e
 	if err := opts.Store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("recording apply session: %w", err)
 	}
-	a := &applier{opts: opts, now: now, seq: 0}
+	a := &applier{opts: opts, now: now, planSID: doc.SID}
 	for _, rp := range doc.Resources {
-		rep.Resources = append(rep.Resources, a.resource(ctx, doc.SID, rp))
+		if ctx.Err() != nil {
+			a.interrupted = true
+			rep.Resources = append(rep.Resources, ResourceReport{Resource: rp.Resource, Roles: []RoleReport{},
+				Error: "not applied: the apply was interrupted"})
+			continue
+		}
+		rep.Resources = append(rep.Resources, a.resource(ctx, rp))
 	}
+	rep.Interrupted = a.interrupted
 	detail, err := json.Marshal(rep)
 	if err != nil {
 		return rep, fmt.Errorf("encoding apply report: %w", err)
@@ -188,9 +204,11 @@ func summary(rep *Report) string {
 }
 
 type applier struct {
-	opts Options
-	now  func() time.Time
-	seq  int
+	opts        Options
+	now         func() time.Time
+	seq         int
+	planSID     string
+	interrupted bool
 }
 
 // record appends statement outcomes to the session, in order.
@@ -207,7 +225,7 @@ func (a *applier) record(ctx context.Context, resource, role string, stmts []Sta
 	}
 }
 
-func (a *applier) resource(ctx context.Context, planSID string, rp planner.ResourcePlan) ResourceReport {
+func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) ResourceReport {
 	out := ResourceReport{Resource: rp.Resource, Roles: []RoleReport{}}
 	log := a.opts.Log.With().Str("resource", rp.Resource).Str("sid", a.opts.SID).Logger()
 	if rp.Error != "" {
@@ -223,52 +241,46 @@ func (a *applier) resource(ctx context.Context, planSID string, rp planner.Resou
 		out.Error = fmt.Sprintf("maintenance database changed since plan (%q, now %q)", rp.MaintenanceDatabase, res.Database)
 		return out
 	}
+	c := &cluster{res: res, conns: map[string]*pgx.Conn{}}
 	pending := 0
-	for _, r := range rp.Roles {
-		if r.CurrentState.RequiresMigration {
-			pending++
-		}
-	}
-	if pending == 0 {
-		for _, r := range rp.Roles {
-			out.Roles = append(out.Roles, RoleReport{RoleName: r.Config.RoleName, Label: r.Config.Label, Status: RoleSkipped, Reason: "in sync at plan time"})
-		}
-		return out
-	}
-	lockConn, err := a.opts.Connect(ctx, res, res.Database)
-	if err != nil {
-		out.Error = err.Error()
-		return out
-	}
-	defer lockConn.Close(context.WithoutCancel(ctx))
-	if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", LockKey); err != nil {
-		out.Error = fmt.Sprintf("taking the apply lock: %v", err)
-		return out
-	}
-	defer func() {
-		if _, err := lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); err != nil {
-			log.Warn().Err(err).Msg("releasing the apply lock (it goes with the connection)")
-		}
-	}()
 	var interest []string
 	for _, r := range rp.Roles {
+		ru := newRun(res, r)
+		c.runs = append(c.runs, ru)
+		if ru.done {
+			continue
+		}
+		pending++
 		interest = append(interest, r.Config.RoleName)
 		if r.Config.SourceRole != "" {
 			interest = append(interest, r.Config.SourceRole)
 		}
+		if ru.removal {
+			c.removed = append(c.removed, ru.name())
+		} else {
+			c.declared = append(c.declared, ru.spec)
+		}
 	}
-	c := &cluster{res: res, conns: map[string]*pgx.Conn{res.Database: lockConn}, opts: catalog.Options{Roles: interest}}
-	defer c.close(ctx)
-	snap, err := catalog.Inspect(ctx, func(ctx context.Context, db string) (*pgx.Conn, error) {
-		return a.opts.Connect(ctx, res, db)
-	}, res.Database, c.opts)
-	if err != nil {
-		out.Error = fmt.Sprintf("inspecting: %v", err)
-		return out
+	c.opts = catalog.Options{Roles: interest}
+	if pending > 0 {
+		defer c.close(ctx)
+		err := a.resourceSteps(ctx, c)
+		if c.lock != nil {
+			if _, uerr := c.lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); uerr != nil {
+				log.Warn().Err(uerr).Msg("releasing the apply lock (it goes with the connection)")
+			}
+			c.lock.Close(context.WithoutCancel(ctx))
+		}
+		if err != nil {
+			out.Error = err.Error()
+			if ctx.Err() != nil {
+				a.interrupted = true
+			}
+		}
 	}
-	c.snap = snap
-	for _, r := range rp.Roles {
-		rr := a.role(ctx, planSID, c, r)
+	for _, r := range c.runs {
+		a.finish(ctx, c, r, out.Error)
+		rr := r.report
 		ev := log.Info().Str("role", rr.RoleName).Str("status", rr.Status)
 		if rr.Reason != "" {
 			ev = ev.Str("reason", rr.Reason)
@@ -277,4 +289,44 @@ func (a *applier) resource(ctx context.Context, planSID string, rp planner.Resou
 		out.Roles = append(out.Roles, rr)
 	}
 	return out
+}
+
+// finish settles one role's outcome once its resource is done: the
+// statements that never ran are recorded as skipped, and a dropped role's
+// stored passwords are deleted.
+func (a *applier) finish(ctx context.Context, c *cluster, r *run, resourceErr string) {
+	if !r.done {
+		switch {
+		case resourceErr != "" && len(r.ran) < len(r.plan.SQLPlan):
+			r.stop(RoleFailed, resourceErr)
+		case r.applied > 0:
+			r.report.Status = RoleApplied
+		default:
+			r.report.Status, r.report.Reason = RoleSkipped, "already in sync (applied concurrently)"
+		}
+	}
+	if r.report.Status == RoleSkipped && r.applied == 0 && r.concurrent == 0 {
+		return // nothing of it was meant to run
+	}
+	if r.report.Status == RoleRefused || r.report.Status == RoleFailed {
+		var later []StatementReport
+		for _, db := range planner.OrderedDatabases(r.plan.SQLPlan, c.res.Database) {
+			if r.ran[db] {
+				continue
+			}
+			for _, s := range r.plan.SQLPlan[db] {
+				later = append(later, StatementReport{Database: db, SQL: s, Outcome: "skipped"})
+			}
+		}
+		r.report.Statements = append(r.report.Statements, later...)
+		a.record(ctx, c.res.Name, r.name(), later)
+		return
+	}
+	if r.removal && r.report.Status == RoleApplied && r.drop {
+		// The role is gone: so are its passwords.
+		if err := a.opts.Store.DeleteCredentials(context.WithoutCancel(ctx), r.name()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			r.report.Reason = "dropped, but its stored credentials were not deleted: " + err.Error()
+			a.opts.Log.Error().Err(err).Str("role", r.name()).Msg("deleting the stored credentials of a dropped role")
+		}
+	}
 }

@@ -41,6 +41,9 @@ const (
 	StatusRefused   Status = "refused"
 	StatusFailed    Status = "failed"
 	StatusOK        Status = "ok"
+	// StatusInterrupted is an apply that was cancelled, or whose process
+	// died while it ran (marked on the store's next open).
+	StatusInterrupted Status = "interrupted"
 )
 
 // Session is one audit record. Secrets never appear in it: SQL is stored

@@ -298,19 +298,20 @@ func TestPasswordsNeverInServerLog(t *testing.T) {
 	}
 }
 
-// A connection killed in the middle of an apply leaves nothing half-applied
-// inside a database; the session says what happened; a second apply
-// converges.
-func TestKilledConnectionMidApply(t *testing.T) {
+// killedApply starts an apply of a role scoped to databases a and b while
+// an uncommitted transaction holds b's "public" schema row, so the apply's
+// GRANT USAGE in b waits on it. It returns the running apply's report
+// channel, the blocker's transaction and a function that waits for the
+// apply's backend blocked in b (one not seen before) and, with terminate,
+// terminates it.
+func killedApply(t *testing.T) (c *pgtest.Cluster, h *applyHarness, tree *spec.Tree, done chan *applier.Report, btx pgx.Tx, kill func(terminate bool)) {
 	c, clusters := setup(t, pgtest.Config{}, "a", "b")
 	c.Exec(t, "a", `CREATE TABLE t (id int)`)
 	c.Exec(t, "b", `CREATE TABLE t (id int); CREATE ROLE blocker`)
-	h := newApplyHarness(t, clusters)
-	tree := mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [a, b], privileges: [SELECT]}\n")
+	h = newApplyHarness(t, clusters)
+	tree = mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [a, b], privileges: [SELECT]}\n")
 	doc := plan(t, tree, clusters)
 
-	// Hold an uncommitted update of b's "public" schema row: the apply's
-	// GRANT USAGE ON SCHEMA public in b waits for it.
 	ctx := context.Background()
 	blocker := c.Connect(t, "b")
 	btx, err := blocker.Begin(ctx)
@@ -320,7 +321,7 @@ func TestKilledConnectionMidApply(t *testing.T) {
 	if _, err := btx.Exec(ctx, `GRANT USAGE ON SCHEMA public TO blocker`); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan *applier.Report, 1)
+	done = make(chan *applier.Report, 1)
 	go func() {
 		rep, err := applier.Apply(ctx, doc, h.options(tree))
 		if err != nil {
@@ -329,27 +330,75 @@ func TestKilledConnectionMidApply(t *testing.T) {
 		done <- rep
 	}()
 	admin := c.Connect(t, "postgres")
-	var pid int
-	deadline := time.Now().Add(30 * time.Second)
-	for pid == 0 {
-		err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = 'rolecd' AND datname = 'b' AND wait_event_type = 'Lock'`).Scan(&pid)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	killed := map[int]bool{}
+	kill = func(terminate bool) {
+		t.Helper()
+		var pid int
+		deadline := time.Now().Add(30 * time.Second)
+		for pid == 0 || killed[pid] {
+			pid = 0
+			err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = 'rolecd' AND datname = 'b' AND wait_event_type = 'Lock'`).Scan(&pid)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				t.Fatal(err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the apply never waited on the held lock in database b")
+			}
+		}
+		killed[pid] = true
+		if !terminate {
+			return
+		}
+		if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the apply never waited on the held lock in database b")
-		}
 	}
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+	return c, h, tree, done, btx, kill
+}
+
+// A connection killed in the middle of an apply is reopened, the database
+// re-inspected and its transaction retried once: the apply completes.
+func TestKilledConnectionIsRetried(t *testing.T) {
+	_, h, tree, done, btx, kill := killedApply(t)
+	kill(true)
+	// The retry waits on the same lock again: let it through.
+	kill(false)
+	if err := btx.Rollback(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rep := <-done
+	rr := roleStatus(rep, "ro")
+	if rr.Status != applier.RoleApplied || rep.Status() != store.StatusApplied {
+		t.Fatalf("role = %+v, want applied after the retry", rr)
+	}
+	outcomes := map[string]string{}
+	for _, s := range rr.Statements {
+		outcomes[s.Database] += s.Outcome + " "
+	}
+	if !strings.Contains(outcomes["b"], "failed") || !strings.Contains(outcomes["b"], "ok") {
+		t.Errorf("statement outcomes in b = %q, want the killed attempt and the retry", outcomes["b"])
+	}
+	requireEmpty(t, plan(t, tree, h.clusters))
+}
+
+// A database whose connection is killed again on the retry stops the
+// resource with one reason; nothing is half-applied inside a database; the
+// session says what happened; a second apply converges.
+func TestKilledConnectionTwiceStops(t *testing.T) {
+	c, h, tree, done, btx, kill := killedApply(t)
+	kill(true)
+	kill(true)
+	rep := <-done
+	ctx := context.Background()
 	if err := btx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rr := roleStatus(rep, "ro")
-	if rr.Status != applier.RoleFailed || !strings.Contains(rr.Reason, `database "b"`) {
-		t.Fatalf("role = %+v, want failed in database b", rr)
+	if rr.Status != applier.RoleFailed || !strings.Contains(rr.Reason, `database "b" unreachable`) {
+		t.Fatalf("role = %+v, want failed: database b unreachable", rr)
+	}
+	if e := rep.Resources[0].Error; !strings.Contains(e, "after one retry") {
+		t.Errorf("resource error = %q, want one clear reason", e)
 	}
 	outcomes := map[string]string{}
 	for _, s := range rr.Statements {
@@ -374,7 +423,7 @@ func TestKilledConnectionMidApply(t *testing.T) {
 	if pw, _ := h.password(t, ro); pw == "" {
 		t.Error("no stored password for the role created by the failed apply")
 	}
-	second := plan(t, tree, clusters)
+	second := plan(t, tree, h.clusters)
 	sql := allSQL(second)
 	if strings.Contains(sql, "[postgres]") || strings.Contains(sql, "[a]") || !strings.Contains(sql, "[b]") {
 		t.Fatalf("the second plan should only finish database b:\n%s", sql)
@@ -382,5 +431,5 @@ func TestKilledConnectionMidApply(t *testing.T) {
 	if rep := h.apply(t, second, tree); rep.Status() != store.StatusApplied {
 		t.Fatalf("second apply: %+v", rep)
 	}
-	requireEmpty(t, plan(t, tree, clusters))
+	requireEmpty(t, plan(t, tree, h.clusters))
 }

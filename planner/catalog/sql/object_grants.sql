@@ -1,5 +1,5 @@
 -- Direct grants on the objects of user schemas to the roles of interest
--- ($1 and marker-commented roles), aggregated per (schema, kind, grantee,
+-- ($1: the roles being planned, never the others), aggregated per (schema, kind, grantee,
 -- privilege): the result grows with schemas x roles x privileges, never
 -- with objects. Kinds: "table" (tables, partitioned tables, views,
 -- materialized views, foreign tables), "sequence" and "routine"
@@ -12,7 +12,6 @@ WITH interest AS (
     SELECT r.oid, r.rolname
     FROM pg_catalog.pg_roles AS r
     WHERE r.rolname = ANY ($1::text[])
-       OR shobj_description(r.oid, 'pg_authid') LIKE 'rolecd: %'
 ),
 grants AS (
     SELECT n.nspname::text AS schema,
@@ -27,6 +26,9 @@ grants AS (
         acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) AS a
     JOIN interest AS i ON i.oid = a.grantee
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+      -- No role of interest (a resource declaring none): nothing to
+      -- explode, the scan is skipped.
+      AND EXISTS (SELECT FROM interest)
       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
       AND n.nspname !~ '^pg_(toast_)?temp_'
       -- A NULL ACL grants only to the owner (and, for routines, PUBLIC):
@@ -45,7 +47,8 @@ grants AS (
     JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
     CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
     JOIN interest AS i ON i.oid = a.grantee
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+    WHERE EXISTS (SELECT FROM interest)
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
       AND n.nspname !~ '^pg_(toast_)?temp_'
       AND (p.proacl IS NOT NULL OR p.proowner IN (SELECT oid FROM interest))
     GROUP BY 1, 2, 3, 4
