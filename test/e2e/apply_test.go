@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 	"github.com/rolecd/rolecd/test/pgtest"
@@ -432,4 +434,69 @@ func TestKilledConnectionTwiceStops(t *testing.T) {
 		t.Fatalf("second apply: %+v", rep)
 	}
 	requireEmpty(t, plan(t, tree, h.clusters))
+}
+
+// catalogCounter counts the catalog queries (the embedded inspection SQL,
+// which starts with a comment) sent to each database.
+type catalogCounter struct {
+	mu      sync.Mutex
+	queries map[string]int
+}
+
+func (cc *catalogCounter) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.HasPrefix(strings.TrimSpace(d.SQL), "--") {
+		cc.mu.Lock()
+		cc.queries[conn.Config().Database]++
+		cc.mu.Unlock()
+	}
+	return ctx
+}
+
+func (cc *catalogCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// An apply inspects the cluster and each database once, whatever the
+// number of roles: the catalog queries per apply do not grow with them.
+func TestApplyQueryCountIsFixed(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "a", "b")
+	c.Exec(t, "a", `CREATE SCHEMA s; CREATE TABLE s.t (id int); CREATE TABLE public.u (id int)`)
+	c.Exec(t, "b", `CREATE TABLE t (id int)`)
+	h := newApplyHarness(t, clusters)
+	count := func(roles int) map[string]int {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("roles:\n")
+		for i := range roles {
+			privs := "[SELECT]"
+			if i%2 == 1 {
+				privs = "[SELECT, INSERT]"
+			}
+			fmt.Fprintf(&b, "  - {resource: app, role: r%d, scopes: [a, b], privileges: %s}\n", i, privs)
+		}
+		tree := mustTree(t, c, b.String())
+		doc := plan(t, tree, clusters)
+		cc := &catalogCounter{queries: map[string]int{}}
+		opts := h.options(tree)
+		dialer := adminconn.Dialer{Getenv: env(clusters)}
+		opts.Connect = func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
+			cfg, err := dialer.Config(res, db)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Tracer = cc
+			return pgx.ConnectConfig(ctx, cfg)
+		}
+		rep, err := applier.Apply(context.Background(), doc, opts)
+		if err != nil || rep.Status() != store.StatusApplied {
+			t.Fatalf("apply of %d roles: %v %+v", roles, err, rep)
+		}
+		return cc.queries
+	}
+	per := catalog.QueriesPerCluster + catalog.QueriesPerDatabase
+	want := map[string]int{"postgres": per, "a": per, "b": per}
+	// Each apply adds roles to the ones already applied (no removal).
+	for _, roles := range []int{1, 2, 8} {
+		if got := count(roles); !reflect.DeepEqual(got, want) {
+			t.Errorf("%d roles: catalog queries per database %v, want %v", roles, got, want)
+		}
+	}
 }
