@@ -46,6 +46,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s *store.Session) error
 	AppendStatement(ctx context.Context, sid string, st store.Statement) error
 	FinishSession(ctx context.Context, sid string, status store.Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
+	// KeepSessionAlive says the apply's process is alive (a session whose
+	// process died is marked interrupted by the store's next open).
+	KeepSessionAlive(ctx context.Context, sid string) error
 	PutPendingCredential(ctx context.Context, c store.Credential) (int, error)
 	ActivateCredential(ctx context.Context, roleName string, version int) error
 	// DeleteCredentials forgets a role's stored passwords once it is dropped.
@@ -172,6 +175,7 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, e
 	if err := opts.Store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("recording apply session: %w", err)
 	}
+	stopAlive := keepAlive(ctx, opts)
 	a := &applier{opts: opts, now: now, planSID: doc.SID}
 	for _, rp := range doc.Resources {
 		if ctx.Err() != nil {
@@ -183,6 +187,7 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, e
 		rep.Resources = append(rep.Resources, a.resource(ctx, rp))
 	}
 	rep.Interrupted = a.interrupted
+	stopAlive()
 	detail, err := json.Marshal(rep)
 	if err != nil {
 		return rep, fmt.Errorf("encoding apply report: %w", err)
@@ -196,6 +201,29 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, e
 		return rep, fmt.Errorf("recording apply outcome: %w", err)
 	}
 	return rep, nil
+}
+
+// keepAlive renews the apply session's lease while the apply runs; the
+// returned function stops it.
+func keepAlive(ctx context.Context, opts Options) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(store.SessionLeaseTTL / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := opts.Store.KeepSessionAlive(ctx, opts.SID); err != nil && ctx.Err() == nil {
+					opts.Log.Warn().Err(err).Str("sid", opts.SID).Msg("renewing the apply session's lease")
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func summary(rep *Report) string {

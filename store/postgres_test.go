@@ -112,6 +112,7 @@ func pgMigrations(t *testing.T, url string) []string {
 func testPostgresReopen(t *testing.T, f *postgresFixture) {
 	u := f.newDatabase(t)
 	reopenThrice(t, u)
+	interruptedOnOpen(t, f.newDatabase(t))
 	if got := pgMigrations(t, u); strings.Join(got, ",") != "001_init,002_bookkeeping" {
 		t.Errorf("schema_migrations = %v, want [001_init 002_bookkeeping]", got)
 	}

@@ -63,6 +63,15 @@ func (s *sqlStore) createSession(ctx context.Context, sess *Session) error {
 		} else if n == 0 {
 			return errors.New("a session with this sid already exists")
 		}
+		if sess.Status == StatusRunning {
+			// The process running it holds its lease (KeepSessionAlive);
+			// once the lease lapses, Open marks it interrupted.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+				ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
+				sessionLease(sess.SID), sess.SID, s.d.timeArg(normTime(time.Now()).Add(SessionLeaseTTL))); err != nil {
+				return fmt.Errorf("recording the session's lease: %w", err)
+			}
+		}
 		for _, r := range sess.Resources {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO session_resources (sid, resource) VALUES ($1, $2)`, sess.SID, r); err != nil {
 				return fmt.Errorf("recording resource %q: %w", r, err)
@@ -140,6 +149,50 @@ func (s *sqlStore) AppendStatement(ctx context.Context, sid string, st Statement
 	return nil
 }
 
+// SessionLeaseTTL is how long a running session stays running without a
+// sign of life from the process running it (KeepSessionAlive); after
+// that, the next Open marks it interrupted.
+const SessionLeaseTTL = 2 * time.Minute
+
+// sessionLease names the lease a running session's process holds.
+func sessionLease(sid string) string { return "session:" + sid }
+
+// KeepSessionAlive renews the lease of the running session sid: the
+// process running it is alive. Call it more often than SessionLeaseTTL.
+func (s *sqlStore) KeepSessionAlive(ctx context.Context, sid string) error {
+	if _, err := s.TryLease(ctx, sessionLease(sid), sid, SessionLeaseTTL); err != nil {
+		return fmt.Errorf("keeping session %q alive: %w", sid, err)
+	}
+	return nil
+}
+
+// interruptedReason is the error of a session whose process died.
+const interruptedReason = "interrupted: the process running it stopped (killed or crashed) before it finished; its statements show how far it got"
+
+// markInterrupted ends every running session whose lease lapsed (its
+// process died without finishing it): status interrupted, with what its
+// statements recorded. It returns how many it marked.
+func (s *sqlStore) markInterrupted(ctx context.Context) (int64, error) {
+	now := normTime(time.Now())
+	res, err := s.write.ExecContext(ctx, `UPDATE sessions SET status = $1, error = $2, finished_at = $3
+		WHERE status = $4 AND NOT EXISTS (
+			SELECT 1 FROM leases AS l WHERE l.name = 'session:' || sessions.sid AND l.expires_at > $3)`,
+		string(StatusInterrupted), interruptedReason, s.d.timeArg(now), string(StatusRunning))
+	if err != nil {
+		return 0, fmt.Errorf("marking sessions of dead processes interrupted: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("marking sessions of dead processes interrupted: %w", err)
+	}
+	if n > 0 {
+		if _, err := s.write.ExecContext(ctx, `DELETE FROM leases WHERE name LIKE 'session:%' AND expires_at <= $1`, s.d.timeArg(now)); err != nil {
+			return n, fmt.Errorf("forgetting lapsed session leases: %w", err)
+		}
+	}
+	return n, nil
+}
+
 // FinishSession ends the running session sid. A nil detail keeps the
 // session's detail; a zero finishedAt is now.
 func (s *sqlStore) FinishSession(ctx context.Context, sid string, status Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error {
@@ -169,7 +222,8 @@ func (s *sqlStore) finishSession(ctx context.Context, sid string, status Status,
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 1 {
-			return nil
+			_, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE name = $1`, sessionLease(sid))
+			return err
 		}
 		var current Status
 		err = tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE sid = $1`, sid).Scan(&current)

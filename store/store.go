@@ -137,6 +137,10 @@ type Store interface {
 	// FinishSession sets the final status, detail, error and finish time of
 	// a running session, once; finishing a finished session is an error.
 	FinishSession(ctx context.Context, sid string, status Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
+	// KeepSessionAlive renews the lease of a running session: its process
+	// is alive. A running session whose lease lapsed (its process died) is
+	// marked StatusInterrupted when the store is next opened.
+	KeepSessionAlive(ctx context.Context, sid string) error
 	// GetSession returns a session with its statements, or ErrNotFound.
 	GetSession(ctx context.Context, sid string) (*Session, error)
 	// ListSessions returns matching sessions, newest first, without statements.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -66,6 +68,13 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	if (opts.sid == "") == (opts.file == "") {
 		return fmt.Errorf("give exactly one of --sid SID and -f PLAN")
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// Ctrl-C or SIGTERM: the transaction in flight is rolled back, nothing
+	// after it runs, and the session is recorded interrupted.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	tree, _, st, err := g.treeAndState(ctx)
 	if err != nil {
 		return err
@@ -103,6 +112,8 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	}
 	_, _, refused, failed := rep.Counts()
 	switch {
+	case rep.Interrupted:
+		return &exitError{exitError1, fmt.Sprintf("apply %s interrupted: the transaction in flight was rolled back and nothing after it ran; see rolecd sessions show %s", sid, sid)}
 	case failed > 0:
 		return &exitError{exitError1, fmt.Sprintf("apply %s: %d role(s) or resource(s) failed; see rolecd sessions show %s", sid, failed, sid)}
 	case refused > 0:
