@@ -7,7 +7,8 @@
 // (half readers with SELECT, half writers with SELECT, INSERT, UPDATE,
 // DELETE). It then prints, for the plan and for the first apply: wall time,
 // statements, catalog queries, transactions and the process's peak RSS;
-// re-plans and checks that the plan is empty; and measures the physical
+// re-plans and checks that the plan is empty; plans a second resource of
+// the same cluster that declares no role (plan-0); and measures the physical
 // floor: the same privileges granted to R other roles on an identical copy
 // of the databases by one multi-role statement per privilege set, through
 // pgx. It is a measurement, not a test: run it with `make bench-apply`.
@@ -84,7 +85,10 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "built in %s\n", time.Since(start).Round(time.Millisecond))
 
 	tree, err := spec.Parse([]spec.File{
-		{Name: "resources.yaml", Data: []byte(fmt.Sprintf("resources:\n  - name: bench\n    host: %s\n    port: %d\n    sslmode: disable\n    admin:\n      user: %s\n      password_env: BENCH_PASSWORD\n", c.Host, c.Port, c.User))},
+		{Name: "resources.yaml", Data: []byte(fmt.Sprintf("resources:\n"+
+			"  - {name: bench, host: %[1]s, port: %[2]d, sslmode: disable, admin: {user: %[3]s, password_env: BENCH_PASSWORD}}\n"+
+			"  - {name: empty, host: %[1]s, port: %[2]d, sslmode: disable, admin: {user: %[3]s, password_env: BENCH_PASSWORD}}\n",
+			c.Host, c.Port, c.User))},
 		{Name: "roles.yaml", Data: []byte(rolesYAML(w))},
 	}, spec.Options{})
 	if err != nil {
@@ -105,8 +109,9 @@ func run(args []string, out io.Writer) error {
 		cfg.Tracer = &counter
 		return pgx.ConnectConfig(ctx, cfg)
 	}
-	planDoc := func() (*planner.Document, error) {
+	planDoc := func(resource string) (*planner.Document, error) {
 		return liveplan.Plan(ctx, tree, liveplan.Options{
+			Resources: []string{resource},
 			Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 				return catalog.Inspect(ctx, func(ctx context.Context, db string) (*pgx.Conn, error) {
 					return connect(ctx, res, db)
@@ -118,7 +123,7 @@ func run(args []string, out io.Writer) error {
 
 	counter.reset()
 	start = time.Now()
-	doc, err := planDoc()
+	doc, err := planDoc("bench")
 	if err != nil {
 		return err
 	}
@@ -149,7 +154,7 @@ func run(args []string, out io.Writer) error {
 	start = time.Now()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
 		Store: st, Secrets: secrets{cipher}, Connect: connect, SID: uuid.NewString(), Actor: "bench",
-		Resources: map[string]spec.Resource{"bench": tree.Resources[0]}, Log: zerolog.Nop(),
+		Resources: resources(tree), Log: zerolog.Nop(),
 	})
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
@@ -162,7 +167,7 @@ func run(args []string, out io.Writer) error {
 
 	counter.reset()
 	start = time.Now()
-	again, err := planDoc()
+	again, err := planDoc("bench")
 	if err != nil {
 		return err
 	}
@@ -172,6 +177,19 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("re-plan after apply is not empty: %d role(s) with %d statement(s)", n.Changes, n.Statements)
 	}
 	fmt.Fprintln(out, "re-plan: empty")
+
+	// A resource declaring no role, on the cluster that now holds the R
+	// roles of the other: its inspection must not pay for them.
+	counter.reset()
+	start = time.Now()
+	none, err := planDoc("empty")
+	if err != nil {
+		return err
+	}
+	if e := none.Resources[0].Error; e != "" {
+		return fmt.Errorf("plan of the resource declaring no role: %s", e)
+	}
+	report(out, "plan-0", time.Since(start), none.Summary().Statements, &counter)
 
 	if *floor {
 		took, stmts, err := physicalFloor(ctx, c, w)
@@ -187,6 +205,14 @@ func run(args []string, out io.Writer) error {
 func report(out io.Writer, what string, took time.Duration, statements int, c *counter) {
 	fmt.Fprintf(out, "%-8s %9s  %6d statements  %4d catalog queries  %5d transactions  %4d other queries  peak RSS %s\n",
 		what, took.Round(time.Millisecond), statements, c.catalog.Load(), c.tx.Load(), c.other.Load(), peakRSS())
+}
+
+func resources(tree *spec.Tree) map[string]spec.Resource {
+	out := map[string]spec.Resource{}
+	for _, r := range tree.Resources {
+		out[r.Name] = r
+	}
+	return out
 }
 
 func executed(rep *applier.Report) int {
