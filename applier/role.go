@@ -497,9 +497,11 @@ func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*
 	// not stop the others: re-plan each role alone.
 	for _, r := range runs {
 		one := in
-		one.Only = r.name()
-		if r.removal {
-			one.Roles = nil
+		one.Only, one.Roles = r.name(), nil
+		for _, d := range in.Roles {
+			if d.Name == r.name() {
+				one.Roles = []spec.Role{d}
+			}
 		}
 		rp, err := planner.PlanResource(one)
 		if err != nil {

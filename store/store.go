@@ -76,6 +76,9 @@ type Session struct {
 type Statement struct {
 	Seq      int // 1, 2, ... within the session
 	Resource string
+	// Role is the role the statement served; for a statement shared by
+	// several roles (GRANT ... TO r1, r2), recorded once, the roles it
+	// served joined by ", " (names rolecd computes hold no comma).
 	Role     string
 	Database string
 	SQL      string // redacted

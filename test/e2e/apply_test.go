@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -498,5 +499,75 @@ func TestApplyQueryCountIsFixed(t *testing.T) {
 		if got := count(roles); !reflect.DeepEqual(got, want) {
 			t.Errorf("%d roles: catalog queries per database %v, want %v", roles, got, want)
 		}
+	}
+}
+
+// Roles needing the same privileges share statements, recorded once with
+// the roles they served; a role that drifted is refused while the others
+// apply; a role option equal to the password placeholder is applied as
+// the literal it is, never replaced by a verifier.
+func TestApplySharedStatementsAndDrift(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "app")
+	c.Exec(t, "app", `CREATE SCHEMA s; CREATE TABLE s.t (id int); CREATE TABLE s.u (id int)`)
+	h := newApplyHarness(t, clusters)
+	roles := "roles:\n" +
+		"  - {resource: app, role: a, scopes: [app.s], privileges: [SELECT]}\n" +
+		"  - {resource: app, role: b, scopes: [app.s], privileges: [SELECT]}\n" +
+		"  - {resource: app, role: c, scopes: [app.s], privileges: [SELECT], options: {application_name: \"<redacted>\"}}\n"
+	tree := mustTree(t, c, roles)
+	rep := h.apply(t, plan(t, tree, clusters), tree)
+	if rep.Status() != store.StatusApplied {
+		t.Fatalf("apply: %+v", rep)
+	}
+	a, b, cc := expand("{app:a}"), expand("{app:b}"), expand("{app:c}")
+	sess, err := h.store.GetSession(context.Background(), rep.SID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`GRANT SELECT ON ALL TABLES IN SCHEMA "s" TO "%s", "%s", "%s"`, a, b, cc)
+	found := 0
+	for _, st := range sess.Statements {
+		if st.SQL == want {
+			found++
+			if st.Role != strings.Join([]string{a, b, cc}, ", ") || st.Outcome != "ok" {
+				t.Errorf("shared statement recorded as %+v", st)
+			}
+		}
+	}
+	if found != 1 {
+		t.Fatalf("the shared GRANT was recorded %d times, want once:\n%v", found, sess.Statements)
+	}
+	for _, label := range []string{"a", "b", "c"} {
+		rr := roleStatus(rep, label)
+		if !slices.ContainsFunc(rr.Statements, func(s applier.StatementReport) bool { return s.SQL == want && s.Roles == 3 }) {
+			t.Errorf("role %s's report does not list the shared statement: %+v", label, rr.Statements)
+		}
+	}
+	if !queryBool(t, c, "postgres", fmt.Sprintf(`SELECT rolconfig = ARRAY['application_name=<redacted>'] FROM pg_roles WHERE rolname = '%s'`, cc)) {
+		t.Error("the option equal to the placeholder was not applied literally")
+	}
+	if !queryBool(t, c, "postgres", fmt.Sprintf(`SELECT rolpassword LIKE 'SCRAM-SHA-256$%%' FROM pg_authid WHERE rolname = '%s'`, cc)) {
+		t.Error("the role's password is not a SCRAM verifier")
+	}
+	requireEmpty(t, plan(t, tree, clusters))
+
+	// A new table and a wider privilege for all; then b drifts.
+	wider := mustTree(t, c, strings.ReplaceAll(roles, "privileges: [SELECT]", "privileges: [SELECT, INSERT]"))
+	reviewed := plan(t, wider, clusters)
+	c.Exec(t, "app", fmt.Sprintf(`GRANT UPDATE ON s.t TO "%s"`, b))
+	rep = h.apply(t, reviewed, wider)
+	if rr := roleStatus(rep, "b"); rr.Status != applier.RoleRefused || !strings.Contains(rr.Reason, "drifted") {
+		t.Errorf("b = %+v, want refused", rr)
+	}
+	for _, label := range []string{"a", "c"} {
+		if rr := roleStatus(rep, label); rr.Status != applier.RoleApplied {
+			t.Errorf("%s = %+v, want applied", label, rr)
+		}
+	}
+	if queryBool(t, c, "app", fmt.Sprintf(`SELECT has_table_privilege('%s', 's.u', 'INSERT')`, b)) {
+		t.Error("the refused role was granted INSERT")
+	}
+	if !queryBool(t, c, "app", fmt.Sprintf(`SELECT has_table_privilege('%s', 's.u', 'INSERT') AND has_table_privilege('%s', 's.u', 'INSERT')`, a, cc)) {
+		t.Error("the roles that did not drift were not granted INSERT")
 	}
 }
