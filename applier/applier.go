@@ -77,6 +77,20 @@ type Options struct {
 	Actor     string
 	Now       func() time.Time
 	Log       zerolog.Logger
+	// Progress, when set, is told after each transaction how far the apply
+	// is (for a terminal; never called concurrently).
+	Progress func(Progress)
+}
+
+// Progress is how far an apply is: within a resource, the transactions
+// (one per database) done out of all, and the roles settled.
+type Progress struct {
+	Resource  string
+	Database  string
+	Step      int // transactions done in this resource
+	Steps     int
+	RolesDone int // roles applied, refused or failed so far
+	Roles     int // roles of the resource that require migration
 }
 
 // Report is the outcome of an apply, stored as the session's detail.

@@ -218,7 +218,27 @@ func (c *cluster) reviewed(r *run, st step) []string {
 // error is returned only when the resource cannot go on (unreachable,
 // the lock lost for good, interrupted).
 func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
-	for _, st := range c.steps() {
+	steps := c.steps()
+	pending := 0
+	for _, r := range c.runs {
+		if r.plan.CurrentState.RequiresMigration {
+			pending++
+		}
+	}
+	progress := func(i int, db string) {
+		if a.opts.Progress == nil {
+			return
+		}
+		settled := 0
+		for _, r := range c.runs {
+			if r.plan.CurrentState.RequiresMigration && (r.done || len(r.ran)+r.concurrent >= len(r.plan.SQLPlan)) {
+				settled++
+			}
+		}
+		a.opts.Progress(Progress{Resource: c.res.Name, Database: db, Step: i, Steps: len(steps), RolesDone: settled, Roles: pending})
+	}
+	for i, st := range steps {
+		progress(i, st.db)
 		var runs []*run
 		for _, r := range c.runs {
 			if !r.done && len(c.reviewed(r, st)) > 0 {
@@ -252,6 +272,7 @@ func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 			}
 			r.inFlight = false
 		}
+		progress(i+1, st.db)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,6 +39,9 @@ type Options struct {
 	Source    planner.Source
 	Now       func() time.Time
 	Log       zerolog.Logger
+	// Progress, when set, is told each time a resource is planned: how
+	// many of all are done (for a terminal; never called concurrently).
+	Progress func(resource string, done, total int)
 }
 
 // Plan inspects and plans every selected resource of tree.
@@ -63,9 +67,17 @@ func Plan(ctx context.Context, tree *spec.Tree, opts Options) (*planner.Document
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
+	var mu sync.Mutex
+	done := 0
 	for i, res := range selected {
 		g.Go(func() error {
 			doc.Resources[i] = planOne(gctx, res, tree.RolesFor(res.Name), opts)
+			if opts.Progress != nil {
+				mu.Lock()
+				done++
+				opts.Progress(res.Name, done, len(selected))
+				mu.Unlock()
+			}
 			return nil
 		})
 	}

@@ -92,6 +92,7 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	sid := uuid.NewString()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
 		Store: st.store, Secrets: secrets{st.cipher}, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
+		Progress: g.progress().applyFunc(),
 		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
 			return dialer.Connect(ctx, res, db)
 		},

@@ -486,9 +486,14 @@ func TestApplyQueryCountIsFixed(t *testing.T) {
 			cfg.Tracer = cc
 			return pgx.ConnectConfig(ctx, cfg)
 		}
+		var last applier.Progress
+		opts.Progress = func(p applier.Progress) { last = p }
 		rep, err := applier.Apply(context.Background(), doc, opts)
 		if err != nil || rep.Status() != store.StatusApplied {
 			t.Fatalf("apply of %d roles: %v %+v", roles, err, rep)
+		}
+		if last.Step != last.Steps || last.RolesDone != last.Roles || last.Roles == 0 {
+			t.Errorf("last progress = %+v, want every transaction and role done", last)
 		}
 		return cc.queries
 	}
