@@ -339,7 +339,7 @@ func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) Resourc
 func (a *applier) finish(ctx context.Context, c *cluster, r *run, resourceErr string) {
 	if !r.done {
 		switch {
-		case resourceErr != "" && len(r.ran) < len(r.plan.SQLPlan):
+		case resourceErr != "" && !r.complete():
 			r.stop(RoleFailed, resourceErr)
 		case r.applied > 0:
 			r.report.Status = RoleApplied

@@ -54,15 +54,24 @@ type run struct {
 	// concurrent the ones whose re-plan found nothing left (another
 	// apply did it).
 	applied, concurrent int
-	// ran lists the databases whose transaction ran its statements
-	// (committed), inFlight is set while one of its transactions runs.
+	// ran lists the steps (step.key) whose transaction ran its
+	// statements and committed.
 	ran      map[string]bool
-	inFlight bool
 	verifier string
 	version  int // pending credential version, 0 for none
 }
 
 func (r *run) name() string { return r.plan.Config.RoleName }
+
+// complete reports whether every transaction of the role committed or
+// found nothing left to do.
+func (r *run) complete() bool {
+	steps := len(r.plan.SQLPlan)
+	if r.drop {
+		steps++
+	}
+	return len(r.ran)+r.concurrent >= steps
+}
 
 // stop ends the role with a status and reason.
 func (r *run) stop(status, reason string) {
@@ -231,7 +240,7 @@ func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 		}
 		settled := 0
 		for _, r := range c.runs {
-			if r.plan.CurrentState.RequiresMigration && (r.done || len(r.ran)+r.concurrent >= len(r.plan.SQLPlan)) {
+			if r.plan.CurrentState.RequiresMigration && (r.done || r.complete()) {
 				settled++
 			}
 		}
@@ -266,11 +275,14 @@ func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted in database %q: %w", st.db, ctx.Err())
 		}
-		for _, r := range runs {
-			if r.inFlight && err != nil && !r.done {
-				r.stop(RoleFailed, err.Error())
+		if err != nil {
+			// A step fails only before its roles' statements ran (begin,
+			// inspection): every role still waiting there fails.
+			for _, r := range runs {
+				if !r.done && !r.ran[st.key()] {
+					r.stop(RoleFailed, err.Error())
+				}
 			}
-			r.inFlight = false
 		}
 		progress(i+1, st.db)
 	}
@@ -300,12 +312,29 @@ func (a *applier) ensureLock(ctx context.Context, c *cluster) error {
 	return nil
 }
 
-// step runs one transaction: it re-inspects the cluster and the database
-// inside it, re-plans every role of the plan for that database, refuses
-// the roles whose statements differ from the reviewed ones, and runs those
-// of the others, shared where roles need the same statement.
-func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) (err error) {
+// key names a step in run.ran.
+func (st step) key() string {
+	if st.drop {
+		return st.db + "\x00drop"
+	}
+	return st.db
+}
+
+// step runs one database's statements: in a first transaction it
+// re-inspects the cluster and the database, re-plans every role of the
+// plan for that database, refuses the roles whose statements differ from
+// the reviewed ones and runs those of the others, shared where roles need
+// the same statement. When so many roles need different statements on the
+// same objects that a transaction would rewrite a catalog row more than
+// planner.MaxRewrites times, the later roles run in further transactions
+// (each role's statements in one). It returns a *connLostError when the
+// connection broke: the roles not yet committed may be retried.
+func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) error {
 	db := st.db
+	runs = slices.DeleteFunc(slices.Clone(runs), func(r *run) bool { return r.done || r.ran[st.key()] })
+	if len(runs) == 0 {
+		return nil
+	}
 	conn, err := a.conn(ctx, c, db)
 	if err != nil {
 		return err
@@ -316,19 +345,15 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) (e
 		}
 		return err
 	}
-	tx, err := conn.Begin(ctx)
+	tx, err := a.begin(ctx, conn, db)
 	if err != nil {
-		return lost(fmt.Errorf("database %q: begin: %w", db, err))
+		return lost(err)
 	}
-	committed := false
 	defer func() {
-		if !committed {
+		if tx != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+lockTimeout+"'"); err != nil {
-		return lost(fmt.Errorf("database %q: %w", db, err))
-	}
 	live, err := inspect(ctx, tx, c, db)
 	if err != nil {
 		return lost(err)
@@ -337,7 +362,7 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) (e
 
 	// Compare each role's re-plan with the reviewed statements.
 	var perRole [][]planner.Statement
-	var running []*run
+	byName := map[string]*run{}
 	for _, r := range runs {
 		got, ok := now[r.name()]
 		if !ok {
@@ -360,37 +385,67 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) (e
 		case r.drop && db == c.res.Database:
 			run = got[:len(got)-1]
 		}
+		// Passwords are stored before PostgreSQL sees their verifier:
+		// never lost. A retried transaction reuses the pending one.
+		if r.verifier == "" && slices.ContainsFunc(run, func(s planner.Statement) bool { return s.Password }) {
+			if err := a.newPassword(ctx, c, r); err != nil {
+				r.stop(RoleFailed, err.Error())
+				continue
+			}
+		}
 		perRole = append(perRole, run)
-		running = append(running, r)
+		byName[r.name()] = r
 	}
-	if len(running) == 0 {
-		return nil
-	}
-	// Passwords are stored before PostgreSQL sees their verifier: never lost.
-	for i, r := range running {
-		if !slices.ContainsFunc(perRole[i], func(s planner.Statement) bool { return s.Password }) {
-			continue
+	for i, batch := range planner.ShareBatches(perRole, planner.MaxRewrites) {
+		if i > 0 {
+			if tx, err = a.begin(ctx, conn, db); err != nil {
+				return lost(err)
+			}
 		}
-		if r.verifier != "" {
-			continue // a retried transaction: the stored pending password is reused
-		}
-		if err := a.newPassword(ctx, c, r); err != nil {
-			r.stop(RoleFailed, err.Error())
-			perRole[i] = nil
-		}
-	}
-	byName := make(map[string]*run, len(running))
-	for _, r := range running {
-		if !r.done {
-			byName[r.name()] = r
-			r.inFlight = true
+		err := a.batch(ctx, c, st, tx, batch, byName)
+		tx = nil // committed or rolled back by batch
+		if err != nil {
+			if err = lost(err); errors.As(err, new(*connLostError)) || ctx.Err() != nil {
+				return err
+			}
+			for _, s := range batch {
+				for _, role := range s.Roles {
+					if r := byName[role]; r != nil && !r.done {
+						r.stop(RoleFailed, err.Error())
+					}
+				}
+			}
 		}
 	}
-	shared := planner.Share(perRole)
+	return nil
+}
+
+// begin starts a transaction with the apply's lock timeout.
+func (a *applier) begin(ctx context.Context, conn *pgx.Conn, db string) (pgx.Tx, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("database %q: begin: %w", db, err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+lockTimeout+"'"); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("database %q: %w", db, err)
+	}
+	return tx, nil
+}
+
+// batch runs shared statements in tx and commits it (or rolls it back on
+// the first failure), records every statement once with the roles it
+// served, and marks those roles' step done.
+func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, shared []planner.Shared, byName map[string]*run) error {
+	db := st.db
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
 	results := make([]StatementReport, 0, len(shared))
-	record := func() {
-		a.recordShared(ctx, c, shared[:len(results)], results, byName)
-	}
+	record := func() { a.recordShared(ctx, c, shared[:len(results)], results, byName) }
 	quiet := false
 	for i, s := range shared {
 		verifier := ""
@@ -414,7 +469,7 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) (e
 				results = append(results, StatementReport{Database: db, SQL: rest.SQL, Outcome: "skipped"})
 			}
 			record()
-			return lost(fmt.Errorf("database %q: %s", db, rep.Error))
+			return fmt.Errorf("database %q: %s", db, rep.Error)
 		}
 		results = append(results, rep)
 	}
@@ -423,17 +478,26 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) (e
 			results[j].Outcome, results[j].Error = "unknown", "commit failed"
 		}
 		record()
-		return lost(fmt.Errorf("database %q: commit: %w (the transaction may or may not have committed; plan again to see)", db, err))
+		return fmt.Errorf("database %q: commit: %w (the transaction may or may not have committed; plan again to see)", db, err)
 	}
 	committed = true
 	record()
-	for _, r := range byName {
+	served := map[string]bool{}
+	for _, s := range shared {
+		for _, role := range s.Roles {
+			served[role] = true
+		}
+	}
+	for role := range served {
+		r := byName[role]
+		if r == nil {
+			continue
+		}
 		r.applied++
-		r.inFlight = false
 		if r.ran == nil {
 			r.ran = map[string]bool{}
 		}
-		r.ran[db] = true
+		r.ran[st.key()] = true
 		if db == c.res.Database && !st.drop && !r.removal {
 			r.passwordSet = true
 			if r.version > 0 {

@@ -139,19 +139,21 @@ func (w *renderer) grantMembership(group, role string, options bool) string {
 
 // grant renders GRANT privs ON <kind> objects TO role.
 func (w *renderer) grant(kind objectKind, privs, objects []string, role string) Statement {
-	return w.grantee("GRANT "+w.privilegeList(kind, privs)+" "+kind.clause(w.identList(objects))+" TO ", role, "")
+	return w.grantee("GRANT "+w.privilegeList(kind, privs)+" "+kind.clause(w.identList(objects))+" TO ", role, "").
+		rewrites(kind, objects)
 }
 
 // revoke renders REVOKE privs ON <kind> objects FROM role.
 func (w *renderer) revoke(kind objectKind, privs, objects []string, role string) Statement {
-	return w.grantee("REVOKE "+w.privilegeList(kind, privs)+" "+kind.clause(w.identList(objects))+" FROM ", role, "")
+	return w.grantee("REVOKE "+w.privilegeList(kind, privs)+" "+kind.clause(w.identList(objects))+" FROM ", role, "").
+		rewrites(kind, objects)
 }
 
 // revokeGrantOption renders REVOKE GRANT OPTION FOR privs ON <kind> objects
 // FROM role: the privileges stay, the right to pass them on goes.
 func (w *renderer) revokeGrantOption(kind objectKind, privs, objects []string, role string) Statement {
 	return w.grantee("REVOKE GRANT OPTION FOR "+w.privilegeList(kind, privs)+" "+
-		kind.clause(w.identList(objects))+" FROM ", role, "")
+		kind.clause(w.identList(objects))+" FROM ", role, "").rewrites(kind, objects)
 }
 
 // alterDefaultPrivileges renders ALTER DEFAULT PRIVILEGES FOR ROLE creators
@@ -186,7 +188,18 @@ func (w *renderer) alterDefaultPrivileges(action defaultAction, creators, schema
 	default:
 		b.WriteString(" REVOKE " + list + " ON " + objects + " FROM ")
 	}
-	return w.grantee(b.String(), role, "")
+	st := w.grantee(b.String(), role, "")
+	// One pg_default_acl row per creator, schema and kind of object.
+	scopes := schemas
+	if len(scopes) == 0 {
+		scopes = []string{""} // database-wide
+	}
+	for _, c := range creators {
+		for _, sc := range scopes {
+			st.objects = append(st.objects, "defaults\x00"+c+"\x00"+sc+"\x00"+objects)
+		}
+	}
+	return st
 }
 
 // settingName renders a setting name: an allow-listed name as is (they are

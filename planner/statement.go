@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -27,6 +28,18 @@ type Statement struct {
 	// head and tail surround the quoted role name of a shareable
 	// statement (empty head: not shareable).
 	head, tail string
+	// objects name the catalog rows the statement rewrites (a schema's
+	// tables, a schema, a database, a default ACL), to bound how often one
+	// transaction rewrites them.
+	objects []string
+}
+
+// rewrites records the catalog rows a statement on kind objects rewrites.
+func (s Statement) rewrites(kind objectKind, objects []string) Statement {
+	for _, o := range objects {
+		s.objects = append(s.objects, fmt.Sprintf("%d\x00%s", kind, o))
+	}
+	return s
 }
 
 // Shareable reports whether s may be merged with the same statement for
@@ -164,6 +177,52 @@ func Share(perRole [][]Statement) []Shared {
 		}
 	}
 	return out
+}
+
+// MaxRewrites is how many statements of one transaction may rewrite the
+// same catalog rows (a schema's tables, a schema, a database, a default
+// ACL) before the next roles go to a new transaction: each GRANT rewrites
+// every row it touches, and row versions pile up inside a transaction.
+const MaxRewrites = 8
+
+// ShareBatches is Share in transactions: roles (in the order of perRole)
+// are added to the current batch while the batch's shared statements
+// rewrite no catalog row more than maxRewrites times, then a new batch
+// starts. A role's statements are never split between batches, so each
+// role's statements for a database stay in one transaction.
+func ShareBatches(perRole [][]Statement, maxRewrites int) [][]Shared {
+	var out [][]Shared
+	var cur [][]Statement
+	var curShared []Shared
+	for _, l := range perRole {
+		if len(l) == 0 {
+			continue
+		}
+		next := Share(append(slices.Clip(cur), l))
+		if len(cur) > 0 && mostRewrites(next) > maxRewrites {
+			out = append(out, curShared)
+			cur, next = nil, Share([][]Statement{l})
+		}
+		cur = append(cur, l)
+		curShared = next
+	}
+	if len(cur) > 0 {
+		out = append(out, curShared)
+	}
+	return out
+}
+
+// mostRewrites is the largest number of statements rewriting one row.
+func mostRewrites(l []Shared) int {
+	counts := map[string]int{}
+	most := 0
+	for _, s := range l {
+		for _, o := range s.exec.objects {
+			counts[o]++
+			most = max(most, counts[o])
+		}
+	}
+	return most
 }
 
 // sharedText renders shared statements one per line, for golden files.

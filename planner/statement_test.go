@@ -164,3 +164,63 @@ func TestPlanOneDatabase(t *testing.T) {
 		}
 	}
 }
+
+// Roles needing different privileges on the same tables go to several
+// transactions, so that none rewrites a row more than MaxRewrites times;
+// each role's statements stay in one transaction, and roles with the same
+// privileges still share.
+func TestShareBatches(t *testing.T) {
+	privs := []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
+	var roles []spec.Role
+	for i := 1; i <= 40; i++ {
+		var p []string
+		for b, name := range privs {
+			if (i%20+1)&(1<<b) != 0 {
+				p = append(p, name)
+			}
+		}
+		roles = append(roles, managed(fmt.Sprintf("r%02d", i), []string{"app.public"}, p...))
+	}
+	rp, err := PlanResource(input(appCluster(v16), roles...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perRole [][]Statement
+	for _, r := range rp.Roles {
+		perRole = append(perRole, r.Statements["app"])
+	}
+	batches := ShareBatches(perRole, MaxRewrites)
+	if len(batches) < 3 {
+		t.Fatalf("%d batches for 20 privilege sets, want at least 3", len(batches))
+	}
+	seen := map[string]int{}
+	total := 0
+	for i, b := range batches {
+		if got := mostRewrites(b); got > MaxRewrites {
+			t.Errorf("batch %d rewrites a row %d times", i, got)
+		}
+		for _, s := range b {
+			total++
+			for _, r := range s.Roles {
+				if prev, ok := seen[r]; ok && prev != i {
+					t.Errorf("role %s split between batches %d and %d", r, prev, i)
+				}
+				seen[r] = i
+			}
+		}
+	}
+	if len(seen) != len(roles) {
+		t.Errorf("%d roles in the batches, want %d", len(seen), len(roles))
+	}
+	if all := Share(perRole); total >= len(SQLs(flatten(perRole))) || len(all) > total {
+		t.Errorf("%d statements in batches: not shared (%d unshared, %d in one)", total, len(flatten(perRole)), len(all))
+	}
+}
+
+func flatten(l [][]Statement) []Statement {
+	var out []Statement
+	for _, x := range l {
+		out = append(out, x...)
+	}
+	return out
+}

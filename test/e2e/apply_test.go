@@ -442,13 +442,17 @@ func TestKilledConnectionTwiceStops(t *testing.T) {
 type catalogCounter struct {
 	mu      sync.Mutex
 	queries map[string]int
+	begins  map[string]int // transactions per database
 }
 
 func (cc *catalogCounter) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if strings.HasPrefix(strings.TrimSpace(d.SQL), "--") {
-		cc.mu.Lock()
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	switch sql := strings.TrimSpace(d.SQL); {
+	case strings.HasPrefix(sql, "--"):
 		cc.queries[conn.Config().Database]++
-		cc.mu.Unlock()
+	case strings.EqualFold(sql, "begin") && cc.begins != nil:
+		cc.begins[conn.Config().Database]++
 	}
 	return ctx
 }
@@ -575,4 +579,46 @@ func TestApplySharedStatementsAndDrift(t *testing.T) {
 	if !queryBool(t, c, "app", fmt.Sprintf(`SELECT has_table_privilege('%s', 's.u', 'INSERT') AND has_table_privilege('%s', 's.u', 'INSERT')`, a, cc)) {
 		t.Error("the roles that did not drift were not granted INSERT")
 	}
+}
+
+// Roles needing many different privilege sets on the same tables are
+// applied in several transactions, so that no transaction rewrites a
+// table's catalog row more than a handful of times; the result is exact.
+func TestApplyBatchesDistinctPrivilegeSets(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "app")
+	c.Exec(t, "app", `CREATE TABLE t1 (id int); CREATE TABLE t2 (id int)`)
+	h := newApplyHarness(t, clusters)
+	privs := []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
+	var b strings.Builder
+	b.WriteString("roles:\n")
+	for i := 1; i <= 24; i++ {
+		var p []string
+		for bit, name := range privs {
+			if i&(1<<bit) != 0 {
+				p = append(p, name)
+			}
+		}
+		fmt.Fprintf(&b, "  - {resource: app, role: r%d, scopes: [app.public], privileges: [%s]}\n", i, strings.Join(p, ", "))
+	}
+	tree := mustTree(t, c, b.String())
+	doc := plan(t, tree, clusters)
+	cc := &catalogCounter{queries: map[string]int{}, begins: map[string]int{}}
+	opts := h.options(tree)
+	dialer := adminconn.Dialer{Getenv: env(clusters)}
+	opts.Connect = func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
+		cfg, err := dialer.Config(res, db)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Tracer = cc
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	rep, err := applier.Apply(context.Background(), doc, opts)
+	if err != nil || rep.Status() != store.StatusApplied {
+		t.Fatalf("apply: %v %+v", err, rep)
+	}
+	if cc.begins["app"] < 2 || cc.queries["app"] != catalog.QueriesPerCluster+catalog.QueriesPerDatabase {
+		t.Errorf("database app: %d transactions, %d catalog queries; want several transactions and one inspection", cc.begins["app"], cc.queries["app"])
+	}
+	requireEmpty(t, plan(t, tree, clusters))
 }
