@@ -154,7 +154,10 @@ func newRun(res spec.Resource, r planner.RolePlan) *run {
 		return ru
 	}
 	ru.spec = role
-	ru.reset = !role.RotatePassword && len(r.PasswordStatements[res.Database]) > 0
+	// A password statement for a role that existed at plan time, without
+	// rotate_password, is a reset the plan decided on (a CREATE ROLE
+	// always sets one).
+	ru.reset = !role.RotatePassword && r.CurrentState.Exists && len(r.PasswordStatements[res.Database]) > 0
 	return ru
 }
 
