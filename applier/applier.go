@@ -1,13 +1,19 @@
-// Package applier applies a reviewed plan document, exactly or not at all:
-// per role, each database's statements run in one transaction that first
-// re-inspects the live catalog, re-plans the role and compares the
-// checksum of what remains to be done with the reviewed plan, so an outside
-// change since the plan is refused ("live state drifted") instead of being
-// overwritten. A session-level advisory lock in the maintenance database
-// serialises rolecd appliers on a cluster. Generated passwords are stored
-// encrypted before PostgreSQL sees their SCRAM verifier, never the plaintext.
-// A removed role is dropped last, after every database has reassigned and
-// dropped what it owns, and its stored passwords are then deleted.
+// Package applier applies a reviewed plan document, exactly or not at all.
+// The cost follows the work, not roles x databases: each database's
+// statements run in a transaction that first re-inspects the cluster and
+// that database once, re-plans every role of the plan from that snapshot
+// and compares each role's statements with the reviewed ones, so an outside
+// change since the plan refuses that role ("live state drifted"), there and
+// in later databases, instead of being overwritten; the other roles run.
+// Roles needing the same statement share one (GRANT ... TO r1, r2, ...),
+// recorded once with the roles it served. A session-level advisory lock in
+// the maintenance database serialises rolecd appliers on a cluster. A lost
+// connection is reopened and its transaction retried once. Generated
+// passwords are stored encrypted before PostgreSQL sees their SCRAM
+// verifier, never the plaintext, which goes into the statement the planner
+// marked. A removed role is dropped last, after every database has
+// reassigned and dropped what it owns, and its stored passwords are then
+// deleted.
 package applier
 
 import (

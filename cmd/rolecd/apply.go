@@ -31,9 +31,11 @@ func newApplyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply --sid SID | -f PLAN",
 		Short: "Apply a reviewed plan, refusing any role whose live state drifted since",
-		Long: "apply runs exactly the SQL of a plan session (--sid) or plan document (-f). Before each database's\n" +
-			"statements it re-plans the role inside the same transaction and refuses it when the SQL differs.\n" +
-			"Exit status: 0 applied (or nothing to do), 3 refused (drift), 1 error.",
+		Long: "apply runs exactly the SQL of a plan session (--sid) or plan document (-f). Each database's\n" +
+			"statements run in a transaction that first re-inspects that database once and re-plans every role;\n" +
+			"a role whose SQL differs is refused, the others run (roles needing the same grant share one statement).\n" +
+			"Ctrl-C rolls back the transaction in flight and records the session interrupted.\n" +
+			"Exit status: 0 applied (or nothing to do), 3 refused (drift), 1 error or interrupted.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return applyRun(cmd.Context(), g, opts)
