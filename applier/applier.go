@@ -86,6 +86,10 @@ type Options struct {
 	// Progress, when set, is told after each transaction how far the apply
 	// is (for a terminal; never called concurrently).
 	Progress func(Progress)
+	// ResourceTimeout, when positive, bounds each resource's apply (lock
+	// wait included): past it, the transaction in flight is rolled back and
+	// the resource fails with that reason; the next resources still run.
+	ResourceTimeout time.Duration
 }
 
 // Progress is how far an apply is: within a resource, the transactions
@@ -312,7 +316,13 @@ func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) Resourc
 	c.opts = catalog.Options{Roles: interest}
 	if pending > 0 {
 		defer c.close(ctx)
-		err := a.resourceSteps(ctx, c)
+		rctx := ctx
+		if a.opts.ResourceTimeout > 0 {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, a.opts.ResourceTimeout)
+			defer cancel()
+		}
+		err := a.resourceSteps(rctx, c)
 		if c.lock != nil {
 			if _, uerr := c.lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); uerr != nil {
 				log.Warn().Err(uerr).Msg("releasing the apply lock (it goes with the connection)")

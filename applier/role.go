@@ -261,6 +261,9 @@ func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 			continue
 		}
 		if err := a.ensureLock(ctx, c); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("timed out waiting for the apply lock (another apply holds it): %w", err)
+			}
 			return err
 		}
 		err := a.step(ctx, c, st, runs)
@@ -275,8 +278,11 @@ func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 				return fmt.Errorf("database %q unreachable, stopped after one retry: %v", st.db, lost.err)
 			}
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted in database %q: %w", st.db, ctx.Err())
+		if err := ctx.Err(); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("timed out in database %q (the resource's apply timeout): the transaction in flight was rolled back", st.db)
+			}
+			return fmt.Errorf("interrupted in database %q: %w", st.db, err)
 		}
 		if err != nil {
 			// A step fails only before its roles' statements ran (begin,
