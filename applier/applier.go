@@ -138,7 +138,9 @@ type StatementReport struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Seq is the statement's number in the apply session.
 	Seq int `json:"seq,omitempty"`
-	// Roles is how many roles a shared statement served (0: this one only).
+	// Roles is, for a statement shared by several roles, how many it
+	// served: SQL is then this role's own statement, and the session's
+	// statement Seq the shared one that ran, naming them all.
 	Roles int `json:"roles,omitempty"`
 }
 

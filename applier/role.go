@@ -627,12 +627,15 @@ func (a *applier) recordShared(ctx context.Context, c *cluster, shared []planner
 		if err != nil {
 			a.opts.Log.Error().Err(err).Str("sid", a.opts.SID).Msg("recording statement")
 		}
-		if len(s.Roles) > 1 {
-			res.Roles = len(s.Roles)
-		}
-		for _, role := range s.Roles {
+		for j, role := range s.Roles {
 			if r := byName[role]; r != nil {
-				r.report.Statements = append(r.report.Statements, res)
+				own := res
+				if len(s.Roles) > 1 {
+					// The role's own statement; the session holds the
+					// shared one (Seq) naming every role it served.
+					own.SQL, own.Roles = s.Own(j), len(s.Roles)
+				}
+				r.report.Statements = append(r.report.Statements, own)
 			}
 		}
 	}

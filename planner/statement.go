@@ -119,7 +119,13 @@ type Shared struct {
 	Password bool
 	exec     Statement
 	combined bool
+	// own are the statements it stands for, one per role of Roles.
+	own []Statement
 }
+
+// Own returns the statement the i-th role of Roles planned itself: what
+// that role got, as its plan shows it.
+func (s Shared) Own(i int) string { return s.own[i].SQL }
 
 // Exec returns the SQL to send: the password statement with the verifier
 // (see Statement.Exec), any other statement as recorded.
@@ -163,11 +169,12 @@ func Share(perRole [][]Statement) []Shared {
 		if s.Shareable() {
 			if i, ok := open[s.shareKey()]; ok && len(out[i].Roles) < MaxShared && !slices.Contains(out[i].Roles, s.Role) {
 				out[i].Roles = append(out[i].Roles, s.Role)
+				out[i].own = append(out[i].own, s)
 				continue
 			}
 			open[s.shareKey()] = len(out)
 		}
-		out = append(out, Shared{SQL: s.SQL, Roles: []string{s.Role}, Password: s.Password, exec: s})
+		out = append(out, Shared{SQL: s.SQL, Roles: []string{s.Role}, Password: s.Password, exec: s, own: []Statement{s}})
 	}
 	for i := range out {
 		if len(out[i].Roles) > 1 {
@@ -193,21 +200,57 @@ const MaxRewrites = 8
 func ShareBatches(perRole [][]Statement, maxRewrites int) [][]Shared {
 	var out [][]Shared
 	var cur [][]Statement
-	var curShared []Shared
+	// The current batch's shared statements (by phase and share key) and
+	// how often they rewrite each row, kept as roles join.
+	keys := map[string]bool{}
+	counts := map[string]int{}
+	// join adds l to the batch unless (and force is not set) its new
+	// statements would rewrite a row more than maxRewrites times.
+	join := func(l []Statement, force bool) bool {
+		added := map[string]int{}
+		newKeys := map[string]bool{}
+		for _, st := range l {
+			k := fmt.Sprintf("%d\x00%s", st.Phase, st.shareKey())
+			if st.Shareable() {
+				if keys[k] || newKeys[k] {
+					continue // joins a statement the batch already runs
+				}
+				newKeys[k] = true
+			}
+			for _, o := range st.objects {
+				added[o]++
+			}
+		}
+		if !force {
+			for o, n := range added {
+				if counts[o]+n > maxRewrites {
+					return false
+				}
+			}
+		}
+		for k := range newKeys {
+			keys[k] = true
+		}
+		for o, n := range added {
+			counts[o] += n
+		}
+		return true
+	}
 	for _, l := range perRole {
 		if len(l) == 0 {
 			continue
 		}
-		next := Share(append(slices.Clip(cur), l))
-		if len(cur) > 0 && mostRewrites(next) > maxRewrites {
-			out = append(out, curShared)
-			cur, next = nil, Share([][]Statement{l})
+		if len(cur) > 0 && !join(l, false) {
+			out = append(out, Share(cur))
+			cur, keys, counts = nil, map[string]bool{}, map[string]int{}
+		}
+		if len(cur) == 0 {
+			join(l, true)
 		}
 		cur = append(cur, l)
-		curShared = next
 	}
 	if len(cur) > 0 {
-		out = append(out, curShared)
+		out = append(out, Share(cur))
 	}
 	return out
 }

@@ -225,7 +225,7 @@ func executed(rep *applier.Report) int {
 					continue
 				}
 				// A shared statement appears in each role it served.
-				k := s.Database + "\x00" + s.SQL
+				k := fmt.Sprint(s.Seq)
 				if !seen[k] {
 					seen[k] = true
 					n++

@@ -546,10 +546,17 @@ func TestApplySharedStatementsAndDrift(t *testing.T) {
 	if found != 1 {
 		t.Fatalf("the shared GRANT was recorded %d times, want once:\n%v", found, sess.Statements)
 	}
-	for _, label := range []string{"a", "b", "c"} {
+	seqOf := map[int]string{}
+	for _, st := range sess.Statements {
+		seqOf[st.Seq] = st.SQL
+	}
+	for label, name := range map[string]string{"a": a, "b": b, "c": cc} {
 		rr := roleStatus(rep, label)
-		if !slices.ContainsFunc(rr.Statements, func(s applier.StatementReport) bool { return s.SQL == want && s.Roles == 3 }) {
-			t.Errorf("role %s's report does not list the shared statement: %+v", label, rr.Statements)
+		own := fmt.Sprintf(`GRANT SELECT ON ALL TABLES IN SCHEMA "s" TO "%s"`, name)
+		if !slices.ContainsFunc(rr.Statements, func(s applier.StatementReport) bool {
+			return s.SQL == own && s.Roles == 3 && seqOf[s.Seq] == want
+		}) {
+			t.Errorf("role %s's report does not list its own statement and the shared one it ran in: %+v", label, rr.Statements)
 		}
 	}
 	if !queryBool(t, c, "postgres", fmt.Sprintf(`SELECT rolconfig = ARRAY['application_name=<redacted>'] FROM pg_roles WHERE rolname = '%s'`, cc)) {
