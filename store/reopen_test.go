@@ -54,7 +54,7 @@ func interruptedOnOpen(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	// The process of "dead" stops renewing: its lease lapses.
-	if ok, err := s.(store.Bookkeeping).TryLease(t.Context(), "session:dead", "dead", time.Microsecond); err != nil || !ok {
+	if _, ok, err := s.(store.Bookkeeping).TryLease(t.Context(), "session:dead", "dead", time.Microsecond); err != nil || !ok {
 		t.Fatalf("expiring the lease: %v %v", ok, err)
 	}
 	if err := s.KeepSessionAlive(t.Context(), "alive"); err != nil {

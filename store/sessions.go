@@ -66,9 +66,9 @@ func (s *sqlStore) createSession(ctx context.Context, sess *Session) error {
 		if sess.Status == StatusRunning {
 			// The process running it holds its lease (KeepSessionAlive);
 			// once the lease lapses, Open marks it interrupted.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, generation, expires_at) VALUES ($1, $2, 1, `+s.d.dbNowPlus("$3")+`)
 				ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
-				sessionLease(sess.SID), sess.SID, s.d.timeArg(normTime(time.Now()).Add(SessionLeaseTTL))); err != nil {
+				sessionLease(sess.SID), sess.SID, SessionLeaseTTL.Microseconds()); err != nil {
 				return fmt.Errorf("recording the session's lease: %w", err)
 			}
 		}
@@ -160,7 +160,7 @@ func sessionLease(sid string) string { return "session:" + sid }
 // KeepSessionAlive renews the lease of the running session sid: the
 // process running it is alive. Call it more often than SessionLeaseTTL.
 func (s *sqlStore) KeepSessionAlive(ctx context.Context, sid string) error {
-	if _, err := s.TryLease(ctx, sessionLease(sid), sid, SessionLeaseTTL); err != nil {
+	if _, _, err := s.TryLease(ctx, sessionLease(sid), sid, SessionLeaseTTL); err != nil {
 		return fmt.Errorf("keeping session %q alive: %w", sid, err)
 	}
 	return nil
@@ -173,11 +173,11 @@ const interruptedReason = "interrupted: the process running it stopped (killed o
 // process died without finishing it): status interrupted, with what its
 // statements recorded. It returns how many it marked.
 func (s *sqlStore) markInterrupted(ctx context.Context) (int64, error) {
-	now := normTime(time.Now())
+	// Leases expire by the database clock (one clock for every process).
 	res, err := s.write.ExecContext(ctx, `UPDATE sessions SET status = $1, error = $2, finished_at = $3
 		WHERE status = $4 AND NOT EXISTS (
-			SELECT 1 FROM leases AS l WHERE l.name = 'session:' || sessions.sid AND l.expires_at > $3)`,
-		string(StatusInterrupted), interruptedReason, s.d.timeArg(now), string(StatusRunning))
+			SELECT 1 FROM leases AS l WHERE l.name = 'session:' || sessions.sid AND l.expires_at > `+s.d.dbNow+`)`,
+		string(StatusInterrupted), interruptedReason, s.d.timeArg(normTime(time.Now())), string(StatusRunning))
 	if err != nil {
 		return 0, fmt.Errorf("marking sessions of dead processes interrupted: %w", err)
 	}
@@ -186,7 +186,7 @@ func (s *sqlStore) markInterrupted(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("marking sessions of dead processes interrupted: %w", err)
 	}
 	if n > 0 {
-		if _, err := s.write.ExecContext(ctx, `DELETE FROM leases WHERE name LIKE 'session:%' AND expires_at <= $1`, s.d.timeArg(now)); err != nil {
+		if _, err := s.write.ExecContext(ctx, `DELETE FROM leases WHERE name LIKE 'session:%' AND expires_at <= `+s.d.dbNow); err != nil {
 			return n, fmt.Errorf("forgetting lapsed session leases: %w", err)
 		}
 	}
