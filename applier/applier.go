@@ -50,7 +50,7 @@ var ErrDrifted = errors.New("live state drifted since plan")
 // Store is what apply records into.
 type Store interface {
 	CreateSession(ctx context.Context, s *store.Session) error
-	AppendStatement(ctx context.Context, sid string, st store.Statement) error
+	AppendStatements(ctx context.Context, sid string, sts []store.Statement) error
 	FinishSession(ctx context.Context, sid string, status store.Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
 	// KeepSessionAlive says the apply's process is alive (a session whose
 	// process died is marked interrupted by the store's next open).
@@ -267,15 +267,24 @@ type applier struct {
 
 // record appends statement outcomes to the session, in order.
 func (a *applier) record(ctx context.Context, resource, role string, stmts []StatementReport) {
+	recs := make([]store.Statement, 0, len(stmts))
 	for _, s := range stmts {
 		a.seq++
-		err := a.opts.Store.AppendStatement(context.WithoutCancel(ctx), a.opts.SID, store.Statement{
+		recs = append(recs, store.Statement{
 			Seq: a.seq, Resource: resource, Role: role, Database: s.Database, SQL: s.SQL,
 			Outcome: s.Outcome, Error: s.Error, Duration: s.Duration, At: a.now().UTC(),
 		})
-		if err != nil {
-			a.opts.Log.Error().Err(err).Str("sid", a.opts.SID).Msg("recording statement")
-		}
+	}
+	a.append(ctx, recs)
+}
+
+// append records statements in the session, in one store transaction.
+func (a *applier) append(ctx context.Context, recs []store.Statement) {
+	if len(recs) == 0 {
+		return
+	}
+	if err := a.opts.Store.AppendStatements(context.WithoutCancel(ctx), a.opts.SID, recs); err != nil {
+		a.opts.Log.Error().Err(err).Str("sid", a.opts.SID).Int("statements", len(recs)).Msg("recording statements")
 	}
 }
 

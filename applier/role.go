@@ -616,17 +616,16 @@ func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*
 // session once, with the roles it served, and to each served role's
 // report.
 func (a *applier) recordShared(ctx context.Context, c *cluster, shared []planner.Shared, results []StatementReport, byName map[string]*run) {
+	recs := make([]store.Statement, 0, len(shared))
+	defer func() { a.append(ctx, recs) }()
 	for i, s := range shared {
 		a.seq++
 		res := results[i]
 		res.Seq = a.seq
-		err := a.opts.Store.AppendStatement(context.WithoutCancel(ctx), a.opts.SID, store.Statement{
+		recs = append(recs, store.Statement{
 			Seq: a.seq, Resource: c.res.Name, Role: strings.Join(s.Roles, ", "), Database: res.Database, SQL: res.SQL,
 			Outcome: res.Outcome, Error: res.Error, Duration: res.Duration, At: a.now().UTC(),
 		})
-		if err != nil {
-			a.opts.Log.Error().Err(err).Str("sid", a.opts.SID).Msg("recording statement")
-		}
 		for j, role := range s.Roles {
 			if r := byName[role]; r != nil {
 				own := res

@@ -122,6 +122,16 @@ func (s *sqlStore) insertStatement(ctx context.Context, tx *sql.Tx, sid string, 
 // AppendStatement records st in the running session sid. A zero Seq is
 // assigned the next number; a zero At is now.
 func (s *sqlStore) AppendStatement(ctx context.Context, sid string, st Statement) error {
+	return s.AppendStatements(ctx, sid, []Statement{st})
+}
+
+// AppendStatements records sts, in order, in the running session sid, in
+// one transaction: all or none. A zero Seq is assigned the next number; a
+// zero At is now.
+func (s *sqlStore) AppendStatements(ctx context.Context, sid string, sts []Statement) error {
+	if len(sts) == 0 {
+		return nil
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var status Status
 		err := tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE sid = $1`+s.d.forUpdate, sid).Scan(&status)
@@ -134,14 +144,20 @@ func (s *sqlStore) AppendStatement(ctx context.Context, sid string, st Statement
 			return fmt.Errorf("session is %s, not running", status)
 		}
 		next := 0
-		if st.Seq <= 0 {
-			if err := tx.QueryRowContext(ctx,
-				`SELECT COALESCE(MAX(seq), 0) + 1 FROM session_statements WHERE sid = $1`, sid).Scan(&next); err != nil {
-				return fmt.Errorf("numbering statement: %w", err)
+		for _, st := range sts {
+			if st.Seq <= 0 && next == 0 {
+				if err := tx.QueryRowContext(ctx,
+					`SELECT COALESCE(MAX(seq), 0) + 1 FROM session_statements WHERE sid = $1`, sid).Scan(&next); err != nil {
+					return fmt.Errorf("numbering statement: %w", err)
+				}
 			}
+			normStatement(&st, next)
+			if err := s.insertStatement(ctx, tx, sid, st); err != nil {
+				return err
+			}
+			next = max(next, st.Seq) + 1
 		}
-		normStatement(&st, next)
-		return s.insertStatement(ctx, tx, sid, st)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("appending statement to session %q: %w", sid, err)

@@ -137,6 +137,9 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	// AppendStatement records one statement of a running session.
 	AppendStatement(ctx context.Context, sid string, st Statement) error
+	// AppendStatements records statements of a running session, in order,
+	// in one transaction.
+	AppendStatements(ctx context.Context, sid string, sts []Statement) error
 	// FinishSession sets the final status, detail, error and finish time of
 	// a running session, once; finishing a finished session is an error.
 	FinishSession(ctx context.Context, sid string, status Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
