@@ -55,8 +55,11 @@ type Store interface {
 	// KeepSessionAlive says the apply's process is alive (a session whose
 	// process died is marked interrupted by the store's next open).
 	KeepSessionAlive(ctx context.Context, sid string) error
-	PutPendingCredential(ctx context.Context, c store.Credential) (int, error)
-	ActivateCredential(ctx context.Context, roleName string, version int) error
+	// PutPendingCredentials stores passwords before PostgreSQL sees their
+	// verifiers, in one store transaction; ActivateCredentials marks them
+	// active once the transaction that set them committed.
+	PutPendingCredentials(ctx context.Context, cs []store.Credential) ([]int, error)
+	ActivateCredentials(ctx context.Context, versions map[string]int) error
 	// DeleteCredentials forgets a role's stored passwords once it is dropped.
 	DeleteCredentials(ctx context.Context, roleName string) error
 }

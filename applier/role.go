@@ -394,16 +394,18 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) er
 		case r.drop && db == c.res.Database:
 			run = got[:len(got)-1]
 		}
-		// Passwords are stored before PostgreSQL sees their verifier:
-		// never lost. A retried transaction reuses the pending one.
-		if r.verifier == "" && slices.ContainsFunc(run, func(s planner.Statement) bool { return s.Password }) {
-			if err := a.newPassword(ctx, c, r); err != nil {
-				r.stop(RoleFailed, err.Error())
-				continue
-			}
-		}
 		perRole = append(perRole, run)
 		byName[r.name()] = r
+	}
+	if err := a.newPasswords(ctx, c, perRole, byName); err != nil {
+		// Nothing ran: the roles needing a password fail, the others go on.
+		for i, l := range perRole {
+			if slices.ContainsFunc(l, func(s planner.Statement) bool { return s.Password }) {
+				byName[l[0].Role].stop(RoleFailed, err.Error())
+				delete(byName, l[0].Role)
+				perRole[i] = nil
+			}
+		}
 	}
 	for i, batch := range planner.ShareBatches(perRole, planner.MaxRewrites) {
 		if i > 0 {
@@ -497,6 +499,7 @@ func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, sha
 			served[role] = true
 		}
 	}
+	activate := map[string]int{}
 	for role := range served {
 		r := byName[role]
 		if r == nil {
@@ -510,10 +513,13 @@ func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, sha
 		if db == c.res.Database && !st.drop && !r.removal {
 			r.passwordSet = true
 			if r.version > 0 {
-				if err := a.opts.Store.ActivateCredential(context.WithoutCancel(ctx), r.name(), r.version); err != nil {
-					a.opts.Log.Error().Err(err).Str("role", r.name()).Msg("activating the stored password (it stays pending; creds get still finds it)")
-				}
+				activate[r.name()] = r.version
 			}
+		}
+	}
+	if len(activate) > 0 {
+		if err := a.opts.Store.ActivateCredentials(context.WithoutCancel(ctx), activate); err != nil {
+			a.opts.Log.Error().Err(err).Int("roles", len(activate)).Msg("activating the stored passwords (they stay pending; creds get still finds them)")
 		}
 	}
 	return nil
@@ -538,17 +544,40 @@ func (a *applier) refuse(r *run, db string) {
 	r.stop(RoleRefused, reason)
 }
 
-// newPassword makes r's password and stores it, pending.
-func (a *applier) newPassword(ctx context.Context, c *cluster, r *run) error {
-	v, ciphertext, err := a.opts.Secrets.NewPassword(r.name())
-	if err != nil {
-		return fmt.Errorf("generating the password: %w", err)
+// newPasswords makes the password of every role whose statements set one
+// and stores them all, pending, in one store transaction: stored before
+// PostgreSQL ever sees their verifiers, so never lost. A retried
+// transaction reuses the pending ones.
+func (a *applier) newPasswords(ctx context.Context, c *cluster, perRole [][]planner.Statement, byName map[string]*run) error {
+	var need []*run
+	var creds []store.Credential
+	var verifiers []string
+	for _, l := range perRole {
+		if len(l) == 0 || !slices.ContainsFunc(l, func(s planner.Statement) bool { return s.Password }) {
+			continue
+		}
+		r := byName[l[0].Role]
+		if r == nil || r.verifier != "" {
+			continue
+		}
+		v, ciphertext, err := a.opts.Secrets.NewPassword(r.name())
+		if err != nil {
+			return fmt.Errorf("generating the password: %w", err)
+		}
+		need = append(need, r)
+		verifiers = append(verifiers, v)
+		creds = append(creds, store.Credential{RoleName: r.name(), Resource: c.res.Name, Ciphertext: ciphertext})
 	}
-	version, err := a.opts.Store.PutPendingCredential(ctx, store.Credential{RoleName: r.name(), Resource: c.res.Name, Ciphertext: ciphertext})
+	if len(need) == 0 {
+		return nil
+	}
+	versions, err := a.opts.Store.PutPendingCredentials(ctx, creds)
 	if err != nil {
 		return fmt.Errorf("storing the password: %w", err)
 	}
-	r.verifier, r.version = v, version
+	for i, r := range need {
+		r.verifier, r.version = verifiers[i], versions[i]
+	}
 	return nil
 }
 

@@ -156,6 +156,12 @@ type Store interface {
 	PutPendingCredential(ctx context.Context, c Credential) (int, error)
 	// ActivateCredential makes version the active one and retires the others.
 	ActivateCredential(ctx context.Context, roleName string, version int) error
+	// PutPendingCredentials stores several new pending versions in one
+	// transaction and returns their numbers, in order.
+	PutPendingCredentials(ctx context.Context, cs []Credential) ([]int, error)
+	// ActivateCredentials activates a version of each role, in one
+	// transaction.
+	ActivateCredentials(ctx context.Context, versions map[string]int) error
 	// Credentials returns every version of a role's password, newest first,
 	// or ErrNotFound when there is none.
 	Credentials(ctx context.Context, roleName string) ([]Credential, error)
