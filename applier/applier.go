@@ -348,6 +348,11 @@ func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) Resourc
 			if ctx.Err() != nil {
 				a.interrupted = true
 			}
+			if !c.started() {
+				// Nothing ran (unreachable, the lock not taken): the
+				// resource's error says it all, as no role was tried.
+				return out
+			}
 		}
 	}
 	for _, r := range c.runs {

@@ -106,6 +106,17 @@ func (a *applier) conn(ctx context.Context, c *cluster, db string) (*pgx.Conn, e
 	return conn, nil
 }
 
+// started reports whether any role's transaction ran statements or found
+// its work done, or any role was refused by a re-plan.
+func (c *cluster) started() bool {
+	for _, r := range c.runs {
+		if r.applied > 0 || r.concurrent > 0 || len(r.report.Statements) > 0 || (r.done && r.report.Status == RoleRefused && r.plan.CurrentState.RequiresMigration) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *cluster) close(ctx context.Context) {
 	for _, conn := range c.conns {
 		conn.Close(context.WithoutCancel(ctx))
@@ -311,7 +322,7 @@ func (a *applier) ensureLock(ctx context.Context, c *cluster) error {
 	c.lock = nil
 	conn, err := a.opts.Connect(ctx, c.res, c.res.Database)
 	if err != nil {
-		return fmt.Errorf("connecting to take the apply lock: %w", err)
+		return err // names the resource and what failed
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", LockKey); err != nil {
 		conn.Close(context.WithoutCancel(ctx))
@@ -566,7 +577,8 @@ func (a *applier) newPasswords(ctx context.Context, c *cluster, perRole [][]plan
 		}
 		need = append(need, r)
 		verifiers = append(verifiers, v)
-		creds = append(creds, store.Credential{RoleName: r.name(), Resource: c.res.Name, Ciphertext: ciphertext})
+		creds = append(creds, store.Credential{RoleName: r.name(), Resource: c.res.Name, Ciphertext: ciphertext,
+			Host: c.res.Host, Port: c.res.Port, Database: r.spec.LoginDatabase(c.res), SSLMode: c.res.SSLMode})
 	}
 	if len(need) == 0 {
 		return nil

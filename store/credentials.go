@@ -60,9 +60,11 @@ func (s *sqlStore) putPending(ctx context.Context, tx *sql.Tx, c Credential) (in
 		`SELECT COALESCE(MAX(version), 0) + 1 FROM credentials WHERE role_name = $1`, c.RoleName).Scan(&version); err != nil {
 		return 0, fmt.Errorf("numbering version: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO credentials (role_name, version, resource, state, ciphertext, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.RoleName, version, c.Resource, string(CredentialPending), c.Ciphertext, s.d.timeArg(nowIfZero(c.CreatedAt)))
+	_, err := tx.ExecContext(ctx, `INSERT INTO credentials
+		(role_name, version, resource, state, ciphertext, created_at, host, port, database_name, sslmode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.RoleName, version, c.Resource, string(CredentialPending), c.Ciphertext, s.d.timeArg(nowIfZero(c.CreatedAt)),
+		c.Host, c.Port, c.Database, c.SSLMode)
 	return version, err
 }
 
@@ -114,9 +116,10 @@ func (s *sqlStore) activate(ctx context.Context, tx *sql.Tx, roleName string, ve
 func (s *sqlStore) Credentials(ctx context.Context, roleName string) ([]Credential, error) {
 	out, err := queryAll(ctx, s.read, fmt.Sprintf("reading credentials of %q", roleName), func(row rowScanner) (Credential, error) {
 		var c Credential
-		err := row.Scan(&c.RoleName, &c.Resource, &c.Version, &c.State, &c.Ciphertext, timeScanner{&c.CreatedAt})
+		err := row.Scan(&c.RoleName, &c.Resource, &c.Version, &c.State, &c.Ciphertext, timeScanner{&c.CreatedAt},
+			&c.Host, &c.Port, &c.Database, &c.SSLMode)
 		return c, err
-	}, `SELECT role_name, resource, version, state, ciphertext, created_at
+	}, `SELECT role_name, resource, version, state, ciphertext, created_at, host, port, database_name, sslmode
 		FROM credentials WHERE role_name = $1 ORDER BY version DESC`, roleName)
 	if err != nil {
 		return nil, err
