@@ -629,3 +629,61 @@ func TestApplyBatchesDistinctPrivilegeSets(t *testing.T) {
 	}
 	requireEmpty(t, plan(t, tree, clusters))
 }
+
+// An apply cancelled (Ctrl-C, SIGTERM) while a database's transaction
+// waits rolls that transaction back, runs nothing after it, and records
+// the session interrupted with what ran.
+func TestApplyInterrupted(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "a", "b")
+	c.Exec(t, "a", `CREATE TABLE t (id int)`)
+	c.Exec(t, "b", `CREATE TABLE t (id int); CREATE ROLE blocker`)
+	h := newApplyHarness(t, clusters)
+	tree := mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [a, b], privileges: [SELECT]}\n")
+	doc := plan(t, tree, clusters)
+	bg := context.Background()
+	btx, err := c.Connect(t, "b").Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := btx.Exec(bg, `GRANT USAGE ON SCHEMA public TO blocker`); err != nil {
+		t.Fatal(err)
+	}
+	defer btx.Rollback(bg)
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan *applier.Report, 1)
+	go func() {
+		rep, err := applier.Apply(ctx, doc, h.options(tree))
+		if err != nil {
+			t.Errorf("apply: %v", err)
+		}
+		done <- rep
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !queryBool(t, c, "postgres", `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'rolecd' AND datname = 'b' AND wait_event_type = 'Lock')`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never waited in database b")
+		}
+	}
+	cancel()
+	rep := <-done
+	if !rep.Interrupted || rep.Status() != store.StatusInterrupted {
+		t.Fatalf("report = %+v, want interrupted", rep)
+	}
+	sess, err := h.store.GetSession(bg, rep.SID)
+	if err != nil || sess.Status != store.StatusInterrupted {
+		t.Fatalf("session = %+v, %v; want interrupted", sess, err)
+	}
+	ok := map[string]bool{}
+	for _, st := range sess.Statements {
+		if st.Outcome == "ok" {
+			ok[st.Database] = true
+		}
+	}
+	if !ok["postgres"] || !ok["a"] || ok["b"] {
+		t.Errorf("databases with statements run: %v, want postgres and a, not b", ok)
+	}
+	ro := expand("{app:ro}")
+	if queryBool(t, c, "b", fmt.Sprintf(`SELECT has_database_privilege('%s', 'b', 'CONNECT') AND EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) x WHERE d.datname = 'b' AND x.grantee = '%s'::regrole)`, ro, ro)) {
+		t.Error("the interrupted transaction in b committed")
+	}
+}
