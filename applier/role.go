@@ -663,10 +663,14 @@ func (a *applier) recordShared(ctx context.Context, c *cluster, shared []planner
 		a.seq++
 		res := results[i]
 		res.Seq = a.seq
-		recs = append(recs, store.Statement{
+		rec := store.Statement{
 			Seq: a.seq, Resource: c.res.Name, Role: strings.Join(s.Roles, ", "), Database: res.Database, SQL: res.SQL,
 			Outcome: res.Outcome, Error: res.Error, Duration: res.Duration, At: a.now().UTC(),
-		})
+		}
+		if len(s.Roles) > 1 {
+			rec.Roles = slices.Clone(s.Roles)
+		}
+		recs = append(recs, rec)
 		for j, role := range s.Roles {
 			if r := byName[role]; r != nil {
 				own := res

@@ -102,12 +102,20 @@ func normStatement(st *Statement, seq int) {
 }
 
 func (s *sqlStore) insertStatement(ctx context.Context, tx *sql.Tx, sid string, st Statement) error {
+	roles := st.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	rolesJSON, err := json.Marshal(roles)
+	if err != nil {
+		return fmt.Errorf("recording statement %d: %w", st.Seq, err)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO session_statements
-		(sid, seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		(sid, seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at, roles)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (sid, seq) DO NOTHING`,
 		sid, st.Seq, st.Resource, st.Role, st.Database, st.SQL, st.Outcome, st.Error,
-		st.Duration.Microseconds(), s.d.timeArg(st.At))
+		st.Duration.Microseconds(), s.d.timeArg(st.At), string(rolesJSON))
 	if err != nil {
 		return fmt.Errorf("recording statement %d: %w", st.Seq, err)
 	}
@@ -311,13 +319,22 @@ func (s *sqlStore) GetSession(ctx context.Context, sid string) (*Session, error)
 func (s *sqlStore) statements(ctx context.Context, tx *sql.Tx, sid string) ([]Statement, error) {
 	return queryAll(ctx, tx, "reading statements", func(row rowScanner) (Statement, error) {
 		var (
-			st Statement
-			us int64
+			st    Statement
+			us    int64
+			roles string
 		)
-		err := row.Scan(&st.Seq, &st.Resource, &st.Role, &st.Database, &st.SQL, &st.Outcome, &st.Error, &us, timeScanner{&st.At})
+		if err := row.Scan(&st.Seq, &st.Resource, &st.Role, &st.Database, &st.SQL, &st.Outcome, &st.Error, &us, timeScanner{&st.At}, &roles); err != nil {
+			return st, err
+		}
 		st.Duration = time.Duration(us) * time.Microsecond
-		return st, err
-	}, `SELECT seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at
+		if err := json.Unmarshal([]byte(roles), &st.Roles); err != nil {
+			return st, fmt.Errorf("statement %d: decoding roles: %w", st.Seq, err)
+		}
+		if len(st.Roles) == 0 {
+			st.Roles = nil
+		}
+		return st, nil
+	}, `SELECT seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at, roles
 		FROM session_statements WHERE sid = $1 ORDER BY seq`, sid)
 }
 

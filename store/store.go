@@ -78,8 +78,11 @@ type Statement struct {
 	Resource string
 	// Role is the role the statement served; for a statement shared by
 	// several roles (GRANT ... TO r1, r2), recorded once, the roles it
-	// served joined by ", " (names rolecd computes hold no comma).
-	Role     string
+	// served joined by ", ", for display.
+	Role string
+	// Roles are the roles a shared statement served, in order (nil for a
+	// statement of one role: Role).
+	Roles    []string
 	Database string
 	SQL      string // redacted
 	Outcome  string // "ok", "failed", "skipped" (not run because an earlier one failed), "rolled-back"

@@ -325,10 +325,12 @@ func testRunningFinishOnce(t *testing.T, s store.Store) {
 		}
 	}
 	// Several in one call, in order, numbered on from the last one.
-	if err := s.AppendStatements(ctx, "apply", []store.Statement{{SQL: "SELECT 2", Outcome: "ok", At: at(time.Second)}, {SQL: "SELECT 3", Outcome: "ok", At: at(time.Second)}}); err != nil {
+	if err := s.AppendStatements(ctx, "apply", []store.Statement{{SQL: "SELECT 2", Outcome: "ok", At: at(time.Second)},
+		{SQL: "GRANT x TO a, b", Role: "a, b", Roles: []string{"a", "b"}, Outcome: "ok", At: at(time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := get(t, s, "apply").Statements; len(got) != 4 || got[2].Seq != 3 || got[3].Seq != 4 || got[3].SQL != "SELECT 3" {
+	if got := get(t, s, "apply").Statements; len(got) != 4 || got[2].Seq != 3 || got[3].Seq != 4 || got[3].SQL != "GRANT x TO a, b" ||
+		!slices.Equal(got[3].Roles, []string{"a", "b"}) || got[2].Roles != nil {
 		t.Fatalf("statements after AppendStatements = %+v", got)
 	}
 	wantOtherError(t, "FinishSession with status running", s.FinishSession(ctx, "apply", store.StatusRunning, nil, "", at(time.Minute)))

@@ -538,7 +538,7 @@ func TestApplySharedStatementsAndDrift(t *testing.T) {
 	for _, st := range sess.Statements {
 		if st.SQL == want {
 			found++
-			if st.Role != strings.Join([]string{a, b, cc}, ", ") || st.Outcome != "ok" {
+			if st.Role != strings.Join([]string{a, b, cc}, ", ") || !slices.Equal(st.Roles, []string{a, b, cc}) || st.Outcome != "ok" {
 				t.Errorf("shared statement recorded as %+v", st)
 			}
 		}
