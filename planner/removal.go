@@ -68,6 +68,9 @@ func (p *planner) removals(declared []spec.Role, only string) ([]RolePlan, error
 				return nil, fmt.Errorf("drop_reassign_to role %q does not exist (needed to remove %q)", p.reassignTo, name)
 			}
 		}
+		if err := p.removalError(name); err != nil {
+			return nil, fmt.Errorf("removing %q: %w", name, err)
+		}
 		plan, err := p.planRemoval(name, m)
 		if err != nil {
 			return nil, fmt.Errorf("removing %q: %w", name, err)
@@ -81,6 +84,9 @@ func (p *planner) planRemoval(name string, m markerDoc) (RolePlan, error) {
 	var w renderer
 	b := sqlBuilder{}
 	state := State{Exists: true, Remove: true, Keep: p.keepRemoved, RequiresMigration: true}
+	if grant := p.removalGrant(&w, name); grant != "" {
+		b.add(p.maint, phaseCluster, grant)
+	}
 	b.add(p.maint, phaseCluster, w.alterRole(name, []string{"NOLOGIN"}, false))
 	b.add(p.maint, phaseCluster, w.terminateSessions(name))
 	if p.keepRemoved {
