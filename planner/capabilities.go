@@ -306,3 +306,13 @@ func (p *planner) removalError(role string) error {
 	return fmt.Errorf("admin %q has neither the privileges of %q nor ADMIN OPTION on it, which removing it needs (ending its sessions, REASSIGN OWNED, DROP OWNED, DROP ROLE); fix: GRANT %s TO %s WITH ADMIN OPTION, run by a superuser or by its creator",
 		a.name, role, quoteIdent(role), quoteIdent(a.name))
 }
+
+// notes say what a plan by this admin does not check: a non-superuser
+// cannot read pg_authid, so a password changed outside rolecd is not seen.
+func (p *planner) notes() []string {
+	a := p.adminRights()
+	if a.super {
+		return nil
+	}
+	return []string{fmt.Sprintf("password drift is not checked: admin %q is not a superuser and cannot read pg_authid, so a password changed outside rolecd is not seen; password_max_age on a role rotates its password on a schedule instead", a.name)}
+}

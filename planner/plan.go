@@ -57,6 +57,9 @@ type ResourcePlan struct {
 	// Error is set when the resource could not be planned (unreachable,
 	// scope naming a missing database, ...); Roles is then empty.
 	Error string `json:"error,omitempty"`
+	// Notes say what this plan could not check on this cluster (e.g.
+	// password drift, with an admin that cannot read pg_authid).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // RolePlan is the plan for one declared role.

@@ -118,6 +118,7 @@ func PlanResource(in Input) (ResourcePlan, error) {
 	if len(errs) > 0 {
 		return fail(errors.Join(errs...))
 	}
+	rp.Notes = p.notes()
 	return rp, nil
 }
 

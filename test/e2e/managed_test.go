@@ -5,10 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rolecd/rolecd/adminconn"
+	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/test/pgtest"
 	"github.com/rolecd/rolecd/test/pgtest/profiles"
@@ -69,6 +75,7 @@ func TestManaged(t *testing.T) {
 			t.Run("Adopt", e.testAdopt)
 			t.Run("DropOwner", e.testDropOwner)
 			t.Run("NotMember", e.testNotMember)
+			t.Run("PasswordMaxAge", e.testPasswordMaxAge)
 		})
 	}
 }
@@ -304,4 +311,61 @@ func (e *managedEnv) testNotMember(t *testing.T) {
 		WHERE c.oid = 's.theirs'::regclass AND a.grantee = '{ext:ro}'::regrole AND a.privilege_type = 'SELECT' AND a.grantor = 'stranger'::regrole)`)) {
 		t.Error("SELECT on s.theirs is not granted, as its owner")
 	}
+}
+
+// Without pg_authid the plan says password drift is not checked;
+// password_max_age rotates a password that has grown older than that,
+// whatever the admin, and once rotated the plan is empty.
+func (e *managedEnv) testPasswordMaxAge(t *testing.T) {
+	c, a := e.c, e.admin
+	e.p.CreateDatabase(t, c, a, "rot")
+	tree := e.tree(t, map[string]string{"resources.yaml": "resources:\n" + e.resource("rot"),
+		"roles.yaml": "roles:\n  - {resource: rot, role: app, scopes: [rot.public], privileges: [SELECT], password_max_age: 30d}\n"})
+	h := newApplyHarness(t, e.clusters)
+	planAt := func(now time.Time) *planner.Document {
+		t.Helper()
+		dialer := adminconn.Dialer{Getenv: env(e.clusters)}
+		doc, err := liveplan.Plan(context.Background(), tree, liveplan.Options{
+			Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
+				return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
+			},
+			Passwords: liveplan.Passwords{Credentials: h.store.Credentials, Open: h.cipher.Open, Verify: credentials.VerifyPassword,
+				Connect: dialer.Connect, Now: func() time.Time { return now }}.Check,
+			SID: "test",
+		})
+		if err != nil {
+			t.Fatalf("plan: %v", err)
+		}
+		return doc
+	}
+	doc := planAt(time.Now())
+	note := fmt.Sprintf(`password drift is not checked: admin %q is not a superuser and cannot read pg_authid`, a.User)
+	if notes := strings.Join(doc.Resources[0].Notes, "\n"); strings.Contains(notes, note) != e.limited() {
+		t.Errorf("plan notes %q: want the drift note %v", notes, e.limited())
+	}
+	h.mustApply(t, doc, tree)
+	role := expand("{rot:app}")
+	first, v1 := h.password(t, role)
+	if doc := planAt(time.Now()); doc.Resources[0].Roles[0].CurrentState.RequiresMigration {
+		t.Fatalf("a fresh password is rotated:\n%s", allSQL(doc))
+	}
+	later := planAt(time.Now().Add(31 * 24 * time.Hour))
+	want := fmt.Sprintf(`ALTER ROLE "%s" WITH PASSWORD %s`, role, planner.PasswordPlaceholder)
+	if sql := allSQL(later); !strings.Contains(sql, want) || !slices.ContainsFunc(later.Resources[0].Roles[0].CurrentState.Changes, func(s string) bool {
+		return strings.HasPrefix(s, "reset password: password_max_age 30d: the password was set ")
+	}) {
+		t.Fatalf("31 days later the plan does not rotate: %s %q", sql, later.Resources[0].Roles[0].CurrentState.Changes)
+	}
+	h.mustApply(t, later, tree)
+	second, v2 := h.password(t, role)
+	if second == first || v2 <= v1 {
+		t.Fatalf("password not rotated: version %d -> %d", v1, v2)
+	}
+	ctx := context.Background()
+	conn, err := connectAs(ctx, c, role, second, "rot")
+	if err != nil {
+		t.Fatalf("logging in with the rotated password: %v", err)
+	}
+	conn.Close(ctx)
+	requireEmpty(t, planAt(time.Now()))
 }
