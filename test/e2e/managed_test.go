@@ -106,8 +106,12 @@ func (e *managedEnv) testProfile(t *testing.T) {
 	}
 	if e.p.Group != "" {
 		for _, r := range append([]string{e.p.Group}, e.p.Predefined(e.c.VersionNum)...) {
-			if !queryBool(t, e.c, "postgres", fmt.Sprintf(`SELECT pg_has_role('%s', '%s', 'USAGE')`, e.admin.User, r)) {
-				t.Errorf("admin %s lacks the privileges of %s", e.admin.User, r)
+			right := "USAGE"
+			if profiles.GrantOnly(r) {
+				right = "MEMBER WITH ADMIN OPTION"
+			}
+			if !queryBool(t, e.c, "postgres", fmt.Sprintf(`SELECT pg_has_role('%s', '%s', '%s')`, e.admin.User, r, right)) {
+				t.Errorf("admin %s lacks %s on %s", e.admin.User, right, r)
 			}
 		}
 	}

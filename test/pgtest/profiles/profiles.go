@@ -16,7 +16,8 @@
 //     pg_checkpoint from PostgreSQL 15 and pg_read_all_data,
 //     pg_write_all_data, pg_create_subscription and
 //     pg_use_reserved_connections from 16, each WITH ADMIN OPTION so that
-//     the master can grant them.
+//     the master can grant them (the two data roles only to grant: INHERIT
+//     FALSE, SET FALSE, else they would read pg_authid; see GrantOnly).
 //   - cloudsql: the built-in user, LOGIN CREATEROLE CREATEDB, a member of
 //     cloudsqlsuperuser (NOLOGIN CREATEROLE CREATEDB), which holds
 //     pg_monitor and pg_signal_backend, plus pg_read_all_data and
@@ -110,7 +111,11 @@ func (p Profile) Setup(t testing.TB, c *pgtest.Cluster) Admin {
 			stmts = append(stmts, "CREATE ROLE "+ident(r)+" NOLOGIN", fmt.Sprintf("GRANT %s TO %s WITH ADMIN OPTION", ident(r), ident(p.Group)))
 		}
 		for _, r := range p.Predefined(c.VersionNum) {
-			stmts = append(stmts, fmt.Sprintf("GRANT %s TO %s WITH ADMIN OPTION", ident(r), ident(p.Group)))
+			opts := "ADMIN OPTION"
+			if GrantOnly(r) {
+				opts = "ADMIN TRUE, INHERIT FALSE, SET FALSE"
+			}
+			stmts = append(stmts, fmt.Sprintf("GRANT %s TO %s WITH %s", ident(r), ident(p.Group), opts))
 		}
 	}
 	stmts = append(stmts, fmt.Sprintf("CREATE ROLE %s LOGIN NOSUPERUSER %s PASSWORD %s", ident(p.User), p.attributes, literal(c.Password)))
@@ -120,6 +125,12 @@ func (p Profile) Setup(t testing.TB, c *pgtest.Cluster) Admin {
 	c.Exec(t, "postgres", strings.Join(stmts, ";\n"))
 	return Admin{User: p.User, Password: c.Password}
 }
+
+// GrantOnly reports whether the profiles' groups hold a predefined role
+// only to grant it (PostgreSQL 16: WITH ADMIN TRUE, INHERIT FALSE, SET
+// FALSE), not to use it: pg_read_all_data and pg_write_all_data, whose
+// privileges would include reading (and writing) pg_authid.
+func GrantOnly(role string) bool { return role == "pg_read_all_data" || role == "pg_write_all_data" }
 
 // Predefined lists the predefined roles the profile's group holds on a
 // server of that server_version_num.
