@@ -246,7 +246,8 @@ func (e *managedEnv) testAdopt(t *testing.T) {
 	}
 }
 
-// A removed role that owns tables is dropped; its tables go to the admin.
+// A removed role that owns tables and has an open session is dropped:
+// the session ends, its tables go to the admin.
 func (e *managedEnv) testDropOwner(t *testing.T) {
 	c, a := e.c, e.admin
 	e.p.CreateDatabase(t, c, a, "shop")
@@ -259,6 +260,14 @@ func (e *managedEnv) testDropOwner(t *testing.T) {
 	h.mustApply(t, plan(t, tree, e.clusters), tree)
 	c.Exec(t, "shop", fmt.Sprintf(`CREATE SCHEMA old_s AUTHORIZATION %s; SET ROLE %s; CREATE TABLE old_s.t (id serial); CREATE TABLE old_s.u (id int); RESET ROLE`, old, old))
 
+	ctx := context.Background()
+	pw, _ := h.password(t, old)
+	session, err := connectAs(ctx, c, old, pw, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close(ctx)
+
 	tree = e.tree(t, map[string]string{"resources.yaml": res, "roles.yaml": "roles:\n" + keep})
 	doc := plan(t, tree, e.clusters)
 	sql := allSQL(doc)
@@ -269,6 +278,9 @@ func (e *managedEnv) testDropOwner(t *testing.T) {
 	h.mustApply(t, doc, tree)
 	if queryBool(t, c, "postgres", fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s')`, old)) {
 		t.Fatal("the removed role still exists")
+	}
+	if err := session.Ping(ctx); err == nil {
+		t.Error("the removed role's session survived")
 	}
 	if !queryBool(t, c, "shop", fmt.Sprintf(`SELECT bool_and(pg_get_userbyid(relowner) = '%s') FROM pg_class WHERE relnamespace = 'old_s'::regnamespace`, a.User)) {
 		t.Error("the removed role's tables were not reassigned to the admin")
