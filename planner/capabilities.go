@@ -135,8 +135,12 @@ func (p *planner) roleCapabilityErrors(a adminRights, r spec.Role) []error {
 			}
 		default:
 			if !a.holdsAdmin(r.Name) {
-				add("admin %q lacks ADMIN OPTION on existing role %q (created by another role): from PostgreSQL 16 on a CREATEROLE admin may alter, comment on, grant and drop only roles it holds ADMIN OPTION on; fix: GRANT %s TO %s WITH ADMIN OPTION, run by a superuser or by a role that holds it WITH ADMIN OPTION (such as its creator)",
-					a.name, r.Name, quoteIdent(r.Name), quoteIdent(a.name))
+				by := "a role that holds it WITH ADMIN OPTION (such as its creator)"
+				if holders := p.adminHolders(r.Name); len(holders) > 0 {
+					by = "one that holds it WITH ADMIN OPTION: " + strings.Join(holders, ", ")
+				}
+				add("admin %q lacks ADMIN OPTION on existing role %q (created by another role): from PostgreSQL 16 on a CREATEROLE admin may alter, comment on, grant and drop only roles it holds ADMIN OPTION on; fix: GRANT %s TO %s WITH ADMIN OPTION, run by a superuser or by %s",
+					a.name, r.Name, quoteIdent(r.Name), quoteIdent(a.name), by)
 			}
 			for _, attr := range []struct {
 				name      string
@@ -315,4 +319,20 @@ func (p *planner) notes() []string {
 		return nil
 	}
 	return []string{fmt.Sprintf("password drift is not checked: admin %q is not a superuser and cannot read pg_authid, so a password changed outside rolecd is not seen; password_max_age on a role rotates its password on a schedule instead", a.name)}
+}
+
+// adminHolders lists, quoted and sorted, the roles of the snapshot that
+// hold ADMIN OPTION on role directly (its creator, from PostgreSQL 16 on).
+func (p *planner) adminHolders(role string) []string {
+	var out []string
+	for name, r := range p.snap.Roles {
+		for _, m := range r.MemberOf {
+			if m.Role == role && m.Admin {
+				out = append(out, quoteIdent(name))
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
