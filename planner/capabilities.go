@@ -254,13 +254,23 @@ func (p *planner) objectCapabilityErrors(a adminRights, r spec.Role) []error {
 	var errs []error
 	for _, owner := range sortedKeys(owners) {
 		errs = append(errs, fmt.Errorf("%s owned by %q: admin %q does not have the privileges of %q, so PostgreSQL would grant nothing there; fix: %s",
-			strings.Join(owners[owner], ", "), owner, a.name, owner, a.grantFix(owner)))
+			strings.Join(owners[owner], ", "), owner, a.name, owner, p.actAsFix(a, owner)))
 	}
 	for _, c := range sortedKeys(creators) {
 		errs = append(errs, fmt.Errorf("default privileges FOR ROLE %q in schema %s: admin %q cannot act as %q (SET ROLE), which ALTER DEFAULT PRIVILEGES FOR ROLE needs; fix: %s",
-			c, strings.Join(creators[c], ", "), a.name, c, a.grantFix(c)))
+			c, strings.Join(creators[c], ", "), a.name, c, p.actAsFix(a, c)))
 	}
 	return errs
+}
+
+// actAsFix is how the admin comes to act for role: membership, unless
+// role is a superuser (such as a managed service's own), which no admin
+// of the service may be granted.
+func (p *planner) actAsFix(a adminRights, role string) string {
+	if r, ok := p.snap.Roles[role]; ok && r.Superuser {
+		return fmt.Sprintf("%q is a superuser, which a non-superuser admin cannot act for: declare scopes (db.schema) that leave its objects out, or have a superuser give them to another owner", role)
+	}
+	return a.grantFix(role)
 }
 
 // futureOwner is who will own what owner owns once this plan is applied:

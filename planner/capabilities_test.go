@@ -88,3 +88,18 @@ func TestRemovalByCreateRoleAdmin(t *testing.T) {
 		t.Errorf("removal without ADMIN OPTION on 16: %v", err)
 	}
 }
+
+// An object owned by a superuser (a managed service's own role) cannot be
+// fixed by membership: the plan says to narrow the scope.
+func TestObjectOwnedBySuperuser(t *testing.T) {
+	s := inspectedAdmin(appCluster(v16), nil)
+	sc, _ := s.Databases[0].Schema("sales")
+	sc.Creators = []string{"rdsadmin"}
+	withRole(s, catalog.Role{Name: "rdsadmin", Superuser: true})
+	r := managed("ro", []string{"app"}, "SELECT")
+	_, err := PlanResource(input(s, r))
+	want := `role "ro": objects in schema "app"."sales" owned by "rdsadmin": admin "svc_admin" does not have the privileges of "rdsadmin", so PostgreSQL would grant nothing there; fix: "rdsadmin" is a superuser, which a non-superuser admin cannot act for: declare scopes (db.schema) that leave its objects out`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}

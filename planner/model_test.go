@@ -422,7 +422,7 @@ func TestNonSuperuserAdmin(t *testing.T) {
 		want string
 	}{
 		{cluster(v16, false), `admin "rolecd_admin" is neither a superuser nor has CREATEROLE`},
-		{notMember, `role "ro": database "app", schema "app"."public" owned by "postgres": admin "rolecd_admin" does not have the privileges of "postgres", so PostgreSQL would grant nothing there; fix: GRANT "postgres" TO "rolecd_admin"`},
+		{notMember, `role "ro": database "app", schema "app"."public" owned by "postgres": admin "rolecd_admin" does not have the privileges of "postgres", so PostgreSQL would grant nothing there; fix: "postgres" is a superuser, which a non-superuser admin cannot act for`},
 		{notMember, `role "bi": admin "rolecd_admin" lacks ADMIN OPTION on source role "pg_monitor", which granting it needs from PostgreSQL 16 on; fix: GRANT "pg_monitor" TO "rolecd_admin" WITH ADMIN OPTION`},
 	} {
 		if _, err := PlanResource(input(tt.s, ro, external("bi", "pg_monitor"))); err == nil || !strings.Contains(err.Error(), tt.want) {
