@@ -95,18 +95,10 @@ func (p Passwords) maxAge(ctx context.Context, roles []spec.Role, snap *catalog.
 			continue
 		}
 		if age := now().Sub(versions[i].CreatedAt); age > r.PasswordMaxAge {
-			reset(r.Name, fmt.Sprintf("password_max_age %s: the password was set %s", formatAge(r.PasswordMaxAge), versions[i].CreatedAt.UTC().Format(time.DateOnly)))
+			reset(r.Name, fmt.Sprintf("password_max_age %s: the password was set %s", spec.FormatPasswordMaxAge(r.PasswordMaxAge), versions[i].CreatedAt.UTC().Format(time.DateOnly)))
 		}
 	}
 	return resets, nil
-}
-
-// formatAge writes a password_max_age back in days (or hours).
-func formatAge(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return fmt.Sprintf("%dh", d/time.Hour)
 }
 
 // drift compares the live verifiers of the roles not already reset with

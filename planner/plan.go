@@ -89,6 +89,9 @@ type Config struct {
 	ConnectionLimit *int `json:"connection_limit,omitempty"`
 	// ValidUntil is the declared password expiry (absent: never).
 	ValidUntil string `json:"valid_until,omitempty"`
+	// PasswordMaxAge is the declared password_max_age ("90d"; absent:
+	// none), for the reviewer: the rotation it causes is in the SQL.
+	PasswordMaxAge string `json:"password_max_age,omitempty"`
 	// Options are the declared per-role settings.
 	Options map[string]string `json:"options,omitempty"`
 }

@@ -217,6 +217,18 @@ func ParsePasswordMaxAge(s string) (time.Duration, error) {
 	return time.Duration(n) * unit, nil
 }
 
+// FormatPasswordMaxAge writes a password_max_age in days when whole, else
+// in hours; "" for 0 (none).
+func FormatPasswordMaxAge(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return fmt.Sprintf("%dh", d/time.Hour)
+}
+
 // parseConnectionLimit reads a connection_limit: -1 (none) or more.
 func parseConnectionLimit(s string) (int, error) {
 	n, err := strconv.ParseInt(s, 10, 64)

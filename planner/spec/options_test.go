@@ -13,6 +13,9 @@ func TestParsePasswordMaxAge(t *testing.T) {
 		if got, err := ParsePasswordMaxAge(in); err != nil || got != want {
 			t.Errorf("ParsePasswordMaxAge(%q) = %v, %v, want %v", in, got, err, want)
 		}
+		if back := FormatPasswordMaxAge(want); back != in && !(in == "2w" && back == "14d") {
+			t.Errorf("FormatPasswordMaxAge(%v) = %q, want %q", want, back, in)
+		}
 	}
 }
 

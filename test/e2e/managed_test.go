@@ -359,6 +359,9 @@ func (e *managedEnv) testPasswordMaxAge(t *testing.T) {
 	if notes := strings.Join(doc.Resources[0].Notes, "\n"); strings.Contains(notes, note) != e.limited() {
 		t.Errorf("plan notes %q: want the drift note %v", notes, e.limited())
 	}
+	if got := doc.Resources[0].Roles[0].Config.PasswordMaxAge; got != "30d" {
+		t.Errorf("plan config password_max_age %q, want 30d", got)
+	}
 	h.mustApply(t, doc, tree)
 	role := expand("{rot:app}")
 	first, v1 := h.password(t, role)
