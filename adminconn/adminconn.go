@@ -1,7 +1,9 @@
 // Package adminconn opens connections to a resource's PostgreSQL cluster
 // with its admin credentials: from the environment variable or file the
 // resource names, else libpq's usual sources (PGPASSWORD, ~/.pgpass, trust).
-// Passwords never appear in its errors.
+// Passwords never appear in its errors, and never go to a server that asks
+// for them in cleartext or as MD5 unless the resource allows it (see
+// AuthRefusedError).
 package adminconn
 
 import (
@@ -72,6 +74,7 @@ func (d Dialer) Config(res spec.Resource, database string) (*pgx.ConnConfig, err
 	if password != "" {
 		cfg.Password = password
 	}
+	requireAuth(cfg, res)
 	return cfg, nil
 }
 
@@ -111,7 +114,12 @@ func (d Dialer) Connect(ctx context.Context, res spec.Resource, database string)
 	if err != nil {
 		return nil, err
 	}
+	var watch authWatch
+	watch.install(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if method, refused := watch.refused(); err != nil && refused && !res.Admin.AllowCleartext {
+		return nil, &AuthRefusedError{Resource: res.Name, Endpoint: fmt.Sprintf("%s:%d", res.Host, res.Port), Method: method, Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resource %s: connecting to %s:%d database %q as %q: %w",
 			res.Name, res.Host, res.Port, database, cfg.User, unwrapConnect(err))

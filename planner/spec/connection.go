@@ -65,6 +65,6 @@ func (r Resource) Connection() Connection {
 	}
 	return Connection{
 		Host: r.Host, Port: r.Port, Database: r.Database, SSLMode: r.SSLMode,
-		AdminUser: r.Admin.User, Credential: cred,
+		AdminUser: r.Admin.User, Credential: cred, AllowCleartext: r.Admin.AllowCleartext,
 	}
 }

@@ -46,6 +46,8 @@ type rawAdmin struct {
 	user         value
 	passwordEnv  value
 	passwordFile value
+	// allowCleartext is allow_cleartext.
+	allowCleartext value
 }
 
 // rawResource is a resource declaration before validation.

@@ -192,6 +192,15 @@ func (v *validator) admin(raw rawResource, what string) Admin {
 	if out.PasswordEnv != "" && out.PasswordFile != "" {
 		v.errorf(file.pos, "admin.password_env and admin.password_file are mutually exclusive")
 	}
+	if a.allowCleartext.usable() {
+		switch strings.ToLower(a.allowCleartext.s) {
+		case "true":
+			out.AllowCleartext = true
+		case "false":
+		default:
+			v.errorf(a.allowCleartext.pos, "invalid admin.allow_cleartext %s: want true (answer a server that asks for a cleartext or MD5 password) or false", quote(a.allowCleartext.s))
+		}
+	}
 	return out
 }
 

@@ -13,8 +13,10 @@ import (
 )
 
 // Keys accepted in YAML role files.
-func topKeys() []string   { return []string{"resources", "roles", "items"} }
-func adminKeys() []string { return []string{"user", "password_env", "password_file"} }
+func topKeys() []string { return []string{"resources", "roles", "items"} }
+func adminKeys() []string {
+	return []string{"user", "password_env", "password_file", "allow_cleartext"}
+}
 
 // resourceKeys are the keys of a resources: entry.
 func resourceKeys() []string {
@@ -362,6 +364,8 @@ func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
 			a.passwordEnv = f.scalar("admin.password_env", v)
 		case "password_file":
 			a.passwordFile = f.scalar("admin.password_file", v)
+		case "allow_cleartext":
+			a.allowCleartext = f.scalar("admin.allow_cleartext", v)
 		}
 	})
 	return a
