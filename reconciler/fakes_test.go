@@ -259,6 +259,8 @@ type fakeDB struct {
 	applies int
 	block   chan struct{} // when set, Apply waits on it (or ctx)
 	down    bool          // planning fails for every resource
+	// connected lists "resource host:port credential" per planned resource.
+	connected []string
 }
 
 func (db *fakeDB) Plan(_ context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error) {
@@ -266,6 +268,8 @@ func (db *fakeDB) Plan(_ context.Context, tree *spec.Tree, src planner.Source, s
 	defer db.mu.Unlock()
 	doc := &planner.Document{Version: planner.DocumentVersion, SID: sid, Source: src}
 	for _, res := range tree.Resources {
+		c := res.Connection()
+		db.connected = append(db.connected, res.Name+" "+fmt.Sprintf("%s:%d", c.Host, c.Port)+" "+c.Credential)
 		rp := planner.ResourcePlan{Resource: res.Name, MaintenanceDatabase: res.Database, Roles: []planner.RolePlan{}}
 		if db.down {
 			rp.Error = "connection refused"
