@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/rolecd/rolecd/gitsource/gittest"
+	"github.com/rolecd/rolecd/test/pgstandin"
+	"github.com/rolecd/rolecd/test/pgtest"
+)
+
+// `plan --trusted-inventory` on a pull request's checkout: the resource
+// the PR adds (pointing at a PostgreSQL look-alike, with rolecd's own key
+// as credential) is reported and never contacted; the unchanged resource
+// is planned. The trusted inventory is a git revision (go-git) or a
+// directory outside the checkout.
+func TestPlanTrustedInventory(t *testing.T) {
+	c := pgtest.Start(t)
+	standin := pgstandin.Start(t, pgstandin.AuthCleartext)
+	secretKey := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	env := map[string]string{"ADMIN_PW": c.Password, "ROLECD_SECRET_KEY": secretKey,
+		"ROLECD_STORE": "sqlite://" + filepath.Join(t.TempDir(), "rolecd.db")}
+	roles := "roles:\n  - {resource: app, role: ro, scopes: [postgres], privileges: [SELECT]}\n  - {resource: evil, role: loot, scopes: [postgres], privileges: [SELECT]}\n"
+	evil := fmt.Sprintf("  - name: evil\n    host: %s\n    port: %d\n    sslmode: disable\n    admin:\n      user: postgres\n      password_env: ROLECD_SECRET_KEY\n", standin.Host, standin.Port)
+
+	remote := gittest.New(t)
+	remote.Commit("main", "declare app", gittest.File("roles/resources.yaml", resourceYAML("app", c.Host, c.Port)),
+		gittest.File("roles/roles.yaml", "roles:\n  - {resource: app, role: ro, scopes: [postgres], privileges: [SELECT]}\n"))
+	remote.Branch("pr-1", remote.Head("main"))
+	prHead := remote.Commit("pr-1", "add evil", gittest.File("roles/resources.yaml", resourceYAML("app", c.Host, c.Port)+evil),
+		gittest.File("roles/roles.yaml", roles))
+
+	// A CI checkout of the pull request: a clone at the PR head, the base
+	// branch as origin/main.
+	checkout := t.TempDir()
+	repo, err := git.PlainClone(checkout, false, &git.CloneOptions{URL: remote.URL(), ReferenceName: plumbing.NewBranchReferenceName("main")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.Checkout(&git.CheckoutOptions{Hash: plumbing.NewHash(prHead)}); err != nil {
+		t.Fatal(err)
+	}
+	rolesDir := filepath.Join(checkout, "roles")
+	trustedDir := writeFiles(t, map[string]string{"resources.yaml": resourceYAML("app", c.Host, c.Port)})
+
+	for _, tt := range []struct{ name, trusted string }{
+		{"git revision", "origin/main"},
+		{"directory", trustedDir},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rolecd(t, env, "--repo", rolesDir, "plan", "--trusted-inventory", tt.trusted)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2 (changes): %+v", r.code, r)
+			}
+			for _, want := range []string{
+				fmt.Sprintf("+ resource evil would be added: host %s/postgres as postgres, credential env:ROLECD_SECRET_KEY", standin.Addr()),
+				"roles not planned: rolecd_evil_loot_",
+				"resource app (PostgreSQL", "+ rolecd_app_ro_",
+			} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			if strings.Contains(r.stdout+r.stderr, secretKey) {
+				t.Error("the secret key appears in the output")
+			}
+			if n := standin.Connections(); n != 0 {
+				t.Fatalf("the stand-in got %d connection(s)", n)
+			}
+		})
+	}
+
+	t.Run("a directory inside the checkout is not trusted", func(t *testing.T) {
+		r := rolecd(t, env, "--repo", rolesDir, "plan", "--trusted-inventory", rolesDir)
+		if r.code != 1 || !strings.Contains(r.stderr, "files in the checkout being planned are not trusted") {
+			t.Fatalf("%+v", r)
+		}
+	})
+	t.Run("an unknown revision", func(t *testing.T) {
+		r := rolecd(t, env, "--repo", rolesDir, "plan", "--trusted-inventory", "origin/nope")
+		if r.code != 1 || !strings.Contains(r.stderr, "not a git revision") {
+			t.Fatalf("%+v", r)
+		}
+	})
+	if n := standin.Connections(); n != 0 {
+		t.Fatalf("the stand-in got %d connection(s)", n)
+	}
+
+	// Without the flag the checkout decides, and the stand-in is
+	// contacted (the assertions above can fail); it still gets no
+	// password, as it asks for cleartext.
+	r := rolecd(t, env, "--repo", rolesDir, "plan")
+	standin.Close()
+	if r.code != 1 || standin.Connections() == 0 {
+		t.Fatalf("plan without --trusted-inventory: exit %d, stand-in connections %d: %+v", r.code, standin.Connections(), r)
+	}
+	if pws := standin.Passwords(); len(pws) != 0 {
+		t.Errorf("the stand-in received %q", pws)
+	}
+}
