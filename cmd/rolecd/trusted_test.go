@@ -108,3 +108,38 @@ func TestPlanTrustedInventory(t *testing.T) {
 		t.Errorf("the stand-in received %q", pws)
 	}
 }
+
+// `rolecd health` on a reviewed resource whose server asks for a
+// cleartext password: without allow_cleartext it fails with a clear
+// error and the server receives no password; with it, it answers.
+func TestHealthRefusesCleartext(t *testing.T) {
+	const secret = "admin-password-for-legacy"
+	env := map[string]string{"ADMIN_PW": secret, "ROLECD_STORE": "sqlite://" + filepath.Join(t.TempDir(), "rolecd.db")}
+	for _, auth := range []int{pgstandin.AuthCleartext, pgstandin.AuthMD5} {
+		standin := pgstandin.Start(t, auth)
+		repo := writeFiles(t, map[string]string{"resources.yaml": resourceYAML("legacy", standin.Host, standin.Port)})
+		r := rolecd(t, env, "--repo", repo, "health", "--resource", "legacy")
+		standin.Close()
+		method := map[int]string{pgstandin.AuthCleartext: "cleartext", pgstandin.AuthMD5: "md5"}[auth]
+		if r.code != 1 || !strings.Contains(r.stdout, "status: failed") ||
+			!strings.Contains(r.stdout, standin.Addr()+" asked for "+method+" password authentication; rolecd refused and sent no password") ||
+			!strings.Contains(r.stdout, "admin.allow_cleartext: true") {
+			t.Errorf("%s: %+v", method, r)
+		}
+		if len(standin.Attempts()) == 0 {
+			t.Fatalf("%s: the stand-in saw no startup message", method)
+		}
+		if pws := standin.Passwords(); len(pws) != 0 || strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("%s: the stand-in received %q", method, pws)
+		}
+	}
+
+	standin := pgstandin.Start(t, pgstandin.AuthCleartext)
+	repo := writeFiles(t, map[string]string{"resources.yaml": strings.Replace(resourceYAML("legacy", standin.Host, standin.Port),
+		"password_env: ADMIN_PW", "password_env: ADMIN_PW\n      allow_cleartext: true", 1)})
+	r := rolecd(t, env, "--repo", repo, "health", "--resource", "legacy")
+	standin.Close()
+	if pws := standin.Passwords(); r.code != 1 || len(pws) != 1 || string(pws[0]) != secret {
+		t.Errorf("allow_cleartext: true: exit %d, stand-in received %q; want the password sent", r.code, pws)
+	}
+}

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rolecd/rolecd/gitsource/gittest"
+	"github.com/rolecd/rolecd/reconciler"
+	"github.com/rolecd/rolecd/store"
+	"github.com/rolecd/rolecd/test/pgstandin"
+)
+
+// The trust boundary, end to end: pull requests that point rolecd at a
+// PostgreSQL look-alike asking for a cleartext password, with every kind
+// of secret as the credential. The look-alike must receive nothing (not
+// even a connection) while the pull request is open, the comment must
+// name the inventory change, and the reviewed resource db1 (real
+// PostgreSQL) is still planned.
+func TestUnreviewedConnectionsReceiveNothing(t *testing.T) {
+	const (
+		secretKey = "c2VjcmV0LWtleS1vZi1yb2xlY2Qtd2hpY2gtZGVjcnlwdHM="
+		shadow    = "root:$6$the-shadow-file:19000:0:99999:7:::"
+	)
+	secretFile := filepath.Join(t.TempDir(), "db-admin-password")
+	if err := os.WriteFile(secretFile, []byte(shadow+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	standinRes := func(name string, s *pgstandin.Server, credential string) string {
+		return fmt.Sprintf("  - name: %s\n    host: %s\n    port: %d\n    sslmode: prefer\n    admin:\n      user: postgres\n      %s\n", name, s.Host, s.Port, credential)
+	}
+	tests := []struct {
+		name string
+		// resources returns the PR's resources.yaml for the cluster's
+		// db1 and the stand-in s.
+		resources func(e *daemonEnv, s *pgstandin.Server) string
+		comment   string // the inventory line, with %s for the stand-in's host:port
+		planned   bool   // db1's role is planned
+		extra     string // another resource the PR declares a role for
+	}{
+		{"new resource, the real admin password", func(e *daemonEnv, s *pgstandin.Server) string {
+			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_env: PGTEST_PASSWORD_DB1")
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:PGTEST_PASSWORD_DB1`; not connected until merged", true, "evil"},
+		{"moved port", func(e *daemonEnv, s *pgstandin.Server) string {
+			return strings.Replace(resourceYAML(resourceName, e.cluster), fmt.Sprintf("port: %d", e.cluster.Port), fmt.Sprintf("port: %d", s.Port), 1)
+		}, "connection of `db1` changes: port `" + "%[2]d" + "` -> `%[3]d`; not connected until merged", false, ""},
+		{"ROLECD_SECRET_KEY", func(e *daemonEnv, s *pgstandin.Server) string {
+			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_env: ROLECD_SECRET_KEY")
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:ROLECD_SECRET_KEY`", true, "evil"},
+		{"GITHUB_TOKEN", func(e *daemonEnv, s *pgstandin.Server) string {
+			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_env: GITHUB_TOKEN")
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:GITHUB_TOKEN`", true, "evil"},
+		{"/etc/shadow", func(e *daemonEnv, s *pgstandin.Server) string {
+			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_file: /etc/shadow")
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `file:/etc/shadow`", true, "evil"},
+		{"secret file", func(e *daemonEnv, s *pgstandin.Server) string {
+			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_file: "+secretFile)
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `file:" + secretFile + "`", true, "evil"},
+		{"existing resource's credential and host", func(e *daemonEnv, s *pgstandin.Server) string {
+			return strings.Replace(standinRes(resourceName, s, "password_env: ROLECD_SECRET_KEY"), "  - name", "resources:\n  - name", 1)
+		}, "connection of `db1` changes: port `%[2]d` -> `%[3]d`, sslmode `disable` -> `prefer`, credential `env:PGTEST_PASSWORD_DB1` -> `env:ROLECD_SECRET_KEY`", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newDaemonEnv(t)
+			standin := pgstandin.Start(t, pgstandin.AuthCleartext)
+			secrets := map[string]string{"ROLECD_SECRET_KEY": secretKey, "GITHUB_TOKEN": ghToken}
+			d := e.newDaemon(func(o *reconciler.Options) {
+				live := o.Planner.(*reconciler.Live)
+				pgEnv := live.Dialer.Getenv
+				live.Dialer.Getenv = func(k string) string { // the daemon's own environment
+					if v, ok := secrets[k]; ok {
+						return v
+					}
+					return pgEnv(k)
+				}
+			})
+			head := e.openPR(1, gittest.File(roleFilesDir+"/resources.yaml", tt.resources(e, standin)),
+				rolesYAMLWith(map[string]string{"ro": "SELECT"}, tt.extra))
+			d.mustDeliver("pull_request", "d-open", e.gh.PullRequestEvent("opened", 1))
+			d.drain()
+
+			standin.Close()
+			if n := standin.Connections(); n != 0 {
+				t.Fatalf("the stand-in received %d connection(s) from an unmerged pull request (passwords %q)", n, standin.Passwords())
+			}
+			comments := e.botComments(1)
+			if len(comments) != 1 {
+				t.Fatalf("%d bot comments, want 1", len(comments))
+			}
+			body := comments[0].Body
+			want := fmt.Sprintf(tt.comment, standin.Addr(), e.cluster.Port, standin.Port)
+			for _, w := range []string{want, "#### Inventory changes: not connected until merged", "not connected until merged (see the inventory changes)"} {
+				if !strings.Contains(body, w) {
+					t.Errorf("comment lacks %q:\n%s", w, body)
+				}
+			}
+			for _, secret := range []string{secretKey, ghToken, shadow, e.cluster.Password} {
+				if strings.Contains(body, secret) || strings.Contains(e.logs.String(), secret) {
+					t.Errorf("a secret appears in the comment or the logs")
+				}
+			}
+			ro := roleName(t, "ro")
+			if got := strings.Contains(body, "`"+ro+"` managed"); got != tt.planned {
+				t.Errorf("db1's role %s planned: %v, want %v:\n%s", ro, got, tt.planned, body)
+			}
+			if !tt.planned && !strings.Contains(body, "Roles not planned: `"+ro+"`") {
+				t.Errorf("comment does not list db1's role as not planned:\n%s", body)
+			}
+			st, ok := e.gh.LatestStatus(head, reconciler.StatusPlan)
+			if !ok || st.State != "success" || !strings.Contains(st.Description, "not connected until merged") {
+				t.Errorf("rolecd/plan status = %+v", st)
+			}
+		})
+	}
+}
+
+// Once merged, the inventory is reviewed state: the daemon connects to
+// the new resource. The look-alike asks for a cleartext password, which
+// rolecd refuses (no allow_cleartext): it still receives no password.
+func TestMergedStandinGetsNoCleartextPassword(t *testing.T) {
+	e := newDaemonEnv(t)
+	standin := pgstandin.Start(t, pgstandin.AuthCleartext)
+	d := e.newDaemon(nil)
+	e.openPR(1, gittest.File(roleFilesDir+"/resources.yaml", resourceYAML(resourceName, e.cluster)+
+		fmt.Sprintf("  - name: legacy\n    host: %s\n    port: %d\n    sslmode: disable\n    admin:\n      user: postgres\n      password_env: PGTEST_PASSWORD_DB1\n", standin.Host, standin.Port)),
+		rolesYAMLWith(map[string]string{"ro": "SELECT"}, "legacy"))
+	d.mustDeliver("pull_request", "d-open", e.gh.PullRequestEvent("opened", 1))
+	d.drain()
+	if n := standin.Connections(); n != 0 {
+		t.Fatalf("the stand-in received %d connection(s) before the merge", n)
+	}
+	merge := e.mergePR(1)
+	d.mustDeliver("pull_request", "d-closed", e.gh.PullRequestEvent("closed", 1))
+	d.mustDeliver("push", "d-push", e.gh.PushEvent("refs/heads/main", e.base, merge))
+	err := d.Drain(context.Background()) // legacy cannot be planned: a waiting error
+	standin.Close()
+	if err == nil || !strings.Contains(err.Error(), "asked for cleartext password authentication; rolecd refused and sent no password") {
+		t.Errorf("Drain after merge = %v, want the cleartext refusal", err)
+	}
+	if standin.Connections() == 0 || len(standin.Attempts()) == 0 {
+		t.Fatal("after the merge the daemon never contacted the merged resource: the test proves nothing")
+	}
+	if pws := standin.Passwords(); len(pws) != 0 {
+		t.Errorf("the stand-in received %d password message(s)", len(pws))
+	}
+	if rec := d.pr(1); rec.State != store.PRMergedPending {
+		t.Errorf("pull request state %s, want merged-pending (legacy not planned, retried)", rec.State)
+	}
+}
+
+// rolesYAMLWith is rolesYAML plus, when extra is set, a role "loot" of
+// resource extra.
+func rolesYAMLWith(roles map[string]string, extra string) gittest.Change {
+	c := rolesYAML(roles)
+	if extra != "" {
+		c.Content += fmt.Sprintf("  - resource: %s\n    role: loot\n    scopes: [postgres]\n    privileges: [SELECT]\n", extra)
+	}
+	return c
+}
