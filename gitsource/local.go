@@ -90,3 +90,27 @@ func (l *Local) Files(rev string) (fs.FS, string, error) {
 	}
 	return fsys, h.String(), nil
 }
+
+// IsAncestor reports whether commit ancestor is descendant or one of its
+// ancestors (a merge commit is in the branch's history). Both must have
+// been fetched.
+func (s *Source) IsAncestor(ancestor, descendant string) (bool, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	a, err := s.commitLocked(ancestor)
+	if err != nil {
+		return false, err
+	}
+	d, err := s.commitLocked(descendant)
+	if err != nil {
+		return false, err
+	}
+	if a.Hash == d.Hash {
+		return true, nil
+	}
+	ok, err := a.IsAncestor(d)
+	if err != nil {
+		return false, fmt.Errorf("is %s an ancestor of %s: %w", ancestor, descendant, err)
+	}
+	return ok, nil
+}

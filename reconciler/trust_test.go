@@ -82,3 +82,33 @@ func TestInvalidBranchTrustsNoConnection(t *testing.T) {
 		t.Errorf("comment lacks the inventory change:\n%s", body)
 	}
 }
+
+// A merge commit the forge reports that is not on the branch is never
+// planned or applied.
+func TestMergeCommitOffTheBranchIsRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	h.openPR(2, "h1", "SELECT")
+	h.post("pull_request", "d1", prPayload("opened", 2))
+	h.drain()
+	h.merge(2, "m1")
+	h.r = h.newReconciler(func(o *Options) { o.Source = ancestrySource{h.src, map[string]bool{}} })
+	h.db.connected = nil
+	h.post("pull_request", "d2", prPayload("closed", 2))
+	if err := h.r.Drain(t.Context()); err != nil {
+		t.Fatalf("a stalled task is not a waiting error: %v", err)
+	}
+	if len(h.db.connected) != 0 || h.db.applies != 0 {
+		t.Errorf("planned %q, %d applies; want nothing", h.db.connected, h.db.applies)
+	}
+	if rec := h.pr(2); rec.State == store.PRApplied || rec.State == store.PRMergedPending {
+		t.Errorf("state %s after an off-branch merge commit", rec.State)
+	}
+
+	// On the branch: planned and applied.
+	h.r = h.newReconciler(func(o *Options) { o.Source = ancestrySource{h.src, map[string]bool{"m1..m1": true}} })
+	h.post("pull_request", "d3", prPayload("closed", 2))
+	h.drain()
+	if rec := h.pr(2); rec.State != store.PRApplied || h.db.applies != 1 {
+		t.Errorf("on the branch: state %s, %d applies; want applied once", rec.State, h.db.applies)
+	}
+}
