@@ -54,11 +54,14 @@ type Diff struct {
 	// Connected are the proposed resources planned with their trusted
 	// connection, sorted.
 	Connected []string
+	// NoTrusted is set when there was no trusted inventory at all (the
+	// branch has no valid role files yet): every resource is new.
+	NoTrusted bool
 }
 
 // Empty reports whether the proposed inventory connects exactly like the
 // trusted one.
-func (d Diff) Empty() bool { return len(d.Changes) == 0 }
+func (d Diff) Empty() bool { return len(d.Changes) == 0 && !d.NoTrusted }
 
 // NotConnected counts the proposed resources that are not connected.
 func (d Diff) NotConnected() int {
@@ -76,7 +79,7 @@ func (d Diff) NotConnected() int {
 func Compare(trusted, proposed *spec.Tree) Diff {
 	var d Diff
 	if trusted == nil {
-		trusted = &spec.Tree{}
+		trusted, d.NoTrusted = &spec.Tree{}, true
 	}
 	byName := map[string]spec.Resource{}
 	for _, r := range trusted.Resources {

@@ -66,7 +66,7 @@ func TestCompare(t *testing.T) {
 		{"removed", tree([]spec.Resource{analytics, billing}), tree([]spec.Resource{billing}),
 			Diff{Connected: []string{"billing"}, Changes: []Change{{Kind: Removed, Resource: "analytics", Trusted: conn(analytics)}}}},
 		{"nothing trusted", nil, tree([]spec.Resource{evil}),
-			Diff{Changes: []Change{{Kind: Added, Resource: "evil", Proposed: conn(evil)}}}},
+			Diff{NoTrusted: true, Changes: []Change{{Kind: Added, Resource: "evil", Proposed: conn(evil)}}}},
 		{"sorted by resource", tree([]spec.Resource{billing}), tree([]spec.Resource{evil, analytics}),
 			Diff{Changes: []Change{{Kind: Added, Resource: "analytics", Proposed: conn(analytics)}, {Kind: Removed, Resource: "billing", Trusted: conn(billing)},
 				{Kind: Added, Resource: "evil", Proposed: conn(evil)}}}},

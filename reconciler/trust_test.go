@@ -78,8 +78,11 @@ func TestInvalidBranchTrustsNoConnection(t *testing.T) {
 	if len(h.db.connected) != 0 {
 		t.Errorf("planned %q with an invalid branch head", h.db.connected)
 	}
-	if body := strings.Join(h.forge.comments["4/plan"], ""); !strings.Contains(body, "resource `db1` would be added") {
-		t.Errorf("comment lacks the inventory change:\n%s", body)
+	body := strings.Join(h.forge.comments["4/plan"], "")
+	for _, want := range []string{"resource `db1` would be added", "The branch has no valid role files, so it trusts no connection yet"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("comment lacks %q:\n%s", want, body)
+		}
 	}
 }
 

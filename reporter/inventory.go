@@ -60,6 +60,9 @@ func orNone(s string) string {
 func inventoryBlocks(d *inventory.Diff) []block {
 	group := renderMD("md-inventory-group", nil)
 	var out []block
+	if d != nil && d.NoTrusted {
+		out = append(out, block{group: group, text: renderMD("md-inventory-none-trusted", nil)})
+	}
 	for _, v := range inventoryViews(d, func(s string) string { return codeSpan(clip(s, 300)) }) {
 		out = append(out, block{group: group, text: renderMD("md-inventory-change", v)})
 	}
