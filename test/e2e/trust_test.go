@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"github.com/rolecd/rolecd/gitsource/gittest"
+	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/store"
 	"github.com/rolecd/rolecd/test/pgstandin"
+	"github.com/rolecd/rolecd/test/pgtest"
 )
 
 // The trust boundary, end to end: pull requests that point rolecd at a
@@ -160,4 +162,50 @@ func rolesYAMLWith(roles map[string]string, extra string) gittest.Change {
 		c.Content += fmt.Sprintf("  - resource: %s\n    role: loot\n    scopes: [postgres]\n    privileges: [SELECT]\n", extra)
 	}
 	return c
+}
+
+// Adding a real resource still works: not connected while the pull request
+// is open, connected after the merge, and its roles (planned for the first
+// time then) applied on an authorised `/rolecd apply <digest>`.
+func TestAddedResourceIsOnboardedAfterMerge(t *testing.T) {
+	e := newDaemonEnv(t)
+	c2 := pgtest.Start(t)
+	d := e.newDaemon(func(o *reconciler.Options) {
+		o.Planner.(*reconciler.Live).Dialer.Getenv = env(map[string]*pgtest.Cluster{resourceName: e.cluster, "db2": c2})
+	})
+	e.gh.SetPermission("bob", "write")
+	roles := rolesYAMLWith(map[string]string{"ro": "SELECT"}, "db2")
+	e.openPR(1, gittest.File(roleFilesDir+"/resources.yaml", resourceYAML(resourceName, e.cluster)+strings.TrimPrefix(resourceYAML("db2", c2), "resources:\n")), roles)
+	d.mustDeliver("pull_request", "d-open", e.gh.PullRequestEvent("opened", 1))
+	d.drain()
+	loot, err := spec.RoleName(spec.DefaultPrefix, "db2", "loot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := e.botComments(1)[0].Body
+	for _, want := range []string{"resource `db2` would be added: host `" + fmt.Sprintf("%s:%d", c2.Host, c2.Port), "Roles not planned: `" + loot + "`", "`" + roleName(t, "ro") + "` managed"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("plan comment lacks %q:\n%s", want, body)
+		}
+	}
+
+	merge := e.mergePR(1)
+	d.mustDeliver("pull_request", "d-closed", e.gh.PullRequestEvent("closed", 1))
+	d.mustDeliver("push", "d-push", e.gh.PushEvent("refs/heads/main", e.base, merge))
+	d.drain()
+	rec := d.pr(1)
+	if rec.State != store.PRWaitingApproval {
+		t.Fatalf("after merge: state %s, want waiting for approval (db2's roles were never reviewed)", rec.State)
+	}
+	if queryBool(t, c2, "postgres", fmt.Sprintf("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s')", loot)) {
+		t.Fatal("db2's role exists before approval")
+	}
+	d.mustDeliver("issue_comment", "d-bob", e.gh.IssueCommentEvent(1, "bob", "/rolecd apply "+rec.MergeDigest))
+	d.drain()
+	if got := d.pr(1).State; got != store.PRApplied {
+		t.Fatalf("after approval: state %s, want applied", got)
+	}
+	if !queryBool(t, c2, "postgres", fmt.Sprintf("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s')", loot)) {
+		t.Error("db2's role was not created on approval")
+	}
 }
