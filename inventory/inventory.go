@@ -81,9 +81,9 @@ func Compare(trusted, proposed *spec.Tree) Diff {
 	if trusted == nil {
 		trusted, d.NoTrusted = &spec.Tree{}, true
 	}
-	byName := map[string]spec.Resource{}
-	for _, r := range trusted.Resources {
-		byName[r.Name] = r
+	byName := make(map[string]*spec.Resource, len(trusted.Resources))
+	for i := range trusted.Resources {
+		byName[trusted.Resources[i].Name] = &trusted.Resources[i]
 	}
 	seen := map[string]bool{}
 	for _, p := range proposed.Resources {
@@ -130,15 +130,21 @@ func Compare(trusted, proposed *spec.Tree) Diff {
 func Restrict(trusted, proposed *spec.Tree) (*spec.Tree, Diff) {
 	d := Compare(trusted, proposed)
 	out := &spec.Tree{}
-	connected := map[string]bool{}
+	connected := make(map[string]bool, len(d.Connected))
 	for _, name := range d.Connected {
 		connected[name] = true
+	}
+	byName := map[string]int{}
+	if trusted != nil {
+		for i, r := range trusted.Resources {
+			byName[r.Name] = i
+		}
 	}
 	for _, p := range proposed.Resources {
 		if !connected[p.Name] {
 			continue
 		}
-		t, _ := trusted.Resource(p.Name)
+		t := trusted.Resources[byName[p.Name]]
 		// Start from the trusted resource, so a connection setting added
 		// to spec.Resource later is trusted by default.
 		r := t
@@ -146,6 +152,7 @@ func Restrict(trusted, proposed *spec.Tree) (*spec.Tree, Diff) {
 		r.Complete, r.Pos = p.Complete, p.Pos
 		out.Resources = append(out.Resources, r)
 	}
+	out.Roles = make([]spec.Role, 0, len(proposed.Roles))
 	for _, role := range proposed.Roles {
 		if connected[role.Resource] {
 			out.Roles = append(out.Roles, role)
