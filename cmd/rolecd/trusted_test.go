@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/rolecd/rolecd/gitsource/gittest"
+	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/test/pgstandin"
 	"github.com/rolecd/rolecd/test/pgtest"
 )
@@ -80,6 +82,16 @@ func TestPlanTrustedInventory(t *testing.T) {
 		})
 	}
 
+	t.Run("json", func(t *testing.T) {
+		r := rolecd(t, env, "--repo", rolesDir, "--output", "json", "plan", "--trusted-inventory", "origin/main")
+		var doc planner.Document
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 2 {
+			t.Fatalf("exit %d, stdout not a plan document (%v): %+v", r.code, err, r)
+		}
+		if len(doc.Resources) != 1 || doc.Resources[0].Resource != "app" || !strings.Contains(r.stderr, "+ resource evil would be added") {
+			t.Errorf("resources %+v, stderr %q: want app planned and evil reported", doc.Resources, r.stderr)
+		}
+	})
 	t.Run("a directory inside the checkout is not trusted", func(t *testing.T) {
 		r := rolecd(t, env, "--repo", rolesDir, "plan", "--trusted-inventory", rolesDir)
 		if r.code != 1 || !strings.Contains(r.stderr, "files in the checkout being planned are not trusted") {
