@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -60,12 +62,41 @@ func (e *AuthRefusedError) Error() string {
 		e.Resource, e.Endpoint, e.Method, why)
 }
 
-// requireAuth sets cfg's authentication policy for res.
+// requireAuth sets cfg's authentication policy for res. An operator's
+// own require_auth (PGREQUIREAUTH) is kept, less the methods rolecd
+// refuses.
 func requireAuth(cfg *pgx.ConnConfig, res spec.Resource) {
-	cfg.RequireAuth = refuseWeakAuth
-	if res.Admin.AllowCleartext {
-		cfg.RequireAuth = ""
+	if !res.Admin.AllowCleartext {
+		cfg.RequireAuth = withoutWeakAuth(cfg.RequireAuth)
 	}
+}
+
+// withoutWeakAuth narrows a require_auth list so it refuses password and
+// md5: "" (anything) becomes "!password,!md5"; a negated list gains the
+// two; an allow list loses them ("none" when nothing is left but them).
+func withoutWeakAuth(policy string) string {
+	if strings.TrimSpace(policy) == "" {
+		return refuseWeakAuth
+	}
+	var methods []string
+	for m := range strings.SplitSeq(policy, ",") {
+		methods = append(methods, strings.TrimSpace(m))
+	}
+	if strings.HasPrefix(methods[0], "!") {
+		for _, weak := range []string{"!password", "!md5"} {
+			if !slices.Contains(methods, weak) {
+				methods = append(methods, weak)
+			}
+		}
+		return strings.Join(methods, ",")
+	}
+	kept := slices.DeleteFunc(methods, func(m string) bool { return m == "password" || m == "md5" })
+	if len(kept) == 0 {
+		// Only weak methods were allowed: allow none, so the connection
+		// fails unless the server needs no password at all.
+		return "none"
+	}
+	return strings.Join(kept, ",")
 }
 
 // authWatch records the authentication methods servers ask for on the

@@ -134,3 +134,26 @@ func TestAuthSnifferSplits(t *testing.T) {
 		}
 	}
 }
+
+// An operator's PGREQUIREAUTH is narrowed, never widened.
+func TestWithoutWeakAuth(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", "!password,!md5"},
+		{"scram-sha-256", "scram-sha-256"},
+		{"password,scram-sha-256", "scram-sha-256"},
+		{"md5, password", "none"},
+		{"!none", "!none,!password,!md5"},
+		{"!md5", "!md5,!password"},
+		{"!password,!md5", "!password,!md5"},
+	} {
+		if got := withoutWeakAuth(tt.in); got != tt.want {
+			t.Errorf("withoutWeakAuth(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	t.Setenv("PGREQUIREAUTH", "scram-sha-256")
+	cfg, err := standinDialer().Config(spec.Resource{Name: "x", Host: "127.0.0.1", Port: 5432, Database: "postgres", SSLMode: "disable",
+		Admin: spec.Admin{User: "u"}}, "postgres")
+	if err != nil || cfg.RequireAuth != "scram-sha-256" {
+		t.Errorf("with PGREQUIREAUTH=scram-sha-256: RequireAuth = %q, %v", cfg.RequireAuth, err)
+	}
+}
