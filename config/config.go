@@ -25,10 +25,18 @@ type Config struct {
 	ApplyUnreviewed bool   `yaml:"apply_unreviewed"`
 	Drift           Drift  `yaml:"drift"`
 	Store           string `yaml:"store"`
-	Listen          string `yaml:"listen"`
-	RolePrefix      string `yaml:"role_prefix"`
-	SecretKeyFile   string `yaml:"secret_key_file"`
-	Audit           Audit  `yaml:"audit"`
+	// Listen is the webhook listener: POST /webhooks/github, /healthz,
+	// /readyz, and /metrics when Metrics.Public. It never serves the API.
+	Listen string `yaml:"listen"`
+	// API is the second listener, for what reads the store.
+	API           API     `yaml:"api"`
+	Metrics       Metrics `yaml:"metrics"`
+	RolePrefix    string  `yaml:"role_prefix"`
+	SecretKeyFile string  `yaml:"secret_key_file"`
+	Audit         Audit   `yaml:"audit"`
+	// Credentials allow-lists the admin password sources role files may
+	// name (see Credentials).
+	Credentials Credentials `yaml:"credentials"`
 	// Console configures the console forge, used when github is not set.
 	Console Console `yaml:"console"`
 }
@@ -56,6 +64,36 @@ type GitHub struct {
 	APIURL           string `yaml:"api_url"`
 	WebhookSecretEnv string `yaml:"webhook_secret_env"`
 	ApplyPermission  string `yaml:"apply_permission"`
+	// InstallationID, when set, is the GitHub App installation whose
+	// webhook deliveries are accepted (deliveries of any repository other
+	// than owner/repo are always ignored).
+	InstallationID int64 `yaml:"installation_id"`
+}
+
+// APIOff as api.listen serves no API listener.
+const APIOff = "off"
+
+// API is the listener of /api/v1/... (and the web hub): everything that
+// reads the store. It requires a bearer token; with no token configured it
+// answers 401 to everything.
+type API struct {
+	// Listen is host:port (default 127.0.0.1:8081), or "off" (or "").
+	Listen string `yaml:"listen"`
+	// TokenEnv names the variable holding the bearer token (default
+	// ROLECD_API_TOKEN); TokenFile, when set, is read instead.
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// Enabled reports whether the API listener is served.
+func (a API) Enabled() bool { return a.Listen != "" && a.Listen != APIOff }
+
+// Metrics says where /metrics is served.
+type Metrics struct {
+	// Public serves /metrics without authentication on the webhook
+	// listener (for a Prometheus scraping the pod); by default (false) it
+	// is served on the API listener, behind the bearer token.
+	Public bool `yaml:"public"`
 }
 
 // Console declares the pull requests of the console forge (no github:
@@ -97,6 +135,7 @@ func Defaults() Config {
 		Drift:      Drift{Schedule: "@every 1h", Action: "report"},
 		Store:      "sqlite://.rolecd/rolecd.db",
 		Listen:     "127.0.0.1:8080",
+		API:        API{Listen: "127.0.0.1:8081", TokenEnv: "ROLECD_API_TOKEN"},
 		RolePrefix: "rolecd",
 	}
 }
@@ -156,16 +195,25 @@ func (c Config) Validate() error {
 	if c.RolePrefix == "" || strings.Trim(c.RolePrefix, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 		errs = append(errs, fmt.Errorf("role_prefix: %q must be lower-case letters, digits and _", c.RolePrefix))
 	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: the webhook listener's address is required"))
+	}
+	if c.API.Enabled() && c.API.Listen == c.Listen {
+		errs = append(errs, fmt.Errorf("api.listen: %q is also listen: the API needs its own listener", c.API.Listen))
+	}
 	switch c.GitHub.ApplyPermission {
 	case "read", "triage", "write", "maintain", "admin":
 	default:
 		errs = append(errs, fmt.Errorf("github.apply_permission: %q is not a GitHub permission", c.GitHub.ApplyPermission))
 	}
+	errs = append(errs, c.Credentials.validate(c.ReservedEnv())...)
 	return errors.Join(errs...)
 }
 
 // applyEnv sets every field from ROLECD_<PATH> when that variable is set,
-// e.g. ROLECD_GIT_URL or ROLECD_ROLE_PREFIX.
+// e.g. ROLECD_GIT_URL or ROLECD_ROLE_PREFIX. A list of strings is
+// comma-separated (ROLECD_CREDENTIALS_ENV_ALLOW=PG_ADMIN_*,BILLING_PW);
+// other lists and mappings are only set in the file.
 func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -189,8 +237,22 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			fv.SetInt(int64(d))
-		case f.Type.Kind() == reflect.Slice:
-			return fmt.Errorf("%s: a list cannot be set from the environment; use the configuration file", name)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+			var items []string
+			for item := range strings.SplitSeq(s, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					items = append(items, item)
+				}
+			}
+			fv.Set(reflect.ValueOf(items))
+		case f.Type.Kind() == reflect.Slice || f.Type.Kind() == reflect.Map:
+			return fmt.Errorf("%s: this setting cannot be set from the environment; use the configuration file", name)
+		case f.Type.Kind() == reflect.Int64 || f.Type.Kind() == reflect.Int:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fv.SetInt(n)
 		case f.Type.Kind() == reflect.Bool:
 			b, err := strconv.ParseBool(s)
 			if err != nil {

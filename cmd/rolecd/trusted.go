@@ -14,14 +14,14 @@ import (
 // request's checkout cannot change it), else a directory of role files
 // outside that repository's work tree. It returns the tree and how to name
 // it in messages.
-func loadTrusted(value, dir, prefix string) (*spec.Tree, string, error) {
+func loadTrusted(value, dir string, opts spec.Options) (*spec.Tree, string, error) {
 	local, repoErr := gitsource.OpenLocal(dir)
 	if repoErr == nil {
 		fsys, sha, err := local.Files(value)
 		switch {
 		case err == nil:
 			name := fmt.Sprintf("%s (%s)", value, sha[:12])
-			tree, err := spec.Load(fsys, spec.Options{Prefix: prefix})
+			tree, err := spec.Load(fsys, opts)
 			return tree, name, trustedErr(name, err)
 		case !errors.Is(err, gitsource.ErrNoRevision):
 			return nil, "", fmt.Errorf("trusted inventory %s: %w", value, err)
@@ -38,7 +38,7 @@ func loadTrusted(value, dir, prefix string) (*spec.Tree, string, error) {
 		}
 		return nil, "", fmt.Errorf("trusted inventory %s: not a directory (and %s is in no git repository, so no revision either)", value, dir)
 	}
-	tree, err := spec.Load(os.DirFS(value), spec.Options{Prefix: prefix})
+	tree, err := spec.Load(os.DirFS(value), opts)
 	return tree, value, trustedErr(value, prefixErrors(err, value))
 }
 

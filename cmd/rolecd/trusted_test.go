@@ -29,7 +29,9 @@ func TestPlanTrustedInventory(t *testing.T) {
 	env := map[string]string{"ADMIN_PW": c.Password, "ROLECD_SECRET_KEY": secretKey,
 		"ROLECD_STORE": "sqlite://" + filepath.Join(t.TempDir(), "rolecd.db")}
 	roles := "roles:\n  - {resource: app, role: ro, scopes: [postgres], privileges: [SELECT]}\n  - {resource: evil, role: loot, scopes: [postgres], privileges: [SELECT]}\n"
-	evil := fmt.Sprintf("  - name: evil\n    host: %s\n    port: %d\n    sslmode: disable\n    admin:\n      user: postgres\n      password_env: ROLECD_SECRET_KEY\n", standin.Host, standin.Port)
+	// The real admin password (rolecd's own secrets are refused earlier,
+	// by the credential policy).
+	evil := fmt.Sprintf("  - name: evil\n    host: %s\n    port: %d\n    sslmode: disable\n    admin:\n      user: postgres\n      password_env: ADMIN_PW\n", standin.Host, standin.Port)
 
 	remote := gittest.New(t)
 	remote.Commit("main", "declare app", gittest.File("roles/resources.yaml", resourceYAML("app", c.Host, c.Port)),
@@ -65,7 +67,7 @@ func TestPlanTrustedInventory(t *testing.T) {
 				t.Fatalf("exit %d, want 2 (changes): %+v", r.code, r)
 			}
 			for _, want := range []string{
-				fmt.Sprintf("+ resource evil would be added: host %s/postgres as postgres, credential env:ROLECD_SECRET_KEY", standin.Addr()),
+				fmt.Sprintf("+ resource evil would be added: host %s/postgres as postgres, credential env:ADMIN_PW", standin.Addr()),
 				"roles not planned: rolecd_evil_loot_",
 				"resource app (PostgreSQL", "+ rolecd_app_ro_",
 			} {
@@ -73,8 +75,8 @@ func TestPlanTrustedInventory(t *testing.T) {
 					t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
 				}
 			}
-			if strings.Contains(r.stdout+r.stderr, secretKey) {
-				t.Error("the secret key appears in the output")
+			if strings.Contains(r.stdout+r.stderr, secretKey) || strings.Contains(r.stdout+r.stderr, c.Password) {
+				t.Error("a secret appears in the output")
 			}
 			if n := standin.Connections(); n != 0 {
 				t.Fatalf("the stand-in got %d connection(s)", n)

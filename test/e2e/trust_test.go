@@ -16,11 +16,28 @@ import (
 	"github.com/rolecd/rolecd/test/pgtest"
 )
 
+// unreviewedCase is one pull request of TestUnreviewedConnectionsReceiveNothing.
+type unreviewedCase struct {
+	name string
+	// resources returns the PR's resources.yaml for the cluster's db1 and
+	// the stand-in s.
+	resources func(e *daemonEnv, s *pgstandin.Server) string
+	comment   string // the inventory line: %[1]s the stand-in's host:port, %[2]d db1's port, %[3]d the stand-in's
+	planned   bool   // db1's role is planned
+	extra     string // another resource the PR declares a role for
+	// refused is what the allow-list says about the credential ("" when
+	// it allows it).
+	refused string
+}
+
 // The trust boundary, end to end: pull requests that point rolecd at a
 // PostgreSQL look-alike asking for a cleartext password, with every kind
 // of secret as the credential. The look-alike must receive nothing (not
-// even a connection) while the pull request is open, the comment must
-// name the inventory change, and the reviewed resource db1 (real
+// even a connection) while the pull request is open. Each variant runs
+// twice: with the operator's credential allow-list (rolecd's own secrets
+// and unlisted sources are then validation errors, named with file:line)
+// and without it, where the trust boundary alone must hold: the comment
+// names the inventory change and the reviewed resource db1 (real
 // PostgreSQL) is still planned.
 func TestUnreviewedConnectionsReceiveNothing(t *testing.T) {
 	const (
@@ -34,89 +51,103 @@ func TestUnreviewedConnectionsReceiveNothing(t *testing.T) {
 	standinRes := func(name string, s *pgstandin.Server, credential string) string {
 		return fmt.Sprintf("  - name: %s\n    host: %s\n    port: %d\n    sslmode: prefer\n    admin:\n      user: postgres\n      %s\n", name, s.Host, s.Port, credential)
 	}
-	tests := []struct {
-		name string
-		// resources returns the PR's resources.yaml for the cluster's
-		// db1 and the stand-in s.
-		resources func(e *daemonEnv, s *pgstandin.Server) string
-		comment   string // the inventory line, with %s for the stand-in's host:port
-		planned   bool   // db1's role is planned
-		extra     string // another resource the PR declares a role for
-	}{
+	tests := []unreviewedCase{
 		{"new resource, the real admin password", func(e *daemonEnv, s *pgstandin.Server) string {
 			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_env: PGTEST_PASSWORD_DB1")
-		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:PGTEST_PASSWORD_DB1`; not connected until merged", true, "evil"},
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:PGTEST_PASSWORD_DB1`; not connected until merged", true, "evil", ""},
 		{"moved port", func(e *daemonEnv, s *pgstandin.Server) string {
 			return strings.Replace(resourceYAML(resourceName, e.cluster), fmt.Sprintf("port: %d", e.cluster.Port), fmt.Sprintf("port: %d", s.Port), 1)
-		}, "connection of `db1` changes: port `" + "%[2]d" + "` -> `%[3]d`; not connected until merged", false, ""},
+		}, "connection of `db1` changes: port `" + "%[2]d" + "` -> `%[3]d`; not connected until merged", false, "", ""},
 		{"ROLECD_SECRET_KEY", func(e *daemonEnv, s *pgstandin.Server) string {
 			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_env: ROLECD_SECRET_KEY")
-		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:ROLECD_SECRET_KEY`", true, "evil"},
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:ROLECD_SECRET_KEY`", true, "evil", "ROLECD_SECRET_KEY is one of rolecd's own secrets"},
 		{"GITHUB_TOKEN", func(e *daemonEnv, s *pgstandin.Server) string {
 			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_env: GITHUB_TOKEN")
-		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:GITHUB_TOKEN`", true, "evil"},
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `env:GITHUB_TOKEN`", true, "evil", "GITHUB_TOKEN is one of rolecd's own secrets"},
 		{"/etc/shadow", func(e *daemonEnv, s *pgstandin.Server) string {
 			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_file: /etc/shadow")
-		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `file:/etc/shadow`", true, "evil"},
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `file:/etc/shadow`", true, "evil", "admin.password_file: not allowed by the credential policy"},
 		{"secret file", func(e *daemonEnv, s *pgstandin.Server) string {
 			return resourceYAML(resourceName, e.cluster) + standinRes("evil", s, "password_file: "+secretFile)
-		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `file:" + secretFile + "`", true, "evil"},
+		}, "resource `evil` would be added: host `%[1]s/postgres` as `postgres`, credential `file:" + secretFile + "`", true, "evil", ""},
 		{"existing resource's credential and host", func(e *daemonEnv, s *pgstandin.Server) string {
 			return strings.Replace(standinRes(resourceName, s, "password_env: ROLECD_SECRET_KEY"), "  - name", "resources:\n  - name", 1)
-		}, "connection of `db1` changes: port `%[2]d` -> `%[3]d`, sslmode `disable` -> `prefer`, credential `env:PGTEST_PASSWORD_DB1` -> `env:ROLECD_SECRET_KEY`", false, ""},
+		}, "connection of `db1` changes: port `%[2]d` -> `%[3]d`, sslmode `disable` -> `prefer`, credential `env:PGTEST_PASSWORD_DB1` -> `env:ROLECD_SECRET_KEY`", false, "", "ROLECD_SECRET_KEY is one of rolecd's own secrets"},
 	}
+	// The operator allows the directory of the secret file: only the trust
+	// boundary stands between it and the stand-in.
+	allowList := &spec.CredentialPolicy{EnvAllow: credentialPolicy.EnvAllow, Reserved: []string{"GITHUB_TOKEN"}, FileDirs: []string{filepath.Dir(secretFile)}}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newDaemonEnv(t)
-			standin := pgstandin.Start(t, pgstandin.AuthCleartext)
-			secrets := map[string]string{"ROLECD_SECRET_KEY": secretKey, "GITHUB_TOKEN": ghToken}
-			d := e.newDaemon(func(o *reconciler.Options) {
-				live := o.Planner.(*reconciler.Live)
-				pgEnv := live.Dialer.Getenv
-				live.Dialer.Getenv = func(k string) string { // the daemon's own environment
-					if v, ok := secrets[k]; ok {
-						return v
-					}
-					return pgEnv(k)
-				}
+		for _, policy := range []*spec.CredentialPolicy{allowList, nil} {
+			name := tt.name + ", allow-list"
+			if policy == nil {
+				name = tt.name + ", no allow-list"
+			}
+			t.Run(name, func(t *testing.T) {
+				unreviewedConnection(t, tt, policy, secretKey, shadow)
 			})
-			head := e.openPR(1, gittest.File(roleFilesDir+"/resources.yaml", tt.resources(e, standin)),
-				rolesYAMLWith(map[string]string{"ro": "SELECT"}, tt.extra))
-			d.mustDeliver("pull_request", "d-open", e.gh.PullRequestEvent("opened", 1))
-			d.drain()
+		}
+	}
+}
 
-			standin.Close()
-			if n := standin.Connections(); n != 0 {
-				t.Fatalf("the stand-in received %d connection(s) from an unmerged pull request (passwords %q)", n, standin.Passwords())
+// unreviewedConnection runs one variant of TestUnreviewedConnectionsReceiveNothing.
+func unreviewedConnection(t *testing.T, tc unreviewedCase, policy *spec.CredentialPolicy, secretKey, shadow string) {
+	e := newDaemonEnv(t)
+	standin := pgstandin.Start(t, pgstandin.AuthCleartext)
+	secrets := map[string]string{"ROLECD_SECRET_KEY": secretKey, "GITHUB_TOKEN": ghToken}
+	d := e.newDaemon(func(o *reconciler.Options) {
+		o.Credentials = policy
+		live := o.Planner.(*reconciler.Live)
+		pgEnv := live.Dialer.Getenv
+		live.Dialer.Getenv = func(k string) string { // the daemon's own environment
+			if v, ok := secrets[k]; ok {
+				return v
 			}
-			comments := e.botComments(1)
-			if len(comments) != 1 {
-				t.Fatalf("%d bot comments, want 1", len(comments))
-			}
-			body := comments[0].Body
-			want := fmt.Sprintf(tt.comment, standin.Addr(), e.cluster.Port, standin.Port)
-			for _, w := range []string{want, "#### Inventory changes: not connected until merged", "not connected until merged (see the inventory changes)"} {
-				if !strings.Contains(body, w) {
-					t.Errorf("comment lacks %q:\n%s", w, body)
-				}
-			}
-			for _, secret := range []string{secretKey, ghToken, shadow, e.cluster.Password} {
-				if strings.Contains(body, secret) || strings.Contains(e.logs.String(), secret) {
-					t.Errorf("a secret appears in the comment or the logs")
-				}
-			}
-			ro := roleName(t, "ro")
-			if got := strings.Contains(body, "`"+ro+"` managed"); got != tt.planned {
-				t.Errorf("db1's role %s planned: %v, want %v:\n%s", ro, got, tt.planned, body)
-			}
-			if !tt.planned && !strings.Contains(body, "Roles not planned: `"+ro+"`") {
-				t.Errorf("comment does not list db1's role as not planned:\n%s", body)
-			}
-			st, ok := e.gh.LatestStatus(head, reconciler.StatusPlan)
-			if !ok || st.State != "success" || !strings.Contains(st.Description, "not connected until merged") {
-				t.Errorf("rolecd/plan status = %+v", st)
-			}
-		})
+			return pgEnv(k)
+		}
+	})
+	head := e.openPR(1, gittest.File(roleFilesDir+"/resources.yaml", tc.resources(e, standin)),
+		rolesYAMLWith(map[string]string{"ro": "SELECT"}, tc.extra))
+	d.mustDeliver("pull_request", "d-open", e.gh.PullRequestEvent("opened", 1))
+	d.drain()
+
+	standin.Close()
+	if n := standin.Connections(); n != 0 {
+		t.Fatalf("the stand-in received %d connection(s) from an unmerged pull request (passwords %q)", n, standin.Passwords())
+	}
+	comments := e.botComments(1)
+	if len(comments) != 1 {
+		t.Fatalf("%d bot comments, want 1", len(comments))
+	}
+	body := comments[0].Body
+	for _, secret := range []string{secretKey, ghToken, shadow, e.cluster.Password} {
+		if strings.Contains(body, secret) || strings.Contains(e.logs.String(), secret) {
+			t.Errorf("a secret appears in the comment or the logs")
+		}
+	}
+	st, ok := e.gh.LatestStatus(head, reconciler.StatusPlan)
+	if policy != nil && tc.refused != "" {
+		// Refused by the allow-list, at file:line; nothing planned.
+		if !strings.Contains(body, tc.refused) || !strings.Contains(body, "roles/resources.yaml:") || !ok || st.State != "failure" {
+			t.Errorf("want the allow-list refusal %q at file:line and a failure status (%+v):\n%s", tc.refused, st, body)
+		}
+		return
+	}
+	want := fmt.Sprintf(tc.comment, standin.Addr(), e.cluster.Port, standin.Port)
+	for _, w := range []string{want, "#### Inventory changes: not connected until merged", "not connected until merged (see the inventory changes)"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("comment lacks %q:\n%s", w, body)
+		}
+	}
+	ro := roleName(t, "ro")
+	if got := strings.Contains(body, "`"+ro+"` managed"); got != tc.planned {
+		t.Errorf("db1's role %s planned: %v, want %v:\n%s", ro, got, tc.planned, body)
+	}
+	if !tc.planned && !strings.Contains(body, "Roles not planned: `"+ro+"`") {
+		t.Errorf("comment does not list db1's role as not planned:\n%s", body)
+	}
+	if !ok || st.State != "success" || !strings.Contains(st.Description, "not connected until merged") {
+		t.Errorf("rolecd/plan status = %+v", st)
 	}
 }
 
