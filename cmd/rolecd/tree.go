@@ -180,7 +180,8 @@ func (g *globals) loadTree() (*spec.Tree, config.Config, string, error) {
 	}
 	var es spec.Errors
 	if err != nil && errors.As(err, &es) {
-		return nil, cfg, dir, &treeErrors{loc: loc, errs: prefixErrors(es, dir)}
+		es, _ = prefixErrors(es, dir).(spec.Errors)
+		return nil, cfg, dir, &treeErrors{loc: loc, errs: es}
 	}
 	return tree, cfg, dir, err
 }
@@ -204,9 +205,10 @@ func (e *treeErrors) where() string {
 }
 
 // prefixErrors makes validation positions relative to the working directory.
-func prefixErrors(es spec.Errors, dir string) spec.Errors {
-	if filepath.Clean(dir) == "." {
-		return es
+func prefixErrors(err error, dir string) error {
+	var es spec.Errors
+	if err == nil || !errors.As(err, &es) || filepath.Clean(dir) == "." {
+		return err
 	}
 	out := make(spec.Errors, len(es))
 	for i, e := range es {
