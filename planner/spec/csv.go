@@ -32,6 +32,9 @@ type csvFile struct {
 // header's columns may come in any order; blank rows are skipped; cells are
 // trimmed; lists inside a cell are ";"-separated.
 func decodeCSV(name string, data []byte, out *decoded) {
+	if !out.budget(name, data, "\n,;") {
+		return
+	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
@@ -62,6 +65,9 @@ func decodeCSV(name string, data []byte, out *decoded) {
 			return
 		}
 		f.row(rec, line)
+		if out.full {
+			return // over limits.max_roles: already reported
+		}
 	}
 }
 
@@ -157,7 +163,7 @@ func (f *csvFile) row(rec []string, headerLine int) {
 		}
 		return splitList(v.s, v.pos)
 	}
-	f.out.roles = append(f.out.roles, rawRole{
+	f.out.addRole(rawRole{
 		pos:        f.at(line),
 		resource:   cell("resource_name"),
 		typ:        cell("type"),

@@ -129,6 +129,7 @@ func (v *validator) resource(raw rawResource) (Resource, bool) {
 		r.SSLMode = raw.sslmode.s
 	}
 	r.Admin = v.admin(raw, what)
+	v.listLimit("object_creators", raw.creators)
 	seen := map[string]bool{}
 	for _, item := range raw.creators.items {
 		if err := identifier(item.s); err != nil {
@@ -231,6 +232,9 @@ func (v *validator) role(raw rawRole, known func(string) bool) (Role, bool) {
 			v.errorf(raw.rotate.pos, "invalid rotate_password %s: want true or false", quote(raw.rotate.s))
 		}
 	}
+	v.listLimit("scopes", raw.scopes)
+	v.listLimit("privileges", raw.privileges)
+	v.listLimit("functions", raw.functions)
 	switch {
 	case !typeOK:
 	case r.Type == Managed:
@@ -240,6 +244,13 @@ func (v *validator) role(raw rawRole, known func(string) bool) (Role, bool) {
 	}
 	v.roleOptions(raw, &r)
 	return r, len(v.errs) == n
+}
+
+// listLimit reports a list field that had more than maxListItems entries.
+func (v *validator) listLimit(key string, l listValue) {
+	if l.over {
+		v.errorf(l.pos, "%s: more than %d entries", key, maxListItems)
+	}
 }
 
 // roleOptions validates what any role may declare: connection_limit,

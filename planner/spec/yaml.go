@@ -40,6 +40,9 @@ type yamlFile struct {
 // Every document of a multi-document file is read.
 func decodeYAML(name string, data []byte, out *decoded) {
 	f := &yamlFile{name: name, out: out}
+	if !out.budget(name, data, yamlSeparators) {
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -52,8 +55,15 @@ func decodeYAML(name string, data []byte, out *decoded) {
 			return
 		}
 		f.document(&doc)
+		if out.full {
+			return
+		}
 	}
 }
+
+// yamlSeparators are the bytes of which at least one precedes every YAML
+// node: a line break, ",", ":", "-", "[", "{", "?", "!", "&", "*".
+const yamlSeparators = "\n,:-[{?!&*"
 
 // decodeNode decodes the next document, turning a panic of the YAML library
 // into an error: a role file must never crash the daemon.
@@ -260,6 +270,9 @@ func (f *yamlFile) list(key string, n *yaml.Node, each func(*yaml.Node)) {
 		return
 	}
 	for _, item := range n.Content {
+		if f.out.full {
+			return // over limits.max_roles: already reported
+		}
 		each(item)
 	}
 }
@@ -294,6 +307,10 @@ func (f *yamlFile) strings(key string, n *yaml.Node) listValue {
 	}
 	l := listValue{pos: f.pos(n)}
 	for _, item := range n.Content {
+		if len(l.items) == maxListItems {
+			l.over = true
+			break
+		}
 		v := f.scalar(key, item)
 		if v.bad {
 			l.bad = true
@@ -336,7 +353,7 @@ func (f *yamlFile) resource(n *yaml.Node) {
 			r.prune = f.scalar(key, v)
 		}
 	})
-	f.out.resources = append(f.out.resources, r)
+	f.out.addResource(r)
 }
 
 func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
@@ -411,7 +428,7 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 			r.options = f.options(key, v)
 		}
 	})
-	f.out.roles = append(f.out.roles, r)
+	f.out.addRole(r)
 }
 
 // options reads a role's options: a mapping of setting names to single
