@@ -1,0 +1,308 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// KeyError is a problem with one configuration key, e.g. git.poll_interval.
+// Load puts the file and line of the key in front of it when it was set in
+// the file.
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
+
+// keyErrorf returns a *KeyError for key.
+func keyErrorf(key, format string, args ...any) error {
+	return &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// decoder reads rolecd.yaml from its node tree, so that each problem names
+// the file, line and key, and every problem is reported at once.
+type decoder struct {
+	file  string
+	lines map[string]int // key -> line where it was set
+	errs  []error
+}
+
+func (d *decoder) errorf(n *yaml.Node, key, format string, args ...any) {
+	d.errs = append(d.errs, fmt.Errorf("%s:%d: key %s: %s", d.file, n.Line, key, fmt.Sprintf(format, args...)))
+}
+
+// decodeFile decodes data into cfg, recording in lines where each key was
+// set.
+func decodeFile(file string, data []byte, cfg *Config, lines map[string]int) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg, line := yamlMessage(err)
+		if len(data) <= maxSearched {
+			line = syntaxLine(data, msg)
+		}
+		if line > 0 {
+			return fmt.Errorf("%s:%d: invalid YAML: %s", file, line, msg)
+		}
+		return fmt.Errorf("%s: invalid YAML: %s", file, msg)
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file
+	}
+	d := &decoder{file: file, lines: lines}
+	d.value(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
+	return errors.Join(d.errs...)
+}
+
+// yamlMessage splits a yaml.v3 error into its message and line (0: none).
+func yamlMessage(err error) (string, int) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if n, convErr := strconv.Atoi(num); convErr == nil {
+				return tail, n
+			}
+		}
+	}
+	return msg, 0
+}
+
+// maxSearched is the size up to which a syntax error is located by
+// parsing prefixes of the file.
+const maxSearched = 1 << 20
+
+// syntaxLine finds the line of a YAML syntax error: the first line such
+// that the file cut after it fails with the same message (yaml.v3 often
+// names the start of the enclosing block instead).
+func syntaxLine(data []byte, msg string) int {
+	var ends []int
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	lo, hi := 1, len(ends)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data[:ends[mid-1]], &doc); err != nil {
+			if m, _ := yamlMessage(err); m == msg {
+				hi = mid
+				continue
+			}
+		}
+		lo = mid + 1
+	}
+	return lo
+}
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	byteSizeType = reflect.TypeOf(ByteSize(0))
+)
+
+// value decodes n into v, the field named key ("" for the top level).
+func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind == yaml.AliasNode {
+		d.errorf(n, key, "YAML aliases are not supported: write the value out")
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return // keep the default
+	}
+	switch {
+	case v.Type() == durationType:
+		d.duration(n, v, key)
+	case v.Type() == byteSizeType:
+		s, ok := d.scalar(n, key, "a size such as 4MiB")
+		if !ok {
+			return
+		}
+		b, err := ParseByteSize(s)
+		if err != nil {
+			d.errorf(n, key, "%v", err)
+			return
+		}
+		v.SetInt(int64(b))
+	case v.Kind() == reflect.Struct:
+		d.mapping(n, v, key)
+	case v.Kind() == reflect.Slice:
+		d.sequence(n, v, key)
+	case v.Kind() == reflect.String:
+		if s, ok := d.scalar(n, key, "a single value"); ok {
+			v.SetString(s)
+		}
+	case v.Kind() == reflect.Bool:
+		s, ok := d.scalar(n, key, "true or false")
+		if !ok {
+			return
+		}
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			d.errorf(n, key, "want true or false, got %q", s)
+			return
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Int:
+		s, ok := d.scalar(n, key, "a whole number")
+		if !ok {
+			return
+		}
+		i, err := strconv.Atoi(s)
+		if err != nil || n.ShortTag() != "!!int" {
+			d.errorf(n, key, "want a whole number, got %q", s)
+			return
+		}
+		v.SetInt(int64(i))
+	default:
+		panic(fmt.Sprintf("config: no decoder for %s (%s)", key, v.Type()))
+	}
+}
+
+// scalar returns the value of a scalar node, complaining (want) otherwise.
+func (d *decoder) scalar(n *yaml.Node, key, want string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, key, "want %s, got %s", want, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "a single value"
+}
+
+// duration reads a Go duration; a bare number is refused (yaml.v3 would
+// read 30 as 30 nanoseconds).
+func (d *decoder) duration(n *yaml.Node, v reflect.Value, key string) {
+	s, ok := d.scalar(n, key, "a duration such as 30s or 5m")
+	if !ok {
+		return
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.errorf(n, key, "want a duration such as 30s or 5m, got %q", s)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+// mapping decodes a mapping into struct v by the fields' yaml tags.
+func (d *decoder) mapping(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind != yaml.MappingNode {
+		if key == "" {
+			d.errs = append(d.errs, fmt.Errorf("%s:%d: the top level must be a mapping of keys, got %s", d.file, n.Line, kindName(n)))
+			return
+		}
+		d.errorf(n, key, "want a mapping, got %s", kindName(n))
+		return
+	}
+	t := v.Type()
+	var known []string
+	fields := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Tag.Get("yaml")
+		if name == "" || name == "-" {
+			continue
+		}
+		known = append(known, name)
+		fields[name] = i
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		full := join(key, k.Value)
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, join(key, "?"), "a key must be a single value, got %s", kindName(k))
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, full, "set twice (first at line %d)", line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		idx, ok := fields[k.Value]
+		if !ok {
+			where := "at the top level"
+			if key != "" {
+				where = "in " + key
+			}
+			d.errorf(k, full, "unknown key %s: want one of %s", where, strings.Join(sorted(known), ", "))
+			continue
+		}
+		d.lines[full] = k.Line
+		d.value(val, v.Field(idx), full)
+	}
+}
+
+// sequence decodes a list into slice v; entries are named key[i].
+func (d *decoder) sequence(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, key, "want a list, got %s", kindName(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		ik := fmt.Sprintf("%s[%d]", key, i)
+		d.lines[ik] = item.Line
+		d.value(item, out.Index(i), ik)
+	}
+	v.Set(out)
+}
+
+func join(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// withLines puts "file:LINE: key" in front of each *KeyError of err (a
+// join of errors, as Validate returns) whose key was set in the file.
+func withLines(file string, err error, lines map[string]int) error {
+	if err == nil {
+		return nil
+	}
+	var all []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		all = j.Unwrap()
+	} else {
+		all = []error{err}
+	}
+	out := make([]error, len(all))
+	for i, e := range all {
+		var ke *KeyError
+		line, ok := 0, false
+		if errors.As(e, &ke) {
+			line, ok = lines[ke.Key]
+		}
+		if ok {
+			out[i] = fmt.Errorf("%s:%d: key %s: %s", file, line, ke.Key, ke.Msg)
+		} else {
+			out[i] = e
+		}
+	}
+	return errors.Join(out...)
+}
