@@ -55,6 +55,9 @@ type Options struct {
 	Path   string
 	// RolePrefix names roles (default spec.DefaultPrefix).
 	RolePrefix string
+	// Limits bound the role files of each commit (zero fields: spec's
+	// defaults); a tree over them is reported as a problem naming the limit.
+	Limits spec.Limits
 	// ApplyPermission is the least repository permission that may comment
 	// /rolecd apply (default "write").
 	ApplyPermission string

@@ -43,7 +43,7 @@ func (g *globals) loadTree() (*spec.Tree, config.Config, string, error) {
 	if !st.IsDir() {
 		return nil, cfg, dir, fmt.Errorf("role files: %s is not a directory", dir)
 	}
-	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix})
+	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Limits: specLimits(cfg)})
 	return tree, cfg, dir, prefixErrors(err, dir)
 }
 
@@ -59,4 +59,10 @@ func prefixErrors(err error, dir string) error {
 		out[i] = e
 	}
 	return out
+}
+
+// specLimits are the configured limits on role files (config limits:).
+func specLimits(cfg config.Config) spec.Limits {
+	return spec.Limits{MaxFileBytes: int64(cfg.Limits.MaxFileSize), MaxTreeBytes: int64(cfg.Limits.MaxTreeSize),
+		MaxRoles: cfg.Limits.MaxRoles}
 }
