@@ -43,6 +43,7 @@ func decodeCSV(name string, data []byte, out *decoded) {
 	for header == nil || blankRow(header) {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
+			out.errorf(f.at(1), "empty CSV file: want the header %s (and rows below it)", strings.Join(csvColumns(), ","))
 			return
 		}
 		if err != nil {

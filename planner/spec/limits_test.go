@@ -84,7 +84,7 @@ func TestLoadLimits(t *testing.T) {
 		{
 			name: "a list field of more than 1000 entries",
 			files: map[string]string{"inv.yaml": limitsInventory,
-				"roles.yaml": "roles: [{resource: a, role: r, privileges: [SELECT], scopes: \"" + strings.Repeat("x;", 1001) + "\"}]\n"},
+				"roles.yaml": "roles: [{resource: a, role: r, privileges: [SELECT], scopes: [" + strings.Repeat("x, ", 1000) + "x]}]\n"},
 			want: []string{"roles.yaml:1:62: scopes: more than 1000 entries"},
 		},
 	}

@@ -27,6 +27,9 @@ func TestResourceErrors(t *testing.T) {
     host: h
     admin: {user: u}
 `, []string{`roles.yaml:2:11: invalid resource name "` + strings.Repeat("n", 64) + `": want 1-63 characters from letters, digits, "_", "-" and "."`}},
+		{"object_creators a single value", `resources:
+  - {name: a, host: h, admin: {user: u}, object_creators: app_owner}
+`, []string{`roles.yaml:2:59: object_creators: want a list, got a single value "app_owner": write object_creators: [app_owner]`}},
 		{"missing host", `resources:
   - name: a
     admin: {user: u}

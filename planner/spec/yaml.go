@@ -326,6 +326,25 @@ func (f *yamlFile) strings(key string, n *yaml.Node) listValue {
 	return l
 }
 
+// listField reads a list field. A single value is Hoop's ";"-separated
+// list in Hoop's items: files (scalarOK); in rolecd's own files it is an
+// error, since "scopes: analytics" most likely meant a list.
+func (f *yamlFile) listField(key string, n *yaml.Node, scalarOK bool) listValue {
+	if scalarOK || n.Kind != yaml.ScalarNode || isNull(n) || strings.TrimSpace(n.Value) == "" {
+		return f.strings(key, n)
+	}
+	var parts []string
+	for _, item := range splitList(n.Value, Pos{}).items {
+		parts = append(parts, item.s)
+	}
+	example := strings.Join(parts, ", ")
+	if len(example) > maxQuoted || strings.ContainsAny(example, "\"[]{}#") {
+		example = "..."
+	}
+	f.errorf(n, "%s: want a list, got a single value %s: write %s: [%s]", key, quote(n.Value), key, example)
+	return listValue{pos: f.pos(n), bad: true}
+}
+
 func (f *yamlFile) resource(n *yaml.Node) {
 	if !f.mapping("resource", n) {
 		return
@@ -346,7 +365,7 @@ func (f *yamlFile) resource(n *yaml.Node) {
 		case "admin":
 			r.admin = f.admin(k, v)
 		case "object_creators":
-			r.creators = f.strings(key, v)
+			r.creators = f.listField(key, v, false)
 		case "drop_reassign_to":
 			r.reassign = f.scalar(key, v)
 		case "prune":
@@ -388,7 +407,8 @@ func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
 // batch plan's items: (resourceKey "resource_name").
 func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 	what := "role"
-	if resourceKey == "resource_name" {
+	hoop := resourceKey == "resource_name" // Hoop's batch plan file
+	if hoop {
 		what = "item"
 	}
 	if !f.mapping(what, n) {
@@ -405,7 +425,7 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 		case "role":
 			r.label = f.scalar(key, v)
 		case "scopes":
-			r.scopes = f.strings(key, v)
+			r.scopes = f.listField(key, v, hoop)
 		case "privileges", "permissions":
 			if privKey != nil {
 				f.errorf(k, "both privileges and permissions given (permissions is an alias of privileges, first at line %d)", privKey.Line)
@@ -413,13 +433,13 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 				return
 			}
 			privKey = k
-			r.privileges = f.strings(key, v)
+			r.privileges = f.listField(key, v, hoop)
 		case "source_role":
 			r.sourceRole = f.scalar(key, v)
 		case "rotate_password":
 			r.rotate = f.scalar(key, v)
 		case "functions":
-			r.functions = f.strings(key, v)
+			r.functions = f.listField(key, v, hoop)
 		case "connection_limit":
 			r.connLimit = f.scalar(key, v)
 		case "valid_until":
