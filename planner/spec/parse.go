@@ -224,6 +224,9 @@ func (v *validator) tree(d *decoded, known []Resource) *Tree {
 		if !ok {
 			continue
 		}
+		if e := resources[r.Resource]; e != nil {
+			v.checkSourceRole(raw, r, e.res)
+		}
 		key := [2]string{r.Resource, r.Label}
 		prev, dup := roles[key]
 		switch {

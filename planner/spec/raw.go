@@ -72,6 +72,8 @@ type rawResource struct {
 	creators listValue // object_creators
 	reassign value     // drop_reassign_to
 	prune    value
+	// allowSources is allow_source_roles.
+	allowSources listValue
 }
 
 // rawRole is a role declaration (YAML roles/items or a CSV row) before

@@ -92,13 +92,13 @@ func TestResourceErrors(t *testing.T) {
     admin: {user: u}
     ? [port]
     : 5432
-`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune`}},
+`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune, allow_source_roles`}},
 		{"password in the file", `resources:
   - {name: a, host: h, admin: {user: u, password: hunter2}}
 `, []string{`roles.yaml:2:41: admin passwords never live in role files: use password_env, password_file or the store`}},
 		{"unknown key", `resources:
   - {name: a, host: h, admin: {user: u}, hots: h}
-`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune`}},
+`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune, allow_source_roles`}},
 		{"duplicate key", `resources:
   - name: a
     host: h

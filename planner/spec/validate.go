@@ -142,6 +142,17 @@ func (v *validator) resource(raw rawResource) (Resource, bool) {
 		}
 	}
 	slices.Sort(r.ObjectCreators)
+	v.listLimit("allow_source_roles", raw.allowSources)
+	for _, item := range raw.allowSources.items {
+		if err := identifier(item.s); err != nil {
+			v.errorf(item.pos, "invalid allow_source_roles entry %s: %v", quote(item.s), err)
+			continue
+		}
+		if !slices.Contains(r.AllowSourceRoles, item.s) {
+			r.AllowSourceRoles = append(r.AllowSourceRoles, item.s)
+		}
+	}
+	slices.Sort(r.AllowSourceRoles)
 	if raw.reassign.usable() && raw.reassign.s != "" {
 		if err := identifier(raw.reassign.s); err != nil {
 			v.errorf(raw.reassign.pos, "invalid drop_reassign_to %s: %v", quote(raw.reassign.s), err)
@@ -391,7 +402,8 @@ func (v *validator) external(raw rawRole, r *Role) {
 func sameResource(a, b Resource) bool {
 	return a.Name == b.Name && a.Host == b.Host && a.Port == b.Port && a.Database == b.Database &&
 		a.SSLMode == b.SSLMode && a.Admin == b.Admin && slices.Equal(a.ObjectCreators, b.ObjectCreators) &&
-		a.DropReassignTo == b.DropReassignTo && a.KeepRemoved == b.KeepRemoved
+		a.DropReassignTo == b.DropReassignTo && a.KeepRemoved == b.KeepRemoved &&
+		slices.Equal(a.AllowSourceRoles, b.AllowSourceRoles)
 }
 
 // sameRole reports whether a and b declare the same role.

@@ -18,7 +18,7 @@ func adminKeys() []string { return []string{"user", "password_env", "password_fi
 
 // resourceKeys are the keys of a resources: entry.
 func resourceKeys() []string {
-	return []string{"name", "host", "port", "database", "sslmode", "admin", "object_creators", "drop_reassign_to", "prune"}
+	return []string{"name", "host", "port", "database", "sslmode", "admin", "object_creators", "drop_reassign_to", "prune", "allow_source_roles"}
 }
 
 // roleKeys are the keys of a roles: entry, or of a Hoop batch plan's
@@ -370,6 +370,8 @@ func (f *yamlFile) resource(n *yaml.Node) {
 			r.reassign = f.scalar(key, v)
 		case "prune":
 			r.prune = f.scalar(key, v)
+		case "allow_source_roles":
+			r.allowSources = f.listField(key, v, false)
 		}
 	})
 	f.out.addResource(r)
