@@ -139,10 +139,13 @@ func Defaults() Config {
 func Load(path string, optional bool, env func(string) string) (Config, error) {
 	cfg := Defaults()
 	lines := map[string]int{}
+	var decodeErrs Problems
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if err := decodeFile(path, data, &cfg, lines); err != nil {
+		// A value that cannot be decoded keeps its default, so the
+		// validation of the others below is still worth reporting.
+		if err := decodeFile(path, data, &cfg, lines); err != nil && !errors.As(err, &decodeErrs) {
 			return Config{}, err
 		}
 	case optional && errors.Is(err, fs.ErrNotExist):
@@ -152,7 +155,15 @@ func Load(path string, optional bool, env func(string) string) (Config, error) {
 	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), "ROLECD", env); err != nil {
 		return Config{}, err
 	}
-	return cfg, withLines(path, cfg.Validate(), lines)
+	all := append(Problems{}, decodeErrs...)
+	var valErrs Problems
+	if err := withLines(path, cfg.Validate(), lines); err != nil && errors.As(err, &valErrs) {
+		all = append(all, valErrs...)
+	}
+	if len(all) > 0 {
+		return cfg, all
+	}
+	return cfg, nil
 }
 
 // Validate checks values that the YAML types cannot.

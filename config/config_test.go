@@ -113,6 +113,11 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 				`:5: key github.owner: github.owner and github.repo go together`,
 				`:1: key role_prefix: "Hoop" must be lower-case letters, digits and _`,
 			}},
+		{name: "decoding and validation problems together", body: "git:\n  poll_interval: soon\ndrift:\n  action: fix\n",
+			want: []string{
+				`:2: key git.poll_interval: want a duration such as 30s or 5m, got "soon"`,
+				`:4: key drift.action: "fix" is neither report nor remediate`,
+			}},
 		{name: "a console pull request number twice", body: "console:\n  pull_requests:\n    - {number: 1}\n    - {number: 1}\n",
 			want: []string{`:4: key console.pull_requests[1]: number 1 appears twice`}},
 		{name: "limits out of range", body: "limits:\n  max_file_size: 8MiB\n  max_tree_size: 1MiB\n  max_roles: 0\n",

@@ -22,6 +22,26 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
 
+// Problems is every problem found in the configuration, each on its own
+// line; Load returns it for problems of the file or of its values.
+type Problems []error
+
+func (p Problems) Error() string {
+	lines := make([]string, len(p))
+	for i, e := range p {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// problems returns errs as Problems, nil when there is none.
+func problems(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return Problems(errs)
+}
+
 // keyErrorf returns a *KeyError for key.
 func keyErrorf(key, format string, args ...any) error {
 	return &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)}
@@ -35,7 +55,13 @@ type decoder struct {
 	errs  []error
 }
 
+// failedLine marks, in the lines map, a key whose value could not be
+// decoded: validation problems about it (or about what contains it) would
+// only repeat the decoding problem.
+const failedLine = -1
+
 func (d *decoder) errorf(n *yaml.Node, key, format string, args ...any) {
+	d.lines[key] = failedLine
 	d.errs = append(d.errs, fmt.Errorf("%s:%d: key %s: %s", d.file, n.Line, key, fmt.Sprintf(format, args...)))
 }
 
@@ -49,16 +75,16 @@ func decodeFile(file string, data []byte, cfg *Config, lines map[string]int) err
 			line = syntaxLine(data, msg)
 		}
 		if line > 0 {
-			return fmt.Errorf("%s:%d: invalid YAML: %s", file, line, msg)
+			return Problems{fmt.Errorf("%s:%d: invalid YAML: %s", file, line, msg)}
 		}
-		return fmt.Errorf("%s: invalid YAML: %s", file, msg)
+		return Problems{fmt.Errorf("%s: invalid YAML: %s", file, msg)}
 	}
 	if len(doc.Content) == 0 {
 		return nil // empty file
 	}
 	d := &decoder{file: file, lines: lines}
 	d.value(doc.Content[0], reflect.ValueOf(cfg).Elem(), "")
-	return errors.Join(d.errs...)
+	return problems(d.errs)
 }
 
 // yamlMessage splits a yaml.v3 error into its message and line (0: none).
@@ -291,18 +317,31 @@ func withLines(file string, err error, lines map[string]int) error {
 	} else {
 		all = []error{err}
 	}
-	out := make([]error, len(all))
-	for i, e := range all {
+	var out []error
+	for _, e := range all {
 		var ke *KeyError
-		line, ok := 0, false
-		if errors.As(e, &ke) {
-			line, ok = lines[ke.Key]
+		if !errors.As(e, &ke) {
+			out = append(out, e)
+			continue
 		}
-		if ok {
-			out[i] = fmt.Errorf("%s:%d: key %s: %s", file, line, ke.Key, ke.Msg)
+		if failedWithin(ke.Key, lines) {
+			continue
+		}
+		if line, ok := lines[ke.Key]; ok {
+			out = append(out, fmt.Errorf("%s:%d: key %s: %s", file, line, ke.Key, ke.Msg))
 		} else {
-			out[i] = e
+			out = append(out, e)
 		}
 	}
-	return errors.Join(out...)
+	return problems(out)
+}
+
+// failedWithin reports whether key, or a key inside it, failed to decode.
+func failedWithin(key string, lines map[string]int) bool {
+	for k, line := range lines {
+		if line == failedLine && (k == key || strings.HasPrefix(k, key+".") || strings.HasPrefix(k, key+"[")) {
+			return true
+		}
+	}
+	return false
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 
@@ -76,6 +77,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 			fmt.Fprintln(stderr, e.Error())
 		}
 		fmt.Fprintf(stderr, "rolecd: %d problem(s) in the role files\n", len(es))
+		return exitError1
+	}
+	var cp config.Problems
+	if errors.As(err, &cp) {
+		for _, e := range cp {
+			fmt.Fprintln(stderr, e.Error())
+		}
+		fmt.Fprintf(stderr, "rolecd: %d problem(s) in the configuration\n", len(cp))
 		return exitError1
 	}
 	fmt.Fprintf(stderr, "rolecd: %s\n", oneLine(err.Error()))
