@@ -161,6 +161,7 @@ func Load(path string, optional bool, env func(string) string) (Config, error) {
 		all = append(all, valErrs...)
 	}
 	if len(all) > 0 {
+		sortProblems(all)
 		return cfg, all
 	}
 	return cfg, nil

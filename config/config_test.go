@@ -109,14 +109,14 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 			want: []string{`:2: key limits.max_file_size: want a size such as 4MiB, 512KiB or 4194304 (bytes), got "huge"`}},
 		{name: "validation problems carry the line of their key", body: "role_prefix: Hoop\ndrift:\n  action: fix\ngithub:\n  owner: acme\n",
 			want: []string{
+				`:1: key role_prefix: "Hoop" must be lower-case letters, digits and _`,
 				`:3: key drift.action: "fix" is neither report nor remediate`,
 				`:5: key github.owner: github.owner and github.repo go together`,
-				`:1: key role_prefix: "Hoop" must be lower-case letters, digits and _`,
 			}},
-		{name: "decoding and validation problems together", body: "git:\n  poll_interval: soon\ndrift:\n  action: fix\n",
+		{name: "decoding and validation problems together, by line", body: "drift:\n  action: fix\ngit:\n  poll_interval: soon\n",
 			want: []string{
-				`:2: key git.poll_interval: want a duration such as 30s or 5m, got "soon"`,
-				`:4: key drift.action: "fix" is neither report nor remediate`,
+				`:2: key drift.action: "fix" is neither report nor remediate`,
+				`:4: key git.poll_interval: want a duration such as 30s or 5m, got "soon"`,
 			}},
 		{name: "a console pull request number twice", body: "console:\n  pull_requests:\n    - {number: 1}\n    - {number: 1}\n",
 			want: []string{`:4: key console.pull_requests[1]: number 1 appears twice`}},

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -62,7 +64,32 @@ const failedLine = -1
 
 func (d *decoder) errorf(n *yaml.Node, key, format string, args ...any) {
 	d.lines[key] = failedLine
-	d.errs = append(d.errs, fmt.Errorf("%s:%d: key %s: %s", d.file, n.Line, key, fmt.Sprintf(format, args...)))
+	d.errs = append(d.errs, lineErrorf(n.Line, "%s:%d: key %s: %s", d.file, n.Line, key, fmt.Sprintf(format, args...)))
+}
+
+// lineError is a problem at a line of the file, so Load can sort them.
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (e *lineError) Error() string { return e.msg }
+
+func lineErrorf(line int, format string, args ...any) error {
+	return &lineError{line: line, msg: fmt.Sprintf(format, args...)}
+}
+
+// sortProblems orders problems by line; those without one keep their
+// order, after the others.
+func sortProblems(p Problems) {
+	line := func(e error) int {
+		var le *lineError
+		if errors.As(e, &le) {
+			return le.line
+		}
+		return math.MaxInt
+	}
+	slices.SortStableFunc(p, func(a, b error) int { return cmp.Compare(line(a), line(b)) })
 }
 
 // decodeFile decodes data into cfg, recording in lines where each key was
@@ -233,7 +260,7 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, key string) {
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, key string) {
 	if n.Kind != yaml.MappingNode {
 		if key == "" {
-			d.errs = append(d.errs, fmt.Errorf("%s:%d: the top level must be a mapping of keys, got %s", d.file, n.Line, kindName(n)))
+			d.errs = append(d.errs, lineErrorf(n.Line, "%s:%d: the top level must be a mapping of keys, got %s", d.file, n.Line, kindName(n)))
 			return
 		}
 		d.errorf(n, key, "want a mapping, got %s", kindName(n))
@@ -328,7 +355,7 @@ func withLines(file string, err error, lines map[string]int) error {
 			continue
 		}
 		if line, ok := lines[ke.Key]; ok {
-			out = append(out, fmt.Errorf("%s:%d: key %s: %s", file, line, ke.Key, ke.Msg))
+			out = append(out, lineErrorf(line, "%s:%d: key %s: %s", file, line, ke.Key, ke.Msg))
 		} else {
 			out = append(out, e)
 		}
