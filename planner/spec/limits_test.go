@@ -183,3 +183,30 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoadHostile measures what Load allocates on the inputs of the
+// limits: a 50 MiB file (refused by its size, never read), a file of tiny
+// values just over the value budget (refused before it is decoded) and
+// 20,000 roles, the most the defaults allow. Run with -benchmem.
+func BenchmarkLoadHostile(b *testing.B) {
+	flow := "roles: [{resource: a, role: r, privileges: [SELECT], scopes: [" + strings.Repeat("x,", 500000) + "x]}]\n"
+	cases := []struct {
+		name  string
+		fsys  fstest.MapFS
+		valid bool
+	}{
+		{"50MiB file", fstest.MapFS{"roles.yaml": {Data: make([]byte, 50<<20)}}, false},
+		{"value budget", fstest.MapFS{"roles.yaml": {Data: []byte(flow)}}, false},
+		{"20000 roles", fstest.MapFS{"inv.yaml": {Data: []byte(limitsInventory)}, "roles.yaml": {Data: []byte(yamlRoles(DefaultMaxRoles))}}, true},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Load(c.fsys, Options{}); (err == nil) != c.valid {
+					b.Fatalf("Load: %v", err)
+				}
+			}
+		})
+	}
+}
