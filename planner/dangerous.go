@@ -51,9 +51,10 @@ func dangerousSource(snap *catalog.Snapshot, source string) string {
 		var why string
 		if attrs := dangerousAttributes(r); len(attrs) > 0 {
 			why = "has " + strings.Join(attrs, ", ")
-		} else if what, ok := spec.DangerousPredefinedRoles()[cur.name]; ok && cur.name != source {
-			// A direct grant was checked against allow_source_roles when
-			// the files were read; this is one through another role.
+		} else if what, ok := spec.DangerousPredefinedRoles()[cur.name]; ok {
+			// A direct grant is refused when the files are read already;
+			// this also catches one through another role, and a plan
+			// input that did not come from role files.
 			why = "lets its members " + what
 		}
 		if why != "" {

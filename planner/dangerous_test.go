@@ -63,6 +63,8 @@ func TestDangerousSourceRoles(t *testing.T) {
 		{name: "allowed indirect superuser", source: "ops", allow: []string{"ops"}},
 		{name: "allowing the superuser itself does not allow its members", source: "team_lead", allow: []string{"boss"},
 			want: `role "bi": source role "team_lead" is a member of "boss", which has SUPERUSER: its members can SET ROLE to it; to grant it anyway, list "team_lead" in allow_source_roles of resource "analytics"`},
+		{name: "a predefined role, not allowed", source: "pg_execute_server_program",
+			want: `role "bi": source role "pg_execute_server_program" lets its members run programs on the database host as the server's operating-system user (COPY ... PROGRAM): shell access; to grant it anyway, list "pg_execute_server_program" in allow_source_roles of resource "analytics"`},
 		{name: "a predefined role allowed in the files", source: "pg_execute_server_program", allow: []string{"pg_execute_server_program"}},
 		{name: "ordinary memberships", source: "reporting"},
 		{name: "a membership loop", source: "a_loop"},

@@ -50,14 +50,18 @@ func TestDangerousSourceRolesNeedTheOptIn(t *testing.T) {
 		t.Fatalf("plan error:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 
-	// Opting in to all: planned, and applied the memberships are real.
+	// Opting in to all: planned, and applied by the checksum-gated applier
+	// (whose re-plan checks the allow-list again) the memberships are real.
 	inventory = resourceYAML("app", c) + "    allow_source_roles: [pg_execute_server_program, ops, auditor, streamer]\n"
 	tree, err = parseTree(t, map[string]string{"resources.yaml": inventory, "roles.yaml": roles})
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc = plan(t, tree, clusters)
-	execute(t, doc, clusters)
+	rep := newApplyHarness(t, clusters).apply(t, doc, tree)
+	if applied, _, refused, failed := rep.Counts(); applied != 4 || refused+failed != 0 {
+		t.Fatalf("apply: %d applied, %d refused, %d failed; want 4 applied: %+v", applied, refused, failed, rep)
+	}
 	for _, r := range tree.Roles {
 		if !queryBool(t, c, "postgres", "SELECT pg_has_role('"+r.Name+"', '"+r.SourceRole+"', 'MEMBER')") {
 			t.Errorf("%s is not a member of %s after apply", r.Name, r.SourceRole)
