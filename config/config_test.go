@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +45,23 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "bad drift action", body: "drift:\n  action: fix\n", wantErr: `drift.action: "fix"`},
 		{name: "bad prefix", body: "role_prefix: Hoop-Dev\n", wantErr: "role_prefix"},
+		{name: "API defaults: loopback, token from ROLECD_API_TOKEN, metrics not public", check: func(t *testing.T, c Config) {
+			if c.API.Listen != "127.0.0.1:8081" || c.API.TokenEnv != "ROLECD_API_TOKEN" || c.Metrics.Public || !c.API.Enabled() {
+				t.Errorf("api = %+v, metrics = %+v", c.API, c.Metrics)
+			}
+		}},
+		{name: "API off", body: "api:\n  listen: \"off\"\n", check: func(t *testing.T, c Config) {
+			if c.API.Enabled() {
+				t.Errorf("api = %+v is enabled", c.API)
+			}
+		}},
+		{name: "API keys from env", env: map[string]string{"ROLECD_API_LISTEN": "0.0.0.0:9000", "ROLECD_API_TOKEN_FILE": "/run/tok", "ROLECD_METRICS_PUBLIC": "true", "ROLECD_GITHUB_INSTALLATION_ID": "4242"}, check: func(t *testing.T, c Config) {
+			if c.API.Listen != "0.0.0.0:9000" || c.API.TokenFile != "/run/tok" || !c.Metrics.Public || c.GitHub.InstallationID != 4242 {
+				t.Errorf("got api %+v, metrics %+v, installation %d", c.API, c.Metrics, c.GitHub.InstallationID)
+			}
+		}},
+		{name: "API on the webhook listener", body: "listen: 0.0.0.0:8080\napi:\n  listen: 0.0.0.0:8080\n", wantErr: "api.listen"},
+		{name: "bad installation id", env: map[string]string{"ROLECD_GITHUB_INSTALLATION_ID": "many"}, wantErr: "ROLECD_GITHUB_INSTALLATION_ID"},
 		{name: "bad env duration", env: map[string]string{"ROLECD_GIT_POLL_INTERVAL": "soon"}, wantErr: "ROLECD_GIT_POLL_INTERVAL"},
 	}
 	for _, tt := range tests {
@@ -92,7 +110,7 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 			want: []string{`:2: key git.timeout: want a duration such as 30s or 5m, got "30"`}},
 		{name: "unknown keys, top level and nested", body: "rol_prefix: x\ngit:\n  brnch: main\n",
 			want: []string{
-				`:1: key rol_prefix: unknown key at the top level: want one of apply_unreviewed, audit, console, drift, git, github, limits, listen, role_prefix, secret_key_file, store`,
+				`:1: key rol_prefix: unknown key at the top level: want one of ` + strings.Join(topLevelKeys(), ", "),
 				`:3: key git.brnch: unknown key in git: want one of branch, cache_dir, path, poll_interval, ssh_key_file, timeout, token_env, url`,
 			}},
 		{name: "a list where a mapping is expected", body: "git:\n  - url: x\n",
@@ -103,6 +121,8 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 			want: []string{`:1: key apply_unreviewed: want true or false, got "sometimes"`}},
 		{name: "not a number", body: "console:\n  pull_requests:\n    - {number: one, branch: b}\n",
 			want: []string{`:3: key console.pull_requests[0].number: want a whole number, got "one"`}},
+		{name: "not a 64-bit number", body: "github:\n  installation_id: 99999999999999999999\n",
+			want: []string{`:2: key github.installation_id: want a whole number, got "99999999999999999999"`}},
 		{name: "key set twice", body: "listen: a\nlisten: b\n",
 			want: []string{`:2: key listen: set twice (first at line 1)`}},
 		{name: "not a size", body: "limits:\n  max_file_size: huge\n",
@@ -183,4 +203,15 @@ func TestParseByteSize(t *testing.T) {
 			t.Errorf("ParseByteSize(%q) succeeded", in)
 		}
 	}
+}
+
+// topLevelKeys are the yaml names of Config's fields, sorted.
+func topLevelKeys() []string {
+	t := reflect.TypeOf(Config{})
+	var keys []string
+	for i := range t.NumField() {
+		keys = append(keys, t.Field(i).Tag.Get("yaml"))
+	}
+	slices.Sort(keys)
+	return keys
 }

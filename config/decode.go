@@ -206,17 +206,17 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
 			return
 		}
 		v.SetBool(b)
-	case v.Kind() == reflect.Int:
+	case v.CanInt():
 		s, ok := d.scalar(n, key, "a whole number")
 		if !ok {
 			return
 		}
-		i, err := strconv.Atoi(s)
+		i, err := strconv.ParseInt(s, 10, v.Type().Bits())
 		if err != nil || n.ShortTag() != "!!int" {
 			d.errorf(n, key, "want a whole number, got %q", s)
 			return
 		}
-		v.SetInt(int64(i))
+		v.SetInt(i)
 	default:
 		panic(fmt.Sprintf("config: no decoder for %s (%s)", key, v.Type()))
 	}
