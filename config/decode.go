@@ -218,7 +218,16 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
 		}
 		v.SetInt(i)
 	default:
-		panic(fmt.Sprintf("config: no decoder for %s (%s)", key, v.Type()))
+		// Any other type (a map, a pointer, a float): yaml.v3 decodes it,
+		// and its message is kept, without its "line N:" prefix.
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			msg := err.Error()
+			var te *yaml.TypeError
+			if errors.As(err, &te) && len(te.Errors) > 0 {
+				msg, _ = yamlMessage(errors.New(te.Errors[0]))
+			}
+			d.errorf(n, key, "%s", msg)
+		}
 	}
 }
 
