@@ -123,6 +123,11 @@ func TestLoadErrorsNameKeyAndLine(t *testing.T) {
 			want: []string{`:3: key console.pull_requests[0].number: want a whole number, got "one"`}},
 		{name: "not a 64-bit number", body: "github:\n  installation_id: 99999999999999999999\n",
 			want: []string{`:2: key github.installation_id: want a whole number, got "99999999999999999999"`}},
+		{name: "inside a named entry of a mapping", body: "credentials:\n  commands:\n    rds:\n      argv: [aws]\n      timeout: soon\n      shell: true\n",
+			want: []string{
+				`:5: key credentials.commands.rds.timeout: want a duration such as 30s or 5m, got "soon"`,
+				`:6: key credentials.commands.rds.shell: unknown key in credentials.commands.rds: want one of argv, timeout`,
+			}},
 		{name: "key set twice", body: "listen: a\nlisten: b\n",
 			want: []string{`:2: key listen: set twice (first at line 1)`}},
 		{name: "not a size", body: "limits:\n  max_file_size: huge\n",

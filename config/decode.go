@@ -191,6 +191,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
 		d.mapping(n, v, key)
 	case v.Kind() == reflect.Slice:
 		d.sequence(n, v, key)
+	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String:
+		d.dict(n, v, key)
 	case v.Kind() == reflect.String:
 		if s, ok := d.scalar(n, key, "a single value"); ok {
 			v.SetString(s)
@@ -311,6 +313,35 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, key string) {
 		d.lines[full] = k.Line
 		d.value(val, v.Field(idx), full)
 	}
+}
+
+// dict decodes a mapping into map v (string keys); entries are named
+// key.NAME, so a problem inside one names it.
+func (d *decoder) dict(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, key, "want a mapping, got %s", kindName(n))
+		return
+	}
+	out := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, join(key, "?"), "a key must be a single value, got %s", kindName(k))
+			continue
+		}
+		full := join(key, k.Value)
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, full, "set twice (first at line %d)", line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.lines[full] = k.Line
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, elem, full)
+		out.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+	}
+	v.Set(out)
 }
 
 // sequence decodes a list into slice v; entries are named key[i].

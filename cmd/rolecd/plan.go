@@ -104,7 +104,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		return err
 	}
 	defer st.close()
-	dialer := g.dialer(st)
+	dialer := g.dialer(st, cfg)
 	started := time.Now().UTC()
 	doc, err := liveplan.Plan(ctx, tree, liveplan.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
@@ -181,8 +181,9 @@ func planSession(doc *planner.Document, started time.Time) *store.Session {
 // parseExtra parses one role file whose roles may use the tree's resources;
 // the result holds the file's roles and the resources of both.
 func parseExtra(base *spec.Tree, name string, data []byte, cfg config.Config) (*spec.Tree, error) {
-	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}},
-		spec.Options{Prefix: cfg.RolePrefix, Resources: base.Resources, Limits: specLimits(cfg)})
+	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{
+		Prefix: cfg.RolePrefix, Resources: base.Resources, Credentials: cfg.CredentialPolicy(), Limits: specLimits(cfg),
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,11 @@ type Options struct {
 	// (the tree does not hold all their roles); a file declaring one of
 	// them again must declare it identically.
 	Resources []Resource
+	// Credentials, when set, allow-lists the admin password sources of
+	// the declared resources: a password_env, password_file or
+	// password_command it refuses is a validation error at its line.
+	// rolecd's commands always set it; nil skips the check (pure parsing).
+	Credentials *CredentialPolicy
 	// Limits bound the files read (zero fields: the defaults).
 	Limits Limits
 }
@@ -117,7 +122,7 @@ func (p *parser) finish() (*Tree, error) {
 		sortErrors(p.d.errs)
 		return nil, truncateErrors(p.d.errs, p.d.dropped)
 	}
-	v := &validator{prefix: p.prefix, errs: p.d.errs}
+	v := &validator{prefix: p.prefix, policy: p.opts.Credentials, errs: p.d.errs}
 	tree := v.tree(&p.d, p.opts.Resources)
 	if len(v.errs) > 0 {
 		sortErrors(v.errs)

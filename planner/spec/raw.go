@@ -58,6 +58,8 @@ type rawAdmin struct {
 	user         value
 	passwordEnv  value
 	passwordFile value
+	// passwordCommand names a configured command.
+	passwordCommand value
 }
 
 // rawResource is a resource declaration before validation.
@@ -68,10 +70,12 @@ type rawResource struct {
 	port     value
 	database value
 	sslmode  value
-	admin    rawAdmin
-	creators listValue // object_creators
-	reassign value     // drop_reassign_to
-	prune    value
+	// sslrootcert is the CA bundle path.
+	sslrootcert value
+	admin       rawAdmin
+	creators    listValue // object_creators
+	reassign    value     // drop_reassign_to
+	prune       value
 	// allowSources is allow_source_roles.
 	allowSources listValue
 }
