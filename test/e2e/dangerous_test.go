@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/test/pgtest"
 )
@@ -58,7 +59,16 @@ func TestDangerousSourceRolesNeedTheOptIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc = plan(t, tree, clusters)
-	rep := newApplyHarness(t, clusters).apply(t, doc, tree)
+	// From the plan document alone, as `rolecd apply` does: the opt-in
+	// travels in the document's resource settings.
+	opts := newApplyHarness(t, clusters).options(tree)
+	if opts.Resources, err = doc.ResourceSpecs(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := applier.Apply(t.Context(), doc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if applied, _, refused, failed := rep.Counts(); applied != 4 || refused+failed != 0 {
 		t.Fatalf("apply: %d applied, %d refused, %d failed; want 4 applied: %+v", applied, refused, failed, rep)
 	}
