@@ -176,9 +176,18 @@ func TestInspect(t *testing.T) {
 		return base(ctx, database)
 	}
 	got, err := catalog.Inspect(ctx, connect, "postgres",
-		catalog.Options{Roles: []string{"app_ro", oddRole, "does_not_exist"}})
+		catalog.Options{Roles: []string{"app_ro", oddRole, marked, "does_not_exist"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Only the roles asked for: a role carrying rolecd's marker is not
+	// collected unless named (its cost would grow with unrelated roles).
+	only, err := catalog.Inspect(ctx, base, "postgres", catalog.Options{Roles: []string{"app_ro"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(dump(t, only.Databases), `"Grantee": "`+marked+`"`) {
+		t.Errorf("grants of %s, not asked for, were collected", marked)
 	}
 	// One connection per inspectable database, the maintenance one reused;
 	// none to templates or to a database that refuses connections.
@@ -207,6 +216,7 @@ func TestInspect(t *testing.T) {
 		ServerVersionNum: c.VersionNum,
 		ServerVersion:    got.ServerVersion, // checked below
 		CurrentUser:      "postgres",
+		Admin:            catalog.Admin{Name: "postgres", Superuser: true, CreateRole: true, CreateDB: true, Replication: true, BypassRLS: true},
 		Roles: map[string]catalog.Role{
 			"postgres": {Name: "postgres", Superuser: true, Inherit: true, CreateRole: true, CreateDB: true,
 				Login: true, Replication: true, BypassRLS: true, ConnLimit: -1},
