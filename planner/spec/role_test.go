@@ -121,14 +121,13 @@ func TestRoleErrors(t *testing.T) {
     scopes: analytics
     privileges: SELECT
     functions: EXECUTE
-  - {resource: analytics, role: rw, scopes: "analytics.public; legacy", permissions: "SELECT;INSERT", privileges_x: 1}
+  - {resource: analytics, role: rw, scopes: "analytics.public; legacy", permissions: "SELECT;INSERT"}
 `, want: []string{
 			`roles.yaml:4:13: scopes: want a list, got a single value "analytics": write scopes: [analytics]`,
 			`roles.yaml:5:17: privileges: want a list, got a single value "SELECT": write privileges: [SELECT]`,
 			`roles.yaml:6:16: functions: want a list, got a single value "EXECUTE": write functions: [EXECUTE]`,
 			`roles.yaml:7:45: scopes: want a list, got a single value "analytics.public; legacy": write scopes: [analytics.public, legacy]`,
 			`roles.yaml:7:86: permissions: want a list, got a single value "SELECT;INSERT": write permissions: [SELECT, INSERT]`,
-			`roles.yaml:7:103: unknown key "privileges_x" in role: want resource, type, role, scopes, privileges, permissions, source_role, rotate_password, functions, connection_limit, valid_until, options`,
 		}},
 		{name: "Hoop's items keep the ;-separated string", data: `items:
   - {resource_name: analytics, role: ro, scopes: "analytics.public;legacy", privileges: SELECT}
