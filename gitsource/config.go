@@ -65,6 +65,23 @@ type Config struct {
 	MaxEntries int
 }
 
+// maxFileSize is MaxFileSize, or its default when unset (a Config that
+// did not go through Open, as OpenLocal's).
+func (c Config) maxFileSize() int64 {
+	if c.MaxFileSize <= 0 {
+		return DefaultMaxFileSize
+	}
+	return c.MaxFileSize
+}
+
+// maxEntries is MaxEntries, or its default when unset.
+func (c Config) maxEntries() int {
+	if c.MaxEntries <= 0 {
+		return DefaultMaxEntries
+	}
+	return c.MaxEntries
+}
+
 // remote is a normalised Config: what go-git is given, what people are shown,
 // and which strings must never be shown.
 type remote struct {

@@ -165,8 +165,8 @@ func (f *treeFS) loadLocked(dir string, h plumbing.Hash) error {
 		default:
 			continue // submodules: their commits are not in this repository
 		}
-		if f.entries++; f.entries > f.src.cfg.MaxEntries {
-			return fmt.Errorf("more than %d files and directories: %w", f.src.cfg.MaxEntries, ErrTooLarge)
+		if f.entries++; f.entries > f.src.cfg.maxEntries() {
+			return fmt.Errorf("more than %d files and directories: %w", f.src.cfg.maxEntries(), ErrTooLarge)
 		}
 		if n.mode.IsDir() {
 			if err := f.loadLocked(path.Join(dir, e.Name), e.Hash); err != nil {
@@ -259,7 +259,7 @@ func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
 // is known from the listing) is refused before it is loaded, and the read
 // itself stops at the limit.
 func (f *treeFS) read(n *node) ([]byte, error) {
-	limit := f.src.cfg.MaxFileSize
+	limit := f.src.cfg.maxFileSize()
 	if n.size > limit {
 		return nil, fmt.Errorf("blob %s is %d bytes, more than %d: %w", n.hash, n.size, limit, ErrTooLarge)
 	}

@@ -105,7 +105,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	}
 	var inv inventory.Diff
 	if opts.trusted != "" {
-		trusted, name, err := loadTrusted(opts.trusted, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy()})
+		trusted, name, err := loadTrusted(opts.trusted, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(), Limits: specLimits(cfg)})
 		if err != nil {
 			return err
 		}
