@@ -13,14 +13,20 @@ import (
 // Load reads every *.yaml, *.yml and *.csv file of fsys, walking from ".",
 // in sorted path order, and parses them with Parse. Hidden files and
 // directories (".git", ".github", ".pre-commit-config.yaml") and symbolic
-// links are skipped. Sizes are checked against Options.Limits before any
-// file is read, and files are read and decoded one at a time. Content
-// problems are returned as Errors; a failure to read fsys is returned as a
-// wrapped error.
+// links are skipped; with opts.Discover, so is what obviously is not role
+// content. Sizes are checked against Options.Limits before any file is
+// read, and files are read and decoded one at a time. Content problems are
+// returned as Errors; a failure to read fsys is returned as a wrapped
+// error.
 func Load(fsys fs.FS, opts Options) (*Tree, error) {
 	p, err := newParser(opts)
 	if err != nil {
 		return nil, err
+	}
+	skipped := func(name, reason string) {
+		if opts.Skipped != nil {
+			opts.Skipped(name, reason)
+		}
 	}
 	var files []fileSize
 	err = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
@@ -35,6 +41,10 @@ func Load(fsys fs.FS, opts Options) (*Tree, error) {
 				return fs.SkipDir
 			}
 			return nil
+		}
+		if opts.Discover && d.IsDir() && ForeignDir(d.Name()) {
+			skipped(name+"/", "a "+d.Name()+"/ directory never holds role files")
+			return fs.SkipDir
 		}
 		if !d.Type().IsRegular() || !isRoleFile(name) {
 			return nil
@@ -61,7 +71,14 @@ func Load(fsys fs.FS, opts Options) (*Tree, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading role file %s: %w", f.name, err)
 		}
-		p.add(File{Name: f.name, Data: data})
+		file := File{Name: f.name, Data: data}
+		if opts.Discover {
+			if why := NotRoleFile(file); why != "" {
+				skipped(f.name, why)
+				continue
+			}
+		}
+		p.add(file)
 	}
 	return p.finish()
 }

@@ -35,6 +35,17 @@ type Options struct {
 	Credentials *CredentialPolicy
 	// Limits bound the files read (zero fields: the defaults).
 	Limits Limits
+	// Batch is set for the files of `plan -f`: as in Hoop's batch plan, an
+	// items: entry naming an unknown resource fails alone (Tree.Failed)
+	// instead of failing the whole parse. In a role-files tree every
+	// reference must resolve, so Load leaves it unset.
+	Batch bool
+	// Discover makes Load skip what obviously is not role content instead
+	// of reporting it: directories for which ForeignDir is true and files
+	// for which NotRoleFile gives a reason. Skipped, when set, is told of
+	// each (slash-separated path, reason). Parse ignores both.
+	Discover bool
+	Skipped  func(name, reason string)
 }
 
 // utf8BOM is the byte order mark some editors put at the start of a file.
@@ -123,7 +134,7 @@ func (p *parser) finish() (*Tree, error) {
 		return nil, truncateErrors(p.d.errs, p.d.dropped)
 	}
 	v := &validator{prefix: p.prefix, policy: p.opts.Credentials, errs: p.d.errs}
-	tree := v.tree(&p.d, p.opts.Resources)
+	tree := v.tree(&p.d, p.opts.Resources, p.opts.Batch)
 	if len(v.errs) > 0 {
 		sortErrors(v.errs)
 		return nil, truncateErrors(v.errs, p.d.dropped)
@@ -190,7 +201,7 @@ func invalidUTF8(name string, data []byte, withCol bool) Pos {
 }
 
 // tree validates the decoded declarations into a Tree.
-func (v *validator) tree(d *decoded, known []Resource) *Tree {
+func (v *validator) tree(d *decoded, known []Resource, batch bool) *Tree {
 	type entry struct {
 		res     Resource
 		fromOpt bool
@@ -225,6 +236,14 @@ func (v *validator) tree(d *decoded, known []Resource) *Tree {
 	roles := map[[2]string]Role{}
 	var out Tree
 	for _, raw := range d.roles {
+		if batch && raw.format == formatHoopBatch && raw.resource.usable() && !isKnown(raw.resource.s) {
+			// Checked like any item, then failed on its own, as Hoop does.
+			if r, ok := v.role(raw, func(string) bool { return true }); ok {
+				out.Failed = append(out.Failed, ItemError{Resource: r.Resource, Label: r.Label, Pos: r.Pos,
+					Msg: fmt.Sprintf("resource not found: %s", quote(r.Resource))})
+			}
+			continue
+		}
 		r, ok := v.role(raw, isKnown)
 		if !ok {
 			continue
