@@ -94,6 +94,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	src, err := gitsource.Open(ctx, gitsource.Config{
 		URL: cfg.Git.URL, Branch: cfg.Git.Branch, Path: cfg.Git.Path, CacheDir: cacheDir(cfg, g.storeURL(cfg)),
 		Token: envOf(g, cfg.Git.TokenEnv), SSHKeyFile: cfg.Git.SSHKeyFile, Timeout: cfg.Git.Timeout,
+		MaxFileSize: int64(cfg.Limits.MaxFileSize),
 	})
 	if err != nil {
 		return err
@@ -123,6 +124,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	rec, err := reconciler.New(reconciler.Options{
 		Source: src, Forge: forge, Store: daemonStore{st.store, bk}, Planner: live, Applier: live,
 		Branch: cfg.Git.Branch, Path: cfg.Git.Path, RolePrefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(),
+		Limits:          specLimits(cfg),
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
 		DriftRemediate: cfg.Drift.Action == "remediate", DriftSchedule: cfg.Drift.Schedule,
 		PollInterval: cfg.Git.PollInterval, WebhookSecret: secret, Transient: transient, Log: log,
