@@ -181,10 +181,10 @@ func (h *Hub) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 type loginData struct {
-	Next                string
+	Next                 string
 	GitHub, Local, Proxy bool
-	Repo                string
-	Problem             string
+	Repo                 string
+	Problem              string
 }
 
 // loginProblem maps a problem code to its message (never echoing input).

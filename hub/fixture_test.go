@@ -120,8 +120,8 @@ func newFixture(t *testing.T, mod func(*hub.Options)) *fixture {
 	opts := hub.Options{
 		Store: f.store, Inventory: hub.StaticInventory{Commit: "4f2a9c0d1e2b3a4c5d6e7f8091a2b3c4d5e6f708", Tree: f.tree},
 		Checker: f.checks, Probe: probe(f.store),
-		Proxy:   &hub.ProxyAuth{Header: "X-Forwarded-User", From: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Permission: "write"},
-		Key:     testKey, RepoURL: "https://github.com/acme/db-roles",
+		Proxy: &hub.ProxyAuth{Header: "X-Forwarded-User", From: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Permission: "write"},
+		Key:   testKey, RepoURL: "https://github.com/acme/db-roles",
 		Now: func() time.Time { return t0 },
 	}
 	if mod != nil {
@@ -229,7 +229,7 @@ func (f *fixture) seed() {
 		}})
 	f.create(store.Session{SID: "apply-2", Kind: store.KindApply, Status: store.StatusFailed, Actor: "daemon", Commit: "bb22cc33dd44",
 		Resources: []string{"billing"}, Roles: []string{app, auditor}, Error: "0 applied, 1 skipped, 0 refused, 1 failed",
-		Detail: mustJSON(t, map[string]any{"sid": "apply-2", "resources": []any{report("billing", map[string]string{app: "skipped", auditor: "failed"})}}),
+		Detail:    mustJSON(t, map[string]any{"sid": "apply-2", "resources": []any{report("billing", map[string]string{app: "skipped", auditor: "failed"})}}),
 		StartedAt: t0.Add(-2 * time.Hour), FinishedAt: t0.Add(-2*time.Hour + time.Second),
 		Statements: []store.Statement{
 			{Resource: "billing", Role: auditor, Database: "billing", SQL: `GRANT SELECT ON ALL TABLES IN SCHEMA "audit" TO "` + auditor + `"`, Outcome: "failed",
@@ -274,8 +274,8 @@ func newFixtureOn(t *testing.T, f *fixture, perm string) *fixture {
 	h, err := hub.New(hub.Options{
 		Store: f.store, Inventory: hub.StaticInventory{Commit: "4f2a9c0d1e2b3a4c5d6e7f8091a2b3c4d5e6f708", Tree: f.tree},
 		Checker: f.checks, Probe: probe(f.store),
-		Proxy:   &hub.ProxyAuth{Header: "X-Forwarded-User", From: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Permission: perm},
-		Key:     testKey, RepoURL: "https://github.com/acme/db-roles", Now: func() time.Time { return t0 },
+		Proxy: &hub.ProxyAuth{Header: "X-Forwarded-User", From: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Permission: perm},
+		Key:   testKey, RepoURL: "https://github.com/acme/db-roles", Now: func() time.Time { return t0 },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -235,4 +235,6 @@ func (b *bufferedPage) flush(w http.ResponseWriter) {
 }
 
 // validParam reports whether a query value is short and printable.
-func validParam(s string) bool { return len(s) <= maxParam && printable(s) && !strings.ContainsRune(s, '\uFFFD') }
+func validParam(s string) bool {
+	return len(s) <= maxParam && printable(s) && !strings.ContainsRune(s, '\uFFFD')
+}
