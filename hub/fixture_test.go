@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -212,8 +214,8 @@ func (f *fixture) seed() {
 
 	report := func(res string, roles map[string]string) map[string]any {
 		var rs []map[string]string
-		for name, status := range roles {
-			rs = append(rs, map[string]string{"role_name": name, "status": status})
+		for _, name := range slices.Sorted(maps.Keys(roles)) {
+			rs = append(rs, map[string]string{"role_name": name, "status": roles[name]})
 		}
 		return map[string]any{"resource": res, "roles": rs}
 	}
