@@ -380,6 +380,7 @@ type sessionData struct {
 	Plan       *planner.Document
 	Statements []statementGroup
 	Detail     string // pretty JSON of a non-plan detail
+	PlanOf     string // the plan session Plan comes from, when not S itself
 	Duration   time.Duration
 }
 
@@ -441,12 +442,23 @@ func (h *Hub) session(w http.ResponseWriter, r *http.Request, id *identity) ([]s
 	if !s.FinishedAt.IsZero() {
 		data.Duration = s.FinishedAt.Sub(s.StartedAt)
 	}
-	if s.Kind == store.KindPlan || s.Kind == store.KindDrift {
+	switch {
+	case s.Kind == store.KindPlan || s.Kind == store.KindDrift:
 		if doc, err := decodePlan(s); err == nil {
 			data.Plan = doc
 		}
+	case s.PlanSID != "":
+		// An apply: the config and current_state are its plan's.
+		doc, err := h.planDoc(r.Context(), s.PlanSID)
+		if err != nil && !notFound(err) {
+			h.storeFailed(w, r, "reading the applied plan", err)
+			return nil, false
+		}
+		if doc != nil {
+			data.Plan, data.PlanOf = doc, s.PlanSID
+		}
 	}
-	if data.Plan == nil && len(s.Detail) > 0 {
+	if (data.Plan == nil || data.PlanOf != "") && len(s.Detail) > 0 {
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, s.Detail, "", "  ") == nil {
 			data.Detail = pretty.String()
