@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -31,6 +33,52 @@ type Config struct {
 	Audit           Audit  `yaml:"audit"`
 	// Console configures the console forge, used when github is not set.
 	Console Console `yaml:"console"`
+	// Hub configures the web hub; it is off until a way to sign in is set.
+	Hub Hub `yaml:"hub"`
+}
+
+// Hub configures the web hub (DESIGN §8). It is never open: it serves only
+// when GitHub sign-in, a trusted proxy or a local token is configured.
+type Hub struct {
+	// Listen serves the hub on a listener of its own ("" = none).
+	Listen string `yaml:"listen"`
+	// BaseURL is the hub's public address, for the OAuth redirect URI
+	// ("" = the request's host, over https).
+	BaseURL string `yaml:"base_url"`
+	// CookieKeyEnv names the variable holding the session-cookie key (at
+	// least 32 bytes); unset, a random key is made at start (sign-ins end
+	// when the daemon restarts, and replicas do not share them).
+	CookieKeyEnv string `yaml:"cookie_key_env"`
+	// InsecureCookies drops the cookies' Secure flag: only for a demo on
+	// http://127.0.0.1.
+	InsecureCookies bool      `yaml:"insecure_cookies"`
+	GitHub          HubGitHub `yaml:"github"`
+	Proxy           HubProxy  `yaml:"proxy"`
+	// LocalTokenEnv names a variable holding a one-time sign-in token
+	// (local demos): whoever presents it once is signed in with write
+	// permission.
+	LocalTokenEnv string `yaml:"local_token_env"`
+}
+
+// HubGitHub is the GitHub OAuth app of the hub; the repository and the API
+// are github's (owner, repo, api_url).
+type HubGitHub struct {
+	ClientID        string `yaml:"client_id"`
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	// WebURL is GitHub's web host ("" = derived from github.api_url:
+	// https://github.com/, or the GitHub Enterprise host).
+	WebURL string `yaml:"web_url"`
+}
+
+// HubProxy trusts an authenticating proxy's user header, only from its
+// addresses.
+type HubProxy struct {
+	Header string   `yaml:"header"`
+	From   []string `yaml:"from"` // CIDRs or addresses
+	// Permission is every proxy user's permission when GitHub is not
+	// configured (default read); with github:, the user's GitHub
+	// permission decides.
+	Permission string `yaml:"permission"`
 }
 
 // Git is the watched repository.
@@ -156,6 +204,7 @@ func (c Config) Validate() error {
 	if c.RolePrefix == "" || strings.Trim(c.RolePrefix, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 		errs = append(errs, fmt.Errorf("role_prefix: %q must be lower-case letters, digits and _", c.RolePrefix))
 	}
+	errs = append(errs, c.validateHub()...)
 	switch c.GitHub.ApplyPermission {
 	case "read", "triage", "write", "maintain", "admin":
 	default:
@@ -202,4 +251,75 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// HubEnabled reports whether a way to sign in to the hub is configured.
+func (c Config) HubEnabled() bool {
+	return c.Hub.GitHub.ClientID != "" || c.Hub.Proxy.Header != "" || c.Hub.LocalTokenEnv != ""
+}
+
+// ProxyPrefixes parses hub.proxy.from.
+func (h Hub) ProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range h.Proxy.From {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("hub.proxy.from[%d]: %q is neither an address nor a CIDR", i, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func (c Config) validateHub() []error {
+	h := c.Hub
+	var errs []error
+	if h.Listen != "" && !c.HubEnabled() {
+		errs = append(errs, errors.New("hub.listen: set, but no way to sign in (hub.github.client_id, hub.proxy.header or hub.local_token_env): the hub is never open"))
+	}
+	if h.GitHub.ClientID != "" {
+		if c.GitHub.Owner == "" {
+			errs = append(errs, errors.New("hub.github: GitHub sign-in needs github.owner and github.repo (their permissions decide)"))
+		}
+		if h.GitHub.ClientSecretEnv == "" {
+			errs = append(errs, errors.New("hub.github.client_secret_env: required with hub.github.client_id"))
+		}
+	}
+	if (h.Proxy.Header == "") != (len(h.Proxy.From) == 0) {
+		errs = append(errs, errors.New("hub.proxy: header and from go together (the header is trusted only from the proxy's addresses)"))
+	}
+	if _, err := h.ProxyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	switch h.Proxy.Permission {
+	case "", "read", "triage", "write", "maintain", "admin":
+	default:
+		errs = append(errs, fmt.Errorf("hub.proxy.permission: %q is not a GitHub permission", h.Proxy.Permission))
+	}
+	if h.InsecureCookies {
+		if h.Listen == "" || !loopback(h.Listen) {
+			errs = append(errs, errors.New("hub.insecure_cookies: only with hub.listen on a loopback address (127.0.0.1:PORT)"))
+		}
+		if h.BaseURL != "" && !strings.HasPrefix(h.BaseURL, "http://127.0.0.1") && !strings.HasPrefix(h.BaseURL, "http://localhost") {
+			errs = append(errs, errors.New("hub.insecure_cookies: only for a base_url on http://127.0.0.1 or http://localhost"))
+		}
+	}
+	return errs
+}
+
+// loopback reports whether a host:port listens on a loopback address.
+func loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

@@ -128,7 +128,13 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("repository", src.URL()).Msg("serving")
+	stopHub, err := serveHub(g, cfg, daemonStore{st.store, bk}, src, forge, rec, log)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
 	runErr := rec.Run(ctx)
+	runErr = errors.Join(runErr, stopHub())
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
