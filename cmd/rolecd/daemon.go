@@ -39,7 +39,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 		Short: "Watch the Git repository: plan pull requests, apply reviewed merges, detect drift",
 		Long: "daemon watches git.url: it plans every pull request into one comment and a rolecd/plan status, applies a merge\n" +
 			"only when every role's checksum equals the reviewed plan (else it waits for /rolecd apply <digest>), and checks\n" +
-			"drift on drift.schedule. It serves POST /webhooks/github, /healthz, /readyz, /metrics and /api/v1/sessions on listen.\n" +
+			"drift on drift.schedule. It serves POST /webhooks/github, /healthz, /readyz, /metrics and /api/v1/sessions on listen,\n" +
+			"and the web hub (/hub/) on hub.listen when a way to sign in is configured.\n" +
 			"With --once it makes one pass (fetch, plan open pull requests, apply merges, drift check) and exits:\n" +
 			"0 when everything was done, 1 when something must be retried.",
 		Args: cobra.NoArgs,
