@@ -49,7 +49,7 @@ func (h *Hub) identify(w http.ResponseWriter, r *http.Request) *identity {
 		}
 		id := &identity{Login: login, Via: "proxy", Perm: p.Permission, ID: "proxy:" + login}
 		if p.Permissions != nil {
-			perm, err := p.Permissions.Permission(r.Context(), login)
+			perm, err := h.cachedPermission(r.Context(), p.Permissions, login)
 			if err != nil {
 				h.log.Warn().Err(err).Str("user", login).Msg("looking up a proxy user's permission")
 				return nil
@@ -408,4 +408,32 @@ func (h *Hub) logout(w http.ResponseWriter, r *http.Request, id *identity) {
 		return
 	}
 	http.Redirect(w, r, Prefix+"login", http.StatusSeeOther)
+}
+
+// cachedPermission looks a proxy user's permission up at most once per
+// PermissionTTL.
+func (h *Hub) cachedPermission(ctx context.Context, perms Permissions, login string) (string, error) {
+	now := h.opts.Now()
+	h.mu.Lock()
+	c, ok := h.perms[login]
+	h.mu.Unlock()
+	if ok && now.Sub(c.at) < h.opts.PermissionTTL {
+		return c.perm, nil
+	}
+	perm, err := perms.Permission(ctx, login)
+	if err != nil {
+		return "", err
+	}
+	h.mu.Lock()
+	if len(h.perms) > 10000 {
+		clear(h.perms) // bounded: a proxy may send many names
+	}
+	h.perms[login] = cachedPerm{perm: perm, at: now}
+	h.mu.Unlock()
+	return perm, nil
+}
+
+type cachedPerm struct {
+	perm string
+	at   time.Time
 }

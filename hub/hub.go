@@ -157,7 +157,8 @@ type Hub struct {
 	keys  cookieKeys
 
 	mu         sync.Mutex
-	localToken string // "" once used
+	localToken string                // "" once used
+	perms      map[string]cachedPerm // proxy users' permissions
 }
 
 // New checks opts and returns a Hub.
@@ -215,7 +216,7 @@ func New(opts Options) (*Hub, error) {
 	}
 	return &Hub{
 		opts: opts, log: opts.Log.With().Str("component", "hub").Logger(),
-		pages: pages, keys: deriveKeys(opts.Key), localToken: opts.LocalToken,
+		pages: pages, keys: deriveKeys(opts.Key), localToken: opts.LocalToken, perms: map[string]cachedPerm{},
 	}, nil
 }
 

@@ -226,3 +226,38 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// countingPerms answers fixed permissions and counts the lookups.
+type countingPerms struct {
+	perms map[string]string
+	calls int
+}
+
+func (c *countingPerms) Permission(_ context.Context, user string) (string, error) {
+	c.calls++
+	if p, ok := c.perms[user]; ok {
+		return p, nil
+	}
+	return "none", nil
+}
+
+// TestProxyWithGitHubPermissions: behind the proxy, the user's GitHub
+// permission decides, looked up once per PermissionTTL.
+func TestProxyWithGitHubPermissions(t *testing.T) {
+	perms := &countingPerms{perms: map[string]string{"alice": "write", "rita": "read"}}
+	f := newFixture(t, func(o *hub.Options) { o.Proxy.Permissions = perms })
+	for range 3 {
+		if rec := f.do("GET", "/hub/", "alice", nil); rec.Code != 200 {
+			t.Fatalf("alice: %d", rec.Code)
+		}
+	}
+	if perms.calls != 1 {
+		t.Errorf("%d lookups for three views, want 1", perms.calls)
+	}
+	if body := f.do("GET", "/hub/resources/billing", "rita", nil).Body.String(); csrfOf(t, body) != "" || !strings.Contains(body, "rita <small>(read)</small>") {
+		t.Error("rita (read on GitHub) is offered the check-now form or not shown as a reader")
+	}
+	if rec := f.do("GET", "/hub/", "mallory", nil); rec.Code != http.StatusForbidden {
+		t.Errorf("a proxy user without GitHub access: %d, want 403", rec.Code)
+	}
+}

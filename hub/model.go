@@ -107,6 +107,20 @@ type world struct {
 	tree    *spec.Tree
 	drift   map[string]store.Drift
 	pending map[string]bool // "resource/role_name" changed by an open PR
+	plans   map[string]*planner.Document
+}
+
+// plan is h.planDoc, read once per request.
+func (w *world) plan(ctx context.Context, h *Hub, sid string) (*planner.Document, error) {
+	if doc, ok := w.plans[sid]; ok {
+		return doc, nil
+	}
+	doc, err := h.planDoc(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	w.plans[sid] = doc
+	return doc, nil
 }
 
 func (h *Hub) loadWorld(ctx context.Context) (*world, error) {
@@ -114,7 +128,7 @@ func (h *Hub) loadWorld(ctx context.Context) (*world, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the branch head's role files: %w", err)
 	}
-	w := &world{commit: commit, tree: tree, drift: map[string]store.Drift{}, pending: map[string]bool{}}
+	w := &world{commit: commit, tree: tree, drift: map[string]store.Drift{}, pending: map[string]bool{}, plans: map[string]*planner.Document{}}
 	list, err := h.opts.Store.ListDrift(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading drift state: %w", err)
@@ -127,7 +141,7 @@ func (h *Hub) loadWorld(ctx context.Context) (*world, error) {
 		return nil, fmt.Errorf("reading pull requests: %w", err)
 	}
 	for _, pr := range open {
-		doc, err := h.planDoc(ctx, pr.PlanSID)
+		doc, err := w.plan(ctx, h, pr.PlanSID)
 		if err != nil || doc == nil {
 			continue // not planned yet, or not touching the role files
 		}
@@ -231,7 +245,7 @@ func (h *Hub) healthOf(ctx context.Context, w *world, resource string) (health, 
 		}
 	}
 	if d, ok := w.drift[resource]; ok && d.SID != "" {
-		doc, err := h.planDoc(ctx, d.SID)
+		doc, err := w.plan(ctx, h, d.SID)
 		if err != nil && !notFound(err) {
 			return out, "", err
 		}

@@ -92,7 +92,7 @@ func (h *Hub) resource(w http.ResponseWriter, r *http.Request, id *identity) ([]
 	if d, ok := wd.drift[name]; ok {
 		data.Drift = &d
 		if len(d.Roles) > 0 {
-			doc, err := h.planDoc(r.Context(), d.SID)
+			doc, err := wd.plan(r.Context(), h, d.SID)
 			if err != nil && !notFound(err) {
 				h.storeFailed(w, r, "reading the drift session", err)
 				return nil, false
