@@ -350,6 +350,13 @@ func newBrowser(t *testing.T, base string) *browser {
 	return b
 }
 
+// with is b reporting to the (sub)test t.
+func (b *browser) with(t *testing.T) *browser {
+	c := *b
+	c.t = t
+	return &c
+}
+
 func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
@@ -412,12 +419,20 @@ func (b *browser) accessible(what string) {
 	if !run(b, chromedp.Evaluate[bool](`typeof axe !== "undefined"`)) {
 		b.do(chromedp.Evaluate[chromedp.Void](b.axe))
 	}
-	raw := run(b, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations))`, chromedp.EvalAwaitPromise))
-	var vs []axeViolation
-	if err := json.Unmarshal([]byte(raw), &vs); err != nil {
+	raw := run(b, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(r =>
+		JSON.stringify({violations: r.violations, passes: r.passes.length}))`, chromedp.EvalAwaitPromise))
+	var res struct {
+		Violations []axeViolation `json:"violations"`
+		Passes     int            `json:"passes"`
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
 		b.t.Fatalf("axe on %s: %v", what, err)
 	}
-	for _, v := range vs {
+	if res.Passes == 0 {
+		b.t.Fatalf("axe on %s checked nothing", what)
+	}
+	b.t.Logf("axe on %s: %d rules passed, %d violated", what, res.Passes, len(res.Violations))
+	for _, v := range res.Violations {
 		msg := fmt.Sprintf("axe on %s: %s (%s): %s, e.g. %v", what, v.ID, v.Impact, v.Help, v.Nodes[0].Target)
 		if v.Impact == "serious" || v.Impact == "critical" {
 			b.t.Error(msg)
@@ -480,6 +495,7 @@ func TestHubInBrowser(t *testing.T) {
 	b := newBrowser(t, srv.URL)
 
 	t.Run("signed-out visitor is redirected", func(t *testing.T) {
+		b := b.with(t)
 		b.open("/hub/resources/db1")
 		if loc := b.location(); loc != "/hub/login?next=%2Fhub%2Fresources%2Fdb1" {
 			t.Errorf("landed on %s", loc)
@@ -489,6 +505,7 @@ func TestHubInBrowser(t *testing.T) {
 	})
 
 	t.Run("sign in with GitHub", func(t *testing.T) {
+		b := b.with(t)
 		b.signIn(w.gh, "alice", "/hub/")
 		if loc := b.location(); loc != "/hub/" {
 			t.Errorf("after sign-in at %s, want /hub/", loc)
@@ -499,6 +516,7 @@ func TestHubInBrowser(t *testing.T) {
 	})
 
 	t.Run("inventory", func(t *testing.T) {
+		b := b.with(t)
 		b.open("/hub/")
 		txt := b.text()
 		for _, want := range []string{"db1", "db2", "PostgreSQL " + fmt.Sprint(w.db1.VersionNum/10000), "1 drifted", "resources", "PGTEST_PASSWORD_DB1", "available"} {
@@ -514,6 +532,7 @@ func TestHubInBrowser(t *testing.T) {
 	})
 
 	t.Run("resource with a drifted role", func(t *testing.T) {
+		b := b.with(t)
 		b.do(chromedp.Click(chromedp.CSS(`a[href="/hub/resources/db1"]`)), chromedp.WaitVisible(chromedp.CSS(`h1`)))
 		txt := b.text()
 		for _, want := range []string{"Resource db1", reader, "drifted", "REVOKE", "Check now"} {
@@ -526,6 +545,7 @@ func TestHubInBrowser(t *testing.T) {
 	})
 
 	t.Run("check now makes a drift session", func(t *testing.T) {
+		b := b.with(t)
 		before := len(w.sessions(store.Filter{Kind: store.KindDrift}))
 		b.do(chromedp.Click(chromedp.CSS(`form[action$="/check"] button`)), chromedp.WaitVisible(chromedp.CSS(`.notice.info`)))
 		deadline := time.Now().Add(60 * time.Second)
@@ -540,6 +560,8 @@ func TestHubInBrowser(t *testing.T) {
 		if !strings.Contains(b.html(), "/hub/sessions/"+drift.SID) {
 			t.Errorf("the drift sessions page does not link the new drift session %s", drift.SID)
 		}
+		b.screenshot("07-drift-sessions")
+		b.accessible("the sessions page")
 		acts := w.sessions(store.Filter{Kind: store.KindAction, Actor: "github:alice"})
 		found := false
 		for _, a := range acts {
@@ -551,6 +573,7 @@ func TestHubInBrowser(t *testing.T) {
 	})
 
 	t.Run("pull request whose plan went stale", func(t *testing.T) {
+		b := b.with(t)
 		b.open("/hub/pulls")
 		txt := b.text()
 		pr2 := w.pr(2)
@@ -567,6 +590,7 @@ func TestHubInBrowser(t *testing.T) {
 	})
 
 	t.Run("session page matches the store", func(t *testing.T) {
+		b := b.with(t)
 		apply := w.sessions(store.Filter{Kind: store.KindApply, Limit: 1})
 		if len(apply) != 1 {
 			t.Fatalf("%d apply sessions", len(apply))
@@ -599,6 +623,7 @@ func TestHubInBrowser(t *testing.T) {
 	})
 
 	t.Run("a reader is refused the action", func(t *testing.T) {
+		b := b.with(t)
 		b.signOut()
 		b.signIn(w.gh, "bob", "/hub/resources/db2")
 		html := b.html()
@@ -616,6 +641,7 @@ func TestHubInBrowser(t *testing.T) {
 			t.Errorf("refusal page:\n%s", txt)
 		}
 		b.screenshot("06-reader-refused")
+		b.accessible("the refusal page")
 		refused := w.sessions(store.Filter{Kind: store.KindAction, Actor: "github:bob", Status: store.StatusRefused})
 		if len(refused) != 1 {
 			t.Errorf("%d refused action sessions of bob, want 1", len(refused))
