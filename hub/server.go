@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -104,6 +105,7 @@ func (h *Hub) page(f pageFunc) http.HandlerFunc {
 			h.fail(w, r, http.StatusForbidden, "your account has no access to the watched repository")
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), visitorKey{}, id))
 		rw := &bufferedPage{header: http.Header{}}
 		resources, ok := f(rw, r, id)
 		if ok {
@@ -125,6 +127,7 @@ func (h *Hub) action(f func(w http.ResponseWriter, r *http.Request, id *identity
 			h.toLogin(w, r)
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), visitorKey{}, id))
 		if err := r.ParseForm(); err != nil {
 			h.fail(w, r, http.StatusBadRequest, "malformed form")
 			return
@@ -183,9 +186,17 @@ func (h *Hub) record(w http.ResponseWriter, r *http.Request, id *identity, kind 
 	return true
 }
 
-// fail renders an error page (never with internal details).
+// visitorKey keys the signed-in visitor in a request's context.
+type visitorKey struct{}
+
+// fail renders an error page (never with internal details), with the
+// navigation when the visitor is signed in.
 func (h *Hub) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	h.render(w, r, code, "error", nil, errorData{Code: code, Title: http.StatusText(code), Message: msg})
+	id, _ := r.Context().Value(visitorKey{}).(*identity)
+	if id != nil && permissionRank(id.Perm) < permissionRank("read") {
+		id = nil
+	}
+	h.render(w, r, code, "error", id, errorData{Code: code, Title: http.StatusText(code), Message: msg})
 }
 
 type errorData struct {
