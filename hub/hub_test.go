@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rolecd/rolecd/hub"
 	"github.com/rolecd/rolecd/internal/golden"
+	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -259,5 +261,25 @@ func TestProxyWithGitHubPermissions(t *testing.T) {
 	}
 	if rec := f.do("GET", "/hub/", "mallory", nil); rec.Code != http.StatusForbidden {
 		t.Errorf("a proxy user without GitHub access: %d, want 403", rec.Code)
+	}
+}
+
+// brokenInventory is a branch whose role files do not load.
+type brokenInventory struct{}
+
+func (brokenInventory) Head(context.Context) (string, *spec.Tree, error) {
+	return "", nil, errors.New("roles.yaml:3: unknown key")
+}
+
+// TestBrokenBranch: invalid role files on the branch are a 503 that says
+// so, while the sessions stay readable.
+func TestBrokenBranch(t *testing.T) {
+	f := newFixture(t, func(o *hub.Options) { o.Inventory = brokenInventory{} })
+	rec := f.do("GET", "/hub/", "alice", nil)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "role files at the branch head cannot be read") {
+		t.Errorf("inventory over a broken branch: %d\n%s", rec.Code, rec.Body)
+	}
+	if rec := f.do("GET", "/hub/sessions/apply-1", "alice", nil); rec.Code != 200 {
+		t.Errorf("a session over a broken branch: %d", rec.Code)
 	}
 }

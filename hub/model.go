@@ -126,7 +126,7 @@ func (w *world) plan(ctx context.Context, h *Hub, sid string) (*planner.Document
 func (h *Hub) loadWorld(ctx context.Context) (*world, error) {
 	commit, tree, err := h.opts.Inventory.Head(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the branch head's role files: %w", err)
+		return nil, inventoryError{err}
 	}
 	w := &world{commit: commit, tree: tree, drift: map[string]store.Drift{}, pending: map[string]bool{}, plans: map[string]*planner.Document{}}
 	list, err := h.opts.Store.ListDrift(ctx)
@@ -155,6 +155,12 @@ func (h *Hub) loadWorld(ctx context.Context) (*world, error) {
 	}
 	return w, nil
 }
+
+// inventoryError is a branch head whose role files cannot be read.
+type inventoryError struct{ err error }
+
+func (e inventoryError) Error() string { return "reading the branch head's role files: " + e.err.Error() }
+func (e inventoryError) Unwrap() error { return e.err }
 
 // planDoc reads the plan document of a plan or drift session (nil, nil
 // when sid is empty).

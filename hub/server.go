@@ -207,6 +207,11 @@ type errorData struct {
 // storeFailed logs err and answers 503.
 func (h *Hub) storeFailed(w http.ResponseWriter, r *http.Request, what string, err error) {
 	h.log.Error().Err(err).Str("path", r.URL.Path).Msg(what)
+	var ie inventoryError
+	if errors.As(err, &ie) {
+		h.fail(w, r, http.StatusServiceUnavailable, what+": the role files at the branch head cannot be read (the daemon's log says why); the hub shows nothing it cannot trust")
+		return
+	}
 	h.fail(w, r, http.StatusServiceUnavailable, what+": the store did not answer; try again shortly")
 }
 
