@@ -159,7 +159,9 @@ func (h *Hub) loadWorld(ctx context.Context) (*world, error) {
 // inventoryError is a branch head whose role files cannot be read.
 type inventoryError struct{ err error }
 
-func (e inventoryError) Error() string { return "reading the branch head's role files: " + e.err.Error() }
+func (e inventoryError) Error() string {
+	return "reading the branch head's role files: " + e.err.Error()
+}
 func (e inventoryError) Unwrap() error { return e.err }
 
 // planDoc reads the plan document of a plan or drift session (nil, nil
