@@ -3,8 +3,10 @@ package hub_test
 import (
 	"context"
 	"errors"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -281,5 +283,20 @@ func TestBrokenBranch(t *testing.T) {
 	}
 	if rec := f.do("GET", "/hub/sessions/apply-1", "alice", nil); rec.Code != 200 {
 		t.Errorf("a session over a broken branch: %d", rec.Code)
+	}
+}
+
+// TestSessionsPaging: the older-sessions link leads to the next page with
+// the same filter.
+func TestSessionsPaging(t *testing.T) {
+	f := newFixture(t, nil)
+	body := f.do("GET", "/hub/sessions?limit=2&kind=apply", "alice", nil).Body.String()
+	m := regexp.MustCompile(`href="(/hub/sessions\?[^"]+)">Older sessions`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no older-sessions link:\n%s", body)
+	}
+	next := f.do("GET", html.UnescapeString(m[1]), "alice", nil).Body.String()
+	if !strings.Contains(next, `/hub/sessions/apply-1"`) || strings.Contains(next, `/hub/sessions/apply-3"`) || strings.Contains(next, "Older sessions") {
+		t.Errorf("the second page should hold apply-1 only:\n%s", next)
 	}
 }

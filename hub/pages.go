@@ -171,10 +171,11 @@ func (h *Hub) checkNow(w http.ResponseWriter, r *http.Request, id *identity) {
 // prRow is one pull request.
 type prRow struct {
 	store.PullRequest
-	URL     string
-	Label   string
-	Class   string
-	Summary []resourceSummary
+	URL        string
+	Label      string
+	Class      string
+	PlanStatus store.Status // of the plan shown (the merged tree's when there is one)
+	Summary    []resourceSummary
 }
 
 // resourceSummary is what a plan does to one resource.
@@ -249,12 +250,19 @@ func (h *Hub) pulls(w http.ResponseWriter, r *http.Request, id *identity) ([]str
 		if pr.MergePlanSID != "" {
 			sid = pr.MergePlanSID
 		}
-		doc, err := h.planDoc(r.Context(), sid)
-		if err != nil && !notFound(err) {
-			h.storeFailed(w, r, "reading a plan", err)
-			return nil, false
+		if sid != "" {
+			s, err := h.opts.Store.GetSession(r.Context(), sid)
+			switch {
+			case err == nil:
+				row.PlanStatus = s.Status
+				if doc, err := decodePlan(s); err == nil {
+					row.Summary = summarize(doc)
+				}
+			case !notFound(err):
+				h.storeFailed(w, r, "reading a plan", err)
+				return nil, false
+			}
 		}
-		row.Summary = summarize(doc)
 		switch pr.State {
 		case store.PROpen:
 			data.Open = append(data.Open, row)
@@ -282,7 +290,8 @@ type sessionsData struct {
 	Statuses []store.Status
 	F        sessionFilter
 	Sessions []store.Session
-	More     bool
+	// Older links the next page: the same filter, until the oldest shown.
+	Older string
 }
 
 // sessionFilter is the query of the sessions page, as given.
@@ -360,7 +369,10 @@ func (h *Hub) sessions(w http.ResponseWriter, r *http.Request, id *identity) ([]
 	}
 	data := sessionsData{Kinds: sessionKinds, Statuses: sessionStatuses, F: f}
 	if len(list) > f.Limit {
-		list, data.More = list[:f.Limit], true
+		list = list[:f.Limit]
+		q := r.URL.Query()
+		q.Set("until", list[len(list)-1].StartedAt.UTC().Format(time.RFC3339Nano))
+		data.Older = Prefix + "sessions?" + q.Encode()
 	}
 	data.Sessions = list
 	var res []string
