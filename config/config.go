@@ -27,21 +27,25 @@ type Config struct {
 	ApplyUnreviewed bool   `yaml:"apply_unreviewed"`
 	Drift           Drift  `yaml:"drift"`
 	Store           string `yaml:"store"`
-	Listen          string `yaml:"listen"`
-	RolePrefix      string `yaml:"role_prefix"`
-	SecretKeyFile   string `yaml:"secret_key_file"`
-	Audit           Audit  `yaml:"audit"`
+	// Listen is the webhook listener: POST /webhooks/github, /healthz,
+	// /readyz, and /metrics when Metrics.Public. It never serves the API.
+	Listen string `yaml:"listen"`
+	// API is the second listener, for what reads the store.
+	API           API     `yaml:"api"`
+	Metrics       Metrics `yaml:"metrics"`
+	RolePrefix    string  `yaml:"role_prefix"`
+	SecretKeyFile string  `yaml:"secret_key_file"`
+	Audit         Audit   `yaml:"audit"`
 	// Console configures the console forge, used when github is not set.
 	Console Console `yaml:"console"`
 	// Hub configures the web hub; it is off until a way to sign in is set.
 	Hub Hub `yaml:"hub"`
 }
 
-// Hub configures the web hub (DESIGN §8). It is never open: it serves only
-// when GitHub sign-in, a trusted proxy or a local token is configured.
+// Hub configures the web hub (DESIGN §8), served on the API listener
+// (api.listen) under /hub/. It is never open: it serves only when GitHub
+// sign-in, a trusted proxy or a local token is configured.
 type Hub struct {
-	// Listen serves the hub on a listener of its own ("" = none).
-	Listen string `yaml:"listen"`
 	// BaseURL is the hub's public address, for the OAuth redirect URI
 	// ("" = the request's host, over https).
 	BaseURL string `yaml:"base_url"`
@@ -104,6 +108,36 @@ type GitHub struct {
 	APIURL           string `yaml:"api_url"`
 	WebhookSecretEnv string `yaml:"webhook_secret_env"`
 	ApplyPermission  string `yaml:"apply_permission"`
+	// InstallationID, when set, is the GitHub App installation whose
+	// webhook deliveries are accepted (deliveries of any repository other
+	// than owner/repo are always ignored).
+	InstallationID int64 `yaml:"installation_id"`
+}
+
+// APIOff as api.listen serves no API listener.
+const APIOff = "off"
+
+// API is the listener of /api/v1/... (and the web hub): everything that
+// reads the store. It requires a bearer token; with no token configured it
+// answers 401 to everything.
+type API struct {
+	// Listen is host:port (default 127.0.0.1:8081), or "off" (or "").
+	Listen string `yaml:"listen"`
+	// TokenEnv names the variable holding the bearer token (default
+	// ROLECD_API_TOKEN); TokenFile, when set, is read instead.
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// Enabled reports whether the API listener is served.
+func (a API) Enabled() bool { return a.Listen != "" && a.Listen != APIOff }
+
+// Metrics says where /metrics is served.
+type Metrics struct {
+	// Public serves /metrics without authentication on the webhook
+	// listener (for a Prometheus scraping the pod); by default (false) it
+	// is served on the API listener, behind the bearer token.
+	Public bool `yaml:"public"`
 }
 
 // Console declares the pull requests of the console forge (no github:
@@ -145,6 +179,7 @@ func Defaults() Config {
 		Drift:      Drift{Schedule: "@every 1h", Action: "report"},
 		Store:      "sqlite://.rolecd/rolecd.db",
 		Listen:     "127.0.0.1:8080",
+		API:        API{Listen: "127.0.0.1:8081", TokenEnv: "ROLECD_API_TOKEN"},
 		RolePrefix: "rolecd",
 	}
 }
@@ -204,6 +239,12 @@ func (c Config) Validate() error {
 	if c.RolePrefix == "" || strings.Trim(c.RolePrefix, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 		errs = append(errs, fmt.Errorf("role_prefix: %q must be lower-case letters, digits and _", c.RolePrefix))
 	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: the webhook listener's address is required"))
+	}
+	if c.API.Enabled() && c.API.Listen == c.Listen {
+		errs = append(errs, fmt.Errorf("api.listen: %q is also listen: the API needs its own listener", c.API.Listen))
+	}
 	errs = append(errs, c.validateHub()...)
 	switch c.GitHub.ApplyPermission {
 	case "read", "triage", "write", "maintain", "admin":
@@ -240,6 +281,12 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 			fv.SetInt(int64(d))
 		case f.Type.Kind() == reflect.Slice:
 			return fmt.Errorf("%s: a list cannot be set from the environment; use the configuration file", name)
+		case f.Type.Kind() == reflect.Int64 || f.Type.Kind() == reflect.Int:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fv.SetInt(n)
 		case f.Type.Kind() == reflect.Bool:
 			b, err := strconv.ParseBool(s)
 			if err != nil {
@@ -278,8 +325,8 @@ func (h Hub) ProxyPrefixes() ([]netip.Prefix, error) {
 func (c Config) validateHub() []error {
 	h := c.Hub
 	var errs []error
-	if h.Listen != "" && !c.HubEnabled() {
-		errs = append(errs, errors.New("hub.listen: set, but no way to sign in (hub.github.client_id, hub.proxy.header or hub.local_token_env): the hub is never open"))
+	if c.HubEnabled() && !c.API.Enabled() {
+		errs = append(errs, errors.New("hub: the hub is served on api.listen, which is off"))
 	}
 	if h.GitHub.ClientID != "" {
 		if c.GitHub.Owner == "" {
@@ -301,8 +348,8 @@ func (c Config) validateHub() []error {
 		errs = append(errs, fmt.Errorf("hub.proxy.permission: %q is not a GitHub permission", h.Proxy.Permission))
 	}
 	if h.InsecureCookies {
-		if h.Listen == "" || !loopback(h.Listen) {
-			errs = append(errs, errors.New("hub.insecure_cookies: only with hub.listen on a loopback address (127.0.0.1:PORT)"))
+		if !c.API.Enabled() || !loopback(c.API.Listen) {
+			errs = append(errs, errors.New("hub.insecure_cookies: only with api.listen on a loopback address (127.0.0.1:PORT)"))
 		}
 		if h.BaseURL != "" && !strings.HasPrefix(h.BaseURL, "http://127.0.0.1") && !strings.HasPrefix(h.BaseURL, "http://localhost") {
 			errs = append(errs, errors.New("hub.insecure_cookies: only for a base_url on http://127.0.0.1 or http://localhost"))

@@ -44,6 +44,23 @@ func TestLoad(t *testing.T) {
 		{name: "unknown key", body: "git:\n  brnch: main\n", wantErr: "field brnch not found"},
 		{name: "bad drift action", body: "drift:\n  action: fix\n", wantErr: `drift.action: "fix"`},
 		{name: "bad prefix", body: "role_prefix: Hoop-Dev\n", wantErr: "role_prefix"},
+		{name: "API defaults: loopback, token from ROLECD_API_TOKEN, metrics not public", check: func(t *testing.T, c Config) {
+			if c.API.Listen != "127.0.0.1:8081" || c.API.TokenEnv != "ROLECD_API_TOKEN" || c.Metrics.Public || !c.API.Enabled() {
+				t.Errorf("api = %+v, metrics = %+v", c.API, c.Metrics)
+			}
+		}},
+		{name: "API off", body: "api:\n  listen: \"off\"\n", check: func(t *testing.T, c Config) {
+			if c.API.Enabled() {
+				t.Errorf("api = %+v is enabled", c.API)
+			}
+		}},
+		{name: "API keys from env", env: map[string]string{"ROLECD_API_LISTEN": "0.0.0.0:9000", "ROLECD_API_TOKEN_FILE": "/run/tok", "ROLECD_METRICS_PUBLIC": "true", "ROLECD_GITHUB_INSTALLATION_ID": "4242"}, check: func(t *testing.T, c Config) {
+			if c.API.Listen != "0.0.0.0:9000" || c.API.TokenFile != "/run/tok" || !c.Metrics.Public || c.GitHub.InstallationID != 4242 {
+				t.Errorf("got api %+v, metrics %+v, installation %d", c.API, c.Metrics, c.GitHub.InstallationID)
+			}
+		}},
+		{name: "API on the webhook listener", body: "listen: 0.0.0.0:8080\napi:\n  listen: 0.0.0.0:8080\n", wantErr: "api.listen"},
+		{name: "bad installation id", env: map[string]string{"ROLECD_GITHUB_INSTALLATION_ID": "many"}, wantErr: "ROLECD_GITHUB_INSTALLATION_ID"},
 		{name: "bad env duration", env: map[string]string{"ROLECD_GIT_POLL_INTERVAL": "soon"}, wantErr: "ROLECD_GIT_POLL_INTERVAL"},
 	}
 	for _, tt := range tests {

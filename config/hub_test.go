@@ -16,17 +16,17 @@ func TestHubConfig(t *testing.T) {
 		want       string // "" = valid
 	}{
 		{"off by default", "", nil, false, ""},
-		{"listen without sign-in", "hub: {listen: 127.0.0.1:8081}\n", nil, false, "never open"},
-		{"github", gh + "hub: {listen: 127.0.0.1:8081, github: {client_id: Iv1.x, client_secret_env: HUB_SECRET}}\n", nil, true, ""},
+		{"on api.listen, which is off", "api: {listen: \"off\"}\nhub: {local_token_env: T}\n", nil, true, "api.listen, which is off"},
+		{"github", gh + "hub: {github: {client_id: Iv1.x, client_secret_env: HUB_SECRET}}\n", nil, true, ""},
 		{"github without the repository", "hub: {github: {client_id: Iv1.x, client_secret_env: HUB_SECRET}}\n", nil, true, "github.owner"},
 		{"github without the secret", gh + "hub: {github: {client_id: Iv1.x}}\n", nil, true, "client_secret_env"},
 		{"proxy", "hub: {proxy: {header: X-Forwarded-User, from: [10.1.0.0/16, 192.0.2.7]}}\n", nil, true, ""},
 		{"proxy without addresses", "hub: {proxy: {header: X-Forwarded-User}}\n", nil, true, "go together"},
 		{"proxy with a bad address", "hub: {proxy: {header: X-User, from: [10.1.0.0/99]}}\n", nil, true, "neither an address nor a CIDR"},
 		{"proxy permission", "hub: {proxy: {header: X-User, from: [10.0.0.1], permission: owner}}\n", nil, true, "not a GitHub permission"},
-		{"local token from env", "", map[string]string{"ROLECD_HUB_LOCAL_TOKEN_ENV": "DEMO_TOKEN", "ROLECD_HUB_LISTEN": "127.0.0.1:8081", "ROLECD_HUB_INSECURE_COOKIES": "true"}, true, ""},
-		{"insecure cookies off loopback", "hub: {listen: 0.0.0.0:8081, insecure_cookies: true, local_token_env: T}\n", nil, true, "loopback"},
-		{"insecure cookies with a public base url", "hub: {listen: 127.0.0.1:8081, base_url: https://hub.example.com, insecure_cookies: true, local_token_env: T}\n", nil, true, "base_url"},
+		{"local token from env", "", map[string]string{"ROLECD_HUB_LOCAL_TOKEN_ENV": "DEMO_TOKEN", "ROLECD_HUB_INSECURE_COOKIES": "true"}, true, ""},
+		{"insecure cookies off loopback", "api: {listen: 0.0.0.0:8081}\nhub: {insecure_cookies: true, local_token_env: T}\n", nil, true, "loopback"},
+		{"insecure cookies with a public base url", "hub: {base_url: https://hub.example.com, insecure_cookies: true, local_token_env: T}\n", nil, true, "base_url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "rolecd.yaml")

@@ -254,7 +254,7 @@ func (f *fixture) seed() {
 		{Number: 5, State: store.PRWaitingApproval, HeadSHA: "55bb55bb55bb55", PlanSID: "plan-5", Digest: "5d5d5d5d5d5d5d5d5d", MergeSHA: "5555bbbb", MergePlanSID: "plan-5-merged", MergeDigest: "e5e5e5e5e5e5e5e5e5", UpdatedAt: t0.Add(-30 * time.Minute)},
 		{Number: 7, State: store.PROpen, HeadSHA: "7777aaaa7777aaaa", PlannedSHA: "7777aaaa7777aaaa", PlanSID: "plan-7", Digest: plan7.Digest(), UpdatedAt: t0.Add(-30 * time.Minute)},
 	} {
-		if err := f.store.PutPullRequest(ctx, &pr); err != nil {
+		if err := f.store.PutPullRequest(ctx, &pr, store.Fence{}); err != nil {
 			t.Fatal(err)
 		}
 	}

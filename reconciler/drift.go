@@ -178,6 +178,10 @@ func (r *Reconciler) remediate(ctx context.Context, tree *spec.Tree, doc *planne
 		r.log.Warn().Strs("prs", nums).Msg("drift remediation deferred: merges wait for their apply or approval")
 		return nil
 	}
+	// No store write precedes this apply: check the lease is still ours.
+	if err := r.opts.Store.CheckFence(ctx, r.fence()); err != nil {
+		return waiting("checking the lease before remediating", err)
+	}
 	sid := uuid.NewString()
 	log := r.log.With().Str("sid", sid).Str("plan_sid", doc.SID).Logger()
 	rep, err := r.opts.Applier.Apply(ctx, tree, doc, sid, r.opts.Actor+" (drift remediation)")

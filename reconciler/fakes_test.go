@@ -259,9 +259,15 @@ type fakeDB struct {
 	applies int
 	block   chan struct{} // when set, Apply waits on it (or ctx)
 	down    bool          // planning fails for every resource
+	// onPlan, when set, runs at the start of every Plan (long work, a
+	// takeover in the middle of it).
+	onPlan func(ctx context.Context)
 }
 
-func (db *fakeDB) Plan(_ context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error) {
+func (db *fakeDB) Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error) {
+	if db.onPlan != nil {
+		db.onPlan(ctx)
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	doc := &planner.Document{Version: planner.DocumentVersion, SID: sid, Source: src}
@@ -347,6 +353,9 @@ func openTestStore(t *testing.T, path string) *testStore {
 	return &testStore{st, bk}
 }
 
+// testRepo is the repository the harness's reconciler watches.
+const testRepo = "acme/db-roles"
+
 // harness is a reconciler over fakes.
 type harness struct {
 	t      *testing.T
@@ -383,7 +392,7 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 func (h *harness) newReconciler(mod func(*Options)) *Reconciler {
 	opts := Options{
 		Source: h.src, Forge: h.forge, Store: h.store, Planner: h.db, Applier: h.db,
-		WebhookSecret: h.secret, Holder: "test", Now: h.clock,
+		WebhookSecret: h.secret, Repository: testRepo, Holder: "test", Now: h.clock,
 	}
 	if mod != nil {
 		mod(&opts)

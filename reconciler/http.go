@@ -15,16 +15,15 @@ import (
 	"github.com/rolecd/rolecd/store"
 )
 
-// Handler serves the daemon's HTTP API:
+// Handler serves what GitHub and a load balancer need, on the webhook
+// listener (the one reachable from outside):
 //
 //	POST /webhooks/github            GitHub webhooks (signed; 202 once recorded)
 //	GET  /healthz                    the process is up
 //	GET  /readyz                     the store answers and the repository was fetched
-//	GET  /metrics                    Prometheus metrics
-//	GET  /api/v1/sessions            sessions, newest first (?kind= &resource= &status= &since=RFC3339 &limit=)
-//	GET  /api/v1/sessions/{sid}      one session with its statements
 //
-// Sessions are the SIEM export's JSON records (reporter/audit.Record).
+// Nothing it serves reads the store's contents. MetricsHandler and
+// APIHandler are mounted by the caller (cmd/rolecd) where it decides.
 func (r *Reconciler) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/github", r.webhook)
@@ -33,14 +32,33 @@ func (r *Reconciler) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", r.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(r.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// MetricsHandler serves the Prometheus metrics (GET /metrics).
+func (r *Reconciler) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(r.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// APIHandler serves the read API over the store:
+//
+//	GET  /api/v1/sessions            sessions, newest first (?kind= &resource= &status= &since=RFC3339 &limit=)
+//	GET  /api/v1/sessions/{sid}      one session with its statements
+//
+// Sessions are the SIEM export's JSON records (reporter/audit.Record). It
+// does no authentication itself: mount it behind one (cmd/rolecd serves it
+// on the API listener behind a bearer token), never on the webhook listener.
+func (r *Reconciler) APIHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/sessions", r.listSessions)
 	mux.HandleFunc("GET /api/v1/sessions/{sid}", r.getSession)
 	return mux
 }
 
 // readyz answers 200 when the store answers and the repository was
-// fetched at least once, else 503 with the reason.
+// fetched at least once, else 503 with the reason. It is served on the
+// webhook listener, so it names states, not errors (which can carry host
+// names and URLs): those go to the log.
 func (r *Reconciler) readyz(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
 	defer cancel()
@@ -48,7 +66,8 @@ func (r *Reconciler) readyz(w http.ResponseWriter, req *http.Request) {
 	ready := true
 	if err := r.opts.Store.Ping(ctx); err != nil {
 		ready = false
-		status["store"] = "unreachable: " + err.Error()
+		status["store"] = "unreachable"
+		r.log.Warn().Err(err).Msg("readyz: the store does not answer")
 	} else {
 		status["store"] = "ok"
 	}
@@ -58,11 +77,12 @@ func (r *Reconciler) readyz(w http.ResponseWriter, req *http.Request) {
 		ready = false
 		status["repository"] = "never fetched"
 		if fetchErr != nil {
-			status["repository"] += ": " + fetchErr.Error()
+			status["repository"] += "; the last fetch failed"
+			r.log.Warn().Err(fetchErr).Msg("readyz: the repository was never fetched")
 		}
 	case fetchErr != nil:
 		// Serving the last fetched state: ready, but say so.
-		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339) + "; last fetch failed: " + fetchErr.Error()
+		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339) + "; the last fetch failed"
 	default:
 		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339)
 	}

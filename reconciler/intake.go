@@ -1,17 +1,18 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/google/go-github/v60/github"
 
 	"github.com/rolecd/rolecd/store"
 )
@@ -19,43 +20,13 @@ import (
 // maxPayload is GitHub's cap on a webhook payload (25 MB).
 const maxPayload = 25 << 20
 
-// Webhook payloads, reduced to what the daemon reads.
-type (
-	prEvent struct {
-		Action      string `json:"action"`
-		Number      int    `json:"number"`
-		PullRequest struct {
-			Number int `json:"number"`
-			Base   struct {
-				Ref string `json:"ref"`
-			} `json:"base"`
-		} `json:"pull_request"`
-	}
-	pushEvent struct {
-		Ref   string `json:"ref"`
-		After string `json:"after"`
-	}
-	commentEvent struct {
-		Action string `json:"action"`
-		Issue  struct {
-			Number      int              `json:"number"`
-			PullRequest *json.RawMessage `json:"pull_request"`
-		} `json:"issue"`
-		Comment struct {
-			Body string `json:"body"`
-			User struct {
-				Login string `json:"login"`
-				Type  string `json:"type"`
-			} `json:"user"`
-		} `json:"comment"`
-	}
-)
-
-// webhook is POST /webhooks/github: verify the signature, record the
-// delivery, answer 202, and let the worker do the work.
+// webhook is POST /webhooks/github: verify the signature (go-github's
+// ValidateSignature over the raw body, JSON or form-encoded), record the
+// delivery, answer 202, and let the worker do the work. A signed delivery
+// of another repository (or installation) is answered 202 and ignored.
 func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
-	event := req.Header.Get("X-GitHub-Event")
-	id := req.Header.Get("X-GitHub-Delivery")
+	event := github.WebHookType(req)
+	id := github.DeliveryID(req)
 	label := event
 	if !knownEvents[label] {
 		label = "other"
@@ -71,7 +42,7 @@ func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if !r.verify(body, req.Header.Get("X-Hub-Signature-256")) {
+	if !r.verify(body, req.Header.Get(github.SHA256SignatureHeader)) {
 		r.metrics.deliveries.WithLabelValues(label, "unauthorized").Inc()
 		r.log.Warn().Str("delivery", id).Str("event", event).Str("remote", req.RemoteAddr).Msg("webhook refused: missing or wrong X-Hub-Signature-256")
 		http.Error(w, "missing or wrong X-Hub-Signature-256", http.StatusUnauthorized)
@@ -82,14 +53,27 @@ func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "X-GitHub-Event and X-GitHub-Delivery are required", http.StatusBadRequest)
 		return
 	}
+	payload, err := jsonPayload(req.Header.Get("Content-Type"), body, req.Header.Get(github.SHA256SignatureHeader), r.opts.WebhookSecret)
+	if err != nil {
+		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	if event == "ping" {
 		r.metrics.deliveries.WithLabelValues(label, "ignored").Inc()
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, "pong\n")
 		return
 	}
-	t, relevant, err := r.taskFor(event, id, body)
+	t, relevant, err := r.taskFor(event, id, payload)
+	var foreign *foreignError
 	switch {
+	case errors.As(err, &foreign):
+		r.metrics.deliveries.WithLabelValues(label, "foreign").Inc()
+		r.log.Warn().Str("delivery", id).Str("event", event).Str("reason", foreign.Error()).Msg("webhook ignored: not the configured repository")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, "ignored: not the configured repository\n")
+		return
 	case err != nil:
 		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -101,7 +85,7 @@ func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	inserted, err := r.opts.Store.RecordDelivery(req.Context(), store.Delivery{
-		ID: id, Event: event, Payload: body, ReceivedAt: time.Now(),
+		ID: id, Event: event, Payload: payload, ReceivedAt: time.Now(),
 	})
 	if err != nil {
 		// Not recorded: GitHub shows the failure and the delivery can be
@@ -126,40 +110,83 @@ func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
 
 var knownEvents = map[string]bool{"pull_request": true, "push": true, "issue_comment": true, "ping": true}
 
-// verify checks X-Hub-Signature-256 ("sha256=<hex HMAC-SHA256 of body>")
-// in constant time. Without a secret nothing verifies.
+// verify checks X-Hub-Signature-256 ("sha256=<hex HMAC-SHA256 of the raw
+// body>") with go-github's ValidateSignature (constant time). Without a
+// secret nothing verifies, and only SHA-256 signatures are accepted.
 func (r *Reconciler) verify(body []byte, header string) bool {
-	if len(r.opts.WebhookSecret) == 0 {
+	if len(r.opts.WebhookSecret) == 0 || !strings.HasPrefix(header, "sha256=") {
 		return false
 	}
-	hexSum, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
+	return github.ValidateSignature(header, body, r.opts.WebhookSecret) == nil
+}
+
+// jsonPayload returns the JSON document of a verified delivery: the body
+// itself (application/json, also assumed when no Content-Type is sent) or
+// its payload form field (application/x-www-form-urlencoded).
+func jsonPayload(contentType string, body []byte, signature string, secret []byte) ([]byte, error) {
+	mediaType := "application/json"
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, fmt.Errorf("content type %q: %w", contentType, err)
+		}
+		mediaType = mt
 	}
-	got, err := hex.DecodeString(hexSum)
+	payload, err := github.ValidatePayloadFromBody(mediaType, bytes.NewReader(body), signature, secret)
 	if err != nil {
-		return false
+		return nil, fmt.Errorf("reading the delivery: %w", err)
 	}
-	m := hmac.New(sha256.New, r.opts.WebhookSecret)
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
+	if !json.Valid(payload) {
+		return nil, errors.New("decoding the delivery: the payload is not a JSON document")
+	}
+	return payload, nil
+}
+
+// foreignError is a delivery about another repository or installation.
+type foreignError struct{ got, want string }
+
+func (e *foreignError) Error() string {
+	return fmt.Sprintf("delivery for %s, configured %s", e.got, e.want)
+}
+
+// checkOrigin refuses a delivery whose repository (and installation, when
+// both the delivery and the configuration name one) is not the configured
+// one. GitHub repository names compare case-insensitively.
+func (r *Reconciler) checkOrigin(fullName string, inst *github.Installation) error {
+	if fullName == "" {
+		fullName = "no repository"
+	}
+	if !strings.EqualFold(fullName, r.opts.Repository) {
+		return &foreignError{got: "repository " + fullName, want: r.opts.Repository}
+	}
+	if r.opts.InstallationID != 0 && inst != nil && inst.GetID() != r.opts.InstallationID {
+		return &foreignError{got: fmt.Sprintf("installation %d", inst.GetID()), want: fmt.Sprintf("installation %d", r.opts.InstallationID)}
+	}
+	return nil
 }
 
 // taskFor turns a delivery into a task; relevant is false for deliveries
 // the daemon has nothing to do with (another branch, a comment that is not
-// a command, an action it does not handle).
-func (r *Reconciler) taskFor(event, id string, body []byte) (t task, relevant bool, err error) {
-	switch event {
-	case "pull_request":
-		var e prEvent
-		if err := json.Unmarshal(body, &e); err != nil {
-			return task{}, false, fmt.Errorf("decoding pull_request payload: %w", err)
+// a command, an action it does not handle). A delivery of another
+// repository is a *foreignError.
+func (r *Reconciler) taskFor(event, id string, payload []byte) (t task, relevant bool, err error) {
+	if !knownEvents[event] || event == "ping" {
+		return task{}, false, nil
+	}
+	parsed, err := github.ParseWebHook(event, payload)
+	if err != nil {
+		return task{}, false, fmt.Errorf("decoding %s payload: %w", event, err)
+	}
+	switch e := parsed.(type) {
+	case *github.PullRequestEvent:
+		if err := r.checkOrigin(e.GetRepo().GetFullName(), e.GetInstallation()); err != nil {
+			return task{}, false, err
 		}
-		n := e.Number
+		n := e.GetNumber()
 		if n == 0 {
-			n = e.PullRequest.Number
+			n = e.GetPullRequest().GetNumber()
 		}
-		switch e.Action {
+		switch e.GetAction() {
 		case "opened", "synchronize", "reopened", "closed", "edited":
 		default:
 			return task{}, false, nil
@@ -168,30 +195,33 @@ func (r *Reconciler) taskFor(event, id string, body []byte) (t task, relevant bo
 			return task{}, false, errors.New("pull_request payload without a number")
 		}
 		t = prTask(n)
-	case "push":
-		var e pushEvent
-		if err := json.Unmarshal(body, &e); err != nil {
-			return task{}, false, fmt.Errorf("decoding push payload: %w", err)
+	case *github.PushEvent:
+		if err := r.checkOrigin(e.GetRepo().GetFullName(), e.GetInstallation()); err != nil {
+			return task{}, false, err
 		}
-		if e.Ref != "refs/heads/"+r.opts.Branch {
+		if e.GetRef() != "refs/heads/"+r.opts.Branch {
 			return task{}, false, nil
 		}
 		t = branchTask()
 		t.force = true // fetch first: the push is news
-	case "issue_comment":
-		var e commentEvent
-		if err := json.Unmarshal(body, &e); err != nil {
-			return task{}, false, fmt.Errorf("decoding issue_comment payload: %w", err)
+	case *github.IssueCommentEvent:
+		if err := r.checkOrigin(e.GetRepo().GetFullName(), e.GetInstallation()); err != nil {
+			return task{}, false, err
 		}
-		if e.Action != "created" || e.Issue.PullRequest == nil || e.Comment.User.Type == "Bot" {
+		user := e.GetComment().GetUser()
+		if e.GetAction() != "created" || !e.GetIssue().IsPullRequest() || user.GetType() == "Bot" {
 			return task{}, false, nil
 		}
-		verb, arg, ok := parseCommand(e.Comment.Body)
+		verb, arg, ok := parseCommand(e.GetComment().GetBody())
 		if !ok {
 			return task{}, false, nil
 		}
-		t = task{key: "command/" + id, kind: taskCommand, pr: e.Issue.Number,
-			cmd: &command{pr: e.Issue.Number, user: e.Comment.User.Login, verb: verb, arg: arg, id: id}}
+		n := e.GetIssue().GetNumber()
+		if n <= 0 {
+			return task{}, false, errors.New("issue_comment payload without an issue number")
+		}
+		t = task{key: "command/" + id, kind: taskCommand, pr: n,
+			cmd: &command{pr: n, user: user.GetLogin(), verb: verb, arg: arg, id: id}}
 	default:
 		return task{}, false, nil
 	}

@@ -1,11 +1,18 @@
 package reconciler
 
 import (
+	"bytes"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +26,7 @@ func sign(secret, body []byte) string {
 }
 
 func TestVerify(t *testing.T) {
-	body := []byte(`{"action":"opened"}`)
+	body := []byte(`{"action":"opened","repository":{"full_name":"acme/db-roles"}}`)
 	tests := []struct {
 		name   string
 		secret string
@@ -94,21 +101,21 @@ func TestWebhookAnswers(t *testing.T) {
 		{"ping", "ping", "p1", `{"zen":"x"}`, true, http.StatusOK, "pong", false},
 		{"no event", "", "e1", `{}`, true, http.StatusBadRequest, "required", false},
 		{"no delivery id", "push", "", `{}`, true, http.StatusBadRequest, "required", false},
-		{"unsigned", "push", "u1", `{"ref":"refs/heads/main"}`, false, http.StatusUnauthorized, "X-Hub-Signature-256", false},
+		{"unsigned", "push", "u1", `{"ref":"refs/heads/main","repository":{"full_name":"acme/db-roles"}}`, false, http.StatusUnauthorized, "X-Hub-Signature-256", false},
 		{"bad JSON", "pull_request", "b1", `{"action":`, true, http.StatusBadRequest, "decoding", false},
-		{"labeled is ignored", "pull_request", "l1", `{"action":"labeled","number":3}`, true, http.StatusAccepted, "ignored", false},
-		{"push to another branch", "push", "o1", `{"ref":"refs/heads/feature"}`, true, http.StatusAccepted, "ignored", false},
+		{"labeled is ignored", "pull_request", "l1", `{"action":"labeled","number":3,"repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "ignored", false},
+		{"push to another branch", "push", "o1", `{"ref":"refs/heads/feature","repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "ignored", false},
 		{"comment that is not a command", "issue_comment", "c1",
-			`{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"LGTM","user":{"login":"a"}}}`, true, http.StatusAccepted, "ignored", false},
+			`{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"LGTM","user":{"login":"a"}},"repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "ignored", false},
 		{"command on an issue", "issue_comment", "c2",
-			`{"action":"created","issue":{"number":3},"comment":{"body":"/rolecd plan","user":{"login":"a"}}}`, true, http.StatusAccepted, "ignored", false},
+			`{"action":"created","issue":{"number":3},"comment":{"body":"/rolecd plan","user":{"login":"a"}},"repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "ignored", false},
 		{"command by a bot", "issue_comment", "c3",
-			`{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"/rolecd plan","user":{"login":"b","type":"Bot"}}}`, true, http.StatusAccepted, "ignored", false},
+			`{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"/rolecd plan","user":{"login":"b","type":"Bot"}},"repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "ignored", false},
 		{"other event", "star", "s1", `{}`, true, http.StatusAccepted, "ignored", false},
-		{"push to main", "push", "m1", `{"ref":"refs/heads/main","after":"x"}`, true, http.StatusAccepted, "accepted", true},
-		{"redelivery", "push", "m1", `{"ref":"refs/heads/main","after":"x"}`, true, http.StatusAccepted, "duplicate", true},
+		{"push to main", "push", "m1", `{"ref":"refs/heads/main","after":"x","repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "accepted", true},
+		{"redelivery", "push", "m1", `{"ref":"refs/heads/main","after":"x","repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "duplicate", true},
 		{"command", "issue_comment", "c4",
-			`{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"/rolecd plan","user":{"login":"a","type":"User"}}}`, true, http.StatusAccepted, "accepted", true},
+			`{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"/rolecd plan","user":{"login":"a","type":"User"}},"repository":{"full_name":"acme/db-roles"}}`, true, http.StatusAccepted, "accepted", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,12 +140,25 @@ func TestWebhookAnswers(t *testing.T) {
 			}
 		})
 	}
-	// Only GET on the read endpoints, only POST on the webhook.
-	for _, tc := range []struct{ method, path string }{{"GET", "/webhooks/github"}, {"POST", "/healthz"}, {"DELETE", "/api/v1/sessions/x"}} {
+	// Only GET on the read endpoints, only POST on the webhook; the API
+	// and the metrics are not on the webhook listener's handler.
+	for _, tc := range []struct {
+		h            http.Handler
+		method, path string
+		code         int
+	}{
+		{h.r.Handler(), "GET", "/webhooks/github", http.StatusMethodNotAllowed},
+		{h.r.Handler(), "POST", "/healthz", http.StatusMethodNotAllowed},
+		{h.r.Handler(), "GET", "/api/v1/sessions", http.StatusNotFound},
+		{h.r.Handler(), "GET", "/api/v1/sessions/x", http.StatusNotFound},
+		{h.r.Handler(), "GET", "/metrics", http.StatusNotFound},
+		{h.r.APIHandler(), "DELETE", "/api/v1/sessions/x", http.StatusMethodNotAllowed},
+		{h.r.APIHandler(), "POST", "/webhooks/github", http.StatusNotFound},
+	} {
 		w := httptest.NewRecorder()
-		h.r.Handler().ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
-		if w.Code != http.StatusMethodNotAllowed {
-			t.Errorf("%s %s = %d, want 405", tc.method, tc.path, w.Code)
+		tc.h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+		if w.Code != tc.code {
+			t.Errorf("%s %s = %d, want %d", tc.method, tc.path, w.Code, tc.code)
 		}
 	}
 }
@@ -162,8 +182,8 @@ func TestReadyz(t *testing.T) {
 	if err := h.store.Store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "unreachable") {
-		t.Errorf("store closed: %d %s", code, body)
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "unreachable") || strings.Contains(body, "closed") {
+		t.Errorf("store closed: %d %s (want the state, not the error)", code, body)
 	}
 }
 
@@ -193,7 +213,7 @@ func TestSessionsAPI(t *testing.T) {
 	}
 	for _, tc := range tests {
 		w := httptest.NewRecorder()
-		h.r.Handler().ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
+		h.r.APIHandler().ServeHTTP(w, httptest.NewRequest("GET", tc.path, nil))
 		if w.Code != tc.code {
 			t.Errorf("GET %s = %d, want %d", tc.path, w.Code, tc.code)
 		}
@@ -208,4 +228,183 @@ func TestSessionsAPI(t *testing.T) {
 			}
 		}
 	}
+}
+
+// deliver posts body as a webhook with the given content type, signed with
+// the harness's secret, and returns the answer.
+func (h *harness) deliver(event, id, contentType string, body []byte) (int, string) {
+	h.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", id)
+	req.Header.Set("X-Hub-Signature-256", sign(h.secret, body))
+	w := httptest.NewRecorder()
+	h.r.Handler().ServeHTTP(w, req)
+	return w.Code, strings.TrimSpace(w.Body.String())
+}
+
+// A correctly signed delivery of another repository (or installation) is
+// answered 202 and does nothing: no record, no task, no call to the forge.
+func TestWebhookOfAnotherRepositoryIsIgnored(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.InstallationID = 77 })
+	h.openPR(1, "h1", "SELECT")
+	withRepo := func(p map[string]any, repo string, inst int64) map[string]any {
+		p["repository"] = map[string]any{"full_name": repo}
+		if inst != 0 {
+			p["installation"] = map[string]any{"id": inst}
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		event   string
+		payload map[string]any
+		answer  string
+	}{
+		{"pull request of another repository", "pull_request", withRepo(prPayload("opened", 1), "evil/db-roles", 0), "not the configured repository"},
+		{"same name, other owner", "pull_request", withRepo(prPayload("opened", 1), "acme-fork/db-roles", 77), "not the configured repository"},
+		{"no repository", "pull_request", map[string]any{"action": "opened", "number": 1}, "not the configured repository"},
+		{"push of another repository", "push", withRepo(map[string]any{"ref": "refs/heads/main", "after": "x"}, "evil/x", 0), "not the configured repository"},
+		{"command in another repository", "issue_comment", withRepo(commentPayload(1, "alice", "/rolecd apply abc"), "evil/db-roles", 0), "not the configured repository"},
+		{"other installation", "pull_request", withRepo(prPayload("opened", 1), testRepo, 78), "not the configured repository"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body, err := json.Marshal(tc.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("foreign-%d", i)
+			code, answer := h.deliver(tc.event, id, "application/json", body)
+			if code != http.StatusAccepted || !strings.Contains(answer, tc.answer) {
+				t.Errorf("answer %d %q, want 202 %q", code, answer, tc.answer)
+			}
+			if _, err := h.store.GetDelivery(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the foreign delivery was recorded: %v", err)
+			}
+		})
+	}
+	if n := h.r.queue.len(); n != 0 {
+		t.Errorf("%d tasks queued by foreign deliveries", n)
+	}
+	// The same delivery from the configured repository and installation
+	// (names compare case-insensitively) is accepted.
+	body, _ := json.Marshal(withRepo(prPayload("opened", 1), "Acme/DB-Roles", 77))
+	if code, answer := h.deliver("pull_request", "mine", "application/json", body); code != http.StatusAccepted || answer != "accepted" {
+		t.Errorf("own delivery: %d %q", code, answer)
+	}
+}
+
+// GitHub's form-encoded deliveries (payload=<JSON>) are verified over the
+// raw body and recorded as their JSON payload.
+func TestWebhookFormEncoded(t *testing.T) {
+	h := newHarness(t, nil)
+	h.openPR(2, "h1", "SELECT")
+	js, err := json.Marshal(prPayload("opened", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := []byte(url.Values{"payload": {string(js)}}.Encode())
+	tests := []struct {
+		name, id, ctype string
+		body            []byte
+		code            int
+		answer          string
+	}{
+		{"form", "f1", "application/x-www-form-urlencoded", form, http.StatusAccepted, "accepted"},
+		{"form with charset", "f2", "application/x-www-form-urlencoded; charset=utf-8", form, http.StatusAccepted, "accepted"},
+		{"form without payload", "f3", "application/x-www-form-urlencoded", []byte("other=1"), http.StatusBadRequest, "not a JSON document"},
+		{"unsupported type", "f4", "text/plain", js, http.StatusBadRequest, "unsupported Content-Type"},
+		{"malformed type", "f5", "application/json; =", js, http.StatusBadRequest, "content type"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, answer := h.deliver("pull_request", tc.id, tc.ctype, tc.body)
+			if code != tc.code || !strings.Contains(answer, tc.answer) {
+				t.Errorf("answer %d %q, want %d containing %q", code, answer, tc.code, tc.answer)
+			}
+		})
+	}
+	d, err := h.store.GetDelivery(t.Context(), "f1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.Payload, js) {
+		t.Errorf("recorded payload %s, want the form's JSON %s", d.Payload, js)
+	}
+	h.drain()
+	if n := len(h.planSessions(2)); n != 1 {
+		t.Errorf("%d plans of the form-encoded pull request, want 1", n)
+	}
+	// A SHA-1 signature (X-Hub-Signature-256 with sha1=) is not enough.
+	m := hmac.New(sha1.New, h.secret)
+	m.Write(js)
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(js))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Delivery", "sha1")
+	req.Header.Set("X-Hub-Signature-256", "sha1="+hex.EncodeToString(m.Sum(nil)))
+	w := httptest.NewRecorder()
+	h.r.Handler().ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("sha1 signature: %d, want 401", w.Code)
+	}
+}
+
+// FuzzWebhook: whatever a signed body holds, the intake never panics and
+// never answers 5xx (a bad body is the sender's fault: 4xx, or 202
+// ignored).
+func FuzzWebhook(f *testing.F) {
+	for _, seed := range []struct{ event, ctype, body string }{
+		{"pull_request", "application/json", `{"action":"opened","number":1,"repository":{"full_name":"acme/db-roles"}}`},
+		{"pull_request", "application/json", `{"action":"opened","number":-1,"repository":{"full_name":"acme/db-roles"}}`},
+		{"pull_request", "application/json", `{"action":"closed","pull_request":{"number":1e40}}`},
+		{"push", "application/json", `{"ref":"refs/heads/main","repository":{"full_name":"acme/db-roles"}}`},
+		{"push", "application/json", `{"ref":7,"repository":[]}`},
+		{"issue_comment", "application/json", `{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"/rolecd apply x","user":{"login":"a"}},"repository":{"full_name":"acme/db-roles"}}`},
+		{"issue_comment", "application/json", `{"issue":null,"comment":null}`},
+		{"pull_request", "application/x-www-form-urlencoded", `payload=%7B%22action%22%3A%22opened%22%7D`},
+		{"pull_request", "application/x-www-form-urlencoded", `payload=%zz`},
+		{"ping", "", `{"zen":"x"}`},
+		{"star", "application/json", `null`},
+		{"push", "application/json", "\x00\xff"},
+		{"push", "multipart/form-data; boundary=x", `--x--`},
+	} {
+		f.Add(seed.event, seed.ctype, []byte(seed.body))
+	}
+	dir := f.TempDir()
+	st, err := store.Open(f.Context(), "sqlite://"+filepath.Join(dir, "rolecd.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	bk, _ := store.AsBookkeeping(st)
+	secret := []byte("fuzz")
+	src := newFakeSource()
+	r, err := New(Options{Source: src, Forge: newFakeForge(), Store: &testStore{st, bk},
+		Planner: &fakeDB{}, Applier: &fakeDB{}, WebhookSecret: secret, Repository: testRepo, Holder: "fuzz"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := r.Handler()
+	n := 0
+	f.Fuzz(func(t *testing.T, event, ctype string, body []byte) {
+		n++
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("X-GitHub-Event", event)
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("fuzz-%d", n))
+		req.Header.Set("X-Hub-Signature-256", sign(secret, body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Errorf("event %q, content type %q, body %q: answer %d %q", event, ctype, body, w.Code, w.Body.String())
+		}
+		for r.queue.len() > 0 { // keep the queue from growing across inputs
+			r.queue.next()
+		}
+	})
 }

@@ -40,7 +40,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
 		}, []string{"task", "result"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rolecd_webhook_deliveries_total", Help: "Webhook deliveries received, by event and result (accepted, duplicate, ignored, unauthorized, invalid, error).",
+			Name: "rolecd_webhook_deliveries_total", Help: "Webhook deliveries received, by event and result (accepted, duplicate, ignored, foreign, unauthorized, invalid, error).",
 		}, []string{"event", "result"}),
 		forgeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rolecd_github_api_errors_total", Help: "Failed calls to the forge API (GitHub) after the client's own retries, by operation.",

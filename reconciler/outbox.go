@@ -47,7 +47,7 @@ func (r *Reconciler) enqueue(ctx context.Context, key, kind string, o outgoing) 
 		return fmt.Errorf("encoding report %s: %w", key, err)
 	}
 	rep := &store.OutboxReport{Key: key, Kind: kind, Payload: payload, NextAttempt: r.opts.Now()}
-	if err := r.opts.Store.EnqueueReport(ctx, rep); err != nil {
+	if err := r.opts.Store.EnqueueReport(ctx, rep, r.fence()); err != nil {
 		return waiting("queueing a report", err)
 	}
 	return nil

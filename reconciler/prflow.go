@@ -38,7 +38,7 @@ func (r *Reconciler) loadPR(ctx context.Context, n int) (store.PullRequest, bool
 
 func (r *Reconciler) putPR(ctx context.Context, rec *store.PullRequest) error {
 	rec.UpdatedAt = r.opts.Now()
-	if err := r.opts.Store.PutPullRequest(ctx, rec); err != nil {
+	if err := r.opts.Store.PutPullRequest(ctx, rec, r.fence()); err != nil {
 		return waiting("storing pull request state", err)
 	}
 	return nil

@@ -12,7 +12,9 @@
 // fetch and the list of open pull requests), from the drift schedule, and
 // from comment commands. One worker runs the tasks, as the holder of a
 // lease in the store, so several daemons can share one store with one
-// active. Each task is a sequence of steps (fetch, validate, plan, report,
+// active; the lease is renewed while a task runs (the task is cancelled
+// when that fails), and the store refuses writes of pull-request state and
+// reports made under a lease generation that was taken over (fencing). Each task is a sequence of steps (fetch, validate, plan, report,
 // apply, report); a failure is either stalled (needs a human: reported,
 // not retried) or waiting (retried later, not reported as a failure).
 package reconciler
@@ -22,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/store"
 )
 
 // LeaseName is the store lease the active daemon holds.
@@ -70,6 +74,13 @@ type Options struct {
 	// WebhookSecret verifies X-Hub-Signature-256; empty refuses every
 	// webhook delivery.
 	WebhookSecret []byte
+	// Repository is the watched repository as GitHub names it
+	// ("owner/name"), required with a WebhookSecret: a signed delivery of
+	// any other repository is answered 202 and ignored.
+	Repository string
+	// InstallationID, when set, is the GitHub App installation whose
+	// deliveries are accepted; a delivery naming another is ignored.
+	InstallationID int64
 	// Holder identifies this daemon for the lease (default host, pid and a
 	// random suffix); LeaseTTL is how long a lease lasts unrenewed.
 	Holder   string
@@ -101,6 +112,9 @@ type Reconciler struct {
 	deferred map[string]deferredTask // waiting tasks, retried later
 	retryAt  time.Time               // earliest outbox retry ("" = none)
 	leader   bool
+	// lease is the lease as last taken between tasks: its generation
+	// fences every write of pull-request state and reports.
+	lease store.Lease
 	// lastDrift is the head the last drift check planned, and whether it
 	// remediated: Once skips a second check of the same head.
 	lastDrift          string
@@ -135,6 +149,9 @@ func New(opts Options) (*Reconciler, error) {
 		if _, err := cron.ParseStandard(opts.DriftSchedule); err != nil {
 			errs = append(errs, fmt.Errorf("drift schedule %q: %w", opts.DriftSchedule, err))
 		}
+	}
+	if len(opts.WebhookSecret) > 0 && !strings.Contains(opts.Repository, "/") {
+		errs = append(errs, fmt.Errorf("repository %q: want owner/name, to accept webhooks of that repository only", opts.Repository))
 	}
 	if opts.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll interval %s is negative", opts.PollInterval))
@@ -191,7 +208,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		defer tick.Stop()
 		pollC = tick.C
 	}
-	leaseTick := time.NewTicker(r.opts.LeaseTTL / 3)
+	leaseTick := time.NewTicker(r.renewEvery())
 	defer leaseTick.Stop()
 	defer r.release()
 	r.TriggerPoll()
@@ -222,14 +239,14 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // another daemon holds the lease, and returns the errors of work left
 // waiting (a retry later will do it).
 func (r *Reconciler) Once(ctx context.Context) error {
-	ok, err := r.opts.Store.TryLease(ctx, LeaseName, r.opts.Holder, r.opts.LeaseTTL)
+	l, ok, err := r.opts.Store.TryLease(ctx, LeaseName, r.opts.Holder, r.opts.LeaseTTL)
 	if err != nil {
 		return fmt.Errorf("taking the lease: %w", err)
 	}
 	if !ok {
 		return errors.New("another rolecd daemon holds the lease on this store")
 	}
-	r.setLeader(true)
+	r.setLeader(true, l)
 	defer r.release()
 	r.TriggerPoll()
 	errs := r.drain(ctx)
@@ -259,64 +276,43 @@ func (r *Reconciler) Drain(ctx context.Context) error {
 	return errors.Join(r.drain(ctx)...)
 }
 
-// drain runs queued tasks until none is left (renewing the lease between
-// tasks), then flushes the outbox.
+// drain runs queued tasks until none is left, then flushes the outbox, as
+// the lease holder: the lease is renewed while each task runs (holdLease)
+// and between tasks; when it is lost the running task is cancelled, its
+// writes are refused by the store (fenced by the lease generation), and
+// draining stops.
 func (r *Reconciler) drain(ctx context.Context) []error {
 	var errs []error
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && r.isLeader() {
 		t, ok := r.queue.next()
 		if !ok {
 			break
 		}
-		if err := r.run(ctx, t); err != nil && !IsStalled(err) {
+		taskCtx, done := r.holdLease(ctx)
+		err := r.run(taskCtx, t)
+		lost := done()
+		if lost != nil || errors.Is(err, store.ErrFenced) {
+			r.queue.add(t) // the next leader (maybe this daemon again) does it
+			errs = append(errs, fmt.Errorf("lease lost while working: %w", errors.Join(lost, err)))
+			r.setLeader(false, store.Lease{})
+			return errs
+		}
+		if err != nil && !IsStalled(err) {
 			errs = append(errs, err)
 		}
 		if r.queue.len() > 0 && !r.lead(ctx) {
 			break
 		}
 	}
-	if ctx.Err() == nil {
-		r.flush(ctx)
+	if ctx.Err() == nil && r.isLeader() {
+		flushCtx, done := r.holdLease(ctx)
+		r.flush(flushCtx)
+		if lost := done(); lost != nil {
+			errs = append(errs, fmt.Errorf("lease lost while posting reports: %w", lost))
+			r.setLeader(false, store.Lease{})
+		}
 	}
 	return errs
-}
-
-// lead takes or renews the lease and reports whether this daemon holds it.
-func (r *Reconciler) lead(ctx context.Context) bool {
-	ok, err := r.opts.Store.TryLease(ctx, LeaseName, r.opts.Holder, r.opts.LeaseTTL)
-	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn().Err(err).Msg("lease: store unreachable; not working until it answers")
-		}
-		ok = false
-	}
-	r.setLeader(ok)
-	return ok
-}
-
-func (r *Reconciler) setLeader(ok bool) {
-	r.mu.Lock()
-	changed := r.leader != ok
-	r.leader = ok
-	r.mu.Unlock()
-	if ok {
-		r.metrics.leader.Set(1)
-	} else {
-		r.metrics.leader.Set(0)
-	}
-	if changed {
-		r.log.Info().Bool("leader", ok).Str("holder", r.opts.Holder).Msg("lease")
-	}
-}
-
-// release gives the lease up, so another daemon can take over at once.
-func (r *Reconciler) release() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := r.opts.Store.ReleaseLease(ctx, LeaseName, r.opts.Holder); err != nil {
-		r.log.Warn().Err(err).Msg("releasing the lease (it expires by itself)")
-	}
-	r.setLeader(false)
 }
 
 // retryBackoff is how long a waiting task or a failed report waits before

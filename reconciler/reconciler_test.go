@@ -24,6 +24,7 @@ func (h *harness) post(event, id string, payload any) (int, string) {
 		h.t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
 	req.Header.Set("X-GitHub-Delivery", id)
 	req.Header.Set("X-Hub-Signature-256", sign(h.secret, body))
@@ -33,12 +34,14 @@ func (h *harness) post(event, id string, payload any) (int, string) {
 }
 
 func prPayload(action string, n int) map[string]any {
-	return map[string]any{"action": action, "number": n, "pull_request": map[string]any{"number": n, "base": map[string]any{"ref": "main"}}}
+	return map[string]any{"action": action, "number": n, "pull_request": map[string]any{"number": n, "base": map[string]any{"ref": "main"}},
+		"repository": map[string]any{"full_name": testRepo}}
 }
 
 func commentPayload(n int, user, body string) map[string]any {
 	return map[string]any{"action": "created", "issue": map[string]any{"number": n, "pull_request": map[string]any{"url": "x"}},
-		"comment": map[string]any{"body": body, "user": map[string]any{"login": user, "type": "User"}}}
+		"comment":    map[string]any{"body": body, "user": map[string]any{"login": user, "type": "User"}},
+		"repository": map[string]any{"full_name": testRepo}}
 }
 
 func (h *harness) planSessions(n int) []store.Session {
@@ -233,7 +236,7 @@ func TestResumeReportsFinishedApplyWithoutApplyingAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.State, rec.MergeSHA, rec.ApplySID = store.PRMergedPending, "m1", "apply-1"
-	if err := h.store.PutPullRequest(t.Context(), &rec); err != nil {
+	if err := h.store.PutPullRequest(t.Context(), &rec, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -414,7 +417,7 @@ func TestDriftIssueAndDeferredRemediation(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.DriftRemediate = true })
 	h.src.commit("base", rolesFile("SELECT"), true)
 	// A merge waits for approval: remediation must not apply it.
-	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRWaitingApproval}); err != nil {
+	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRWaitingApproval}, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	h.r.TriggerDrift()
@@ -430,7 +433,7 @@ func TestDriftIssueAndDeferredRemediation(t *testing.T) {
 		t.Fatalf("drift state = %+v, %v", drift, err)
 	}
 	// The approval is settled: the next check remediates and closes.
-	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRApplied}); err != nil {
+	if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRApplied}, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	h.r.TriggerDrift()
@@ -453,7 +456,7 @@ func TestDriftIssueAndDeferredRemediation(t *testing.T) {
 
 func TestOnceAndLease(t *testing.T) {
 	h := newHarness(t, nil)
-	ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour)
+	_, ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour)
 	if err != nil || !ok {
 		t.Fatal(err)
 	}
@@ -474,7 +477,7 @@ func TestOnceAndLease(t *testing.T) {
 		t.Errorf("Once planned %d times, want 1", n)
 	}
 	// Once released the lease.
-	if ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour); err != nil || !ok {
+	if _, ok, err := h.store.TryLease(t.Context(), LeaseName, "someone-else", time.Hour); err != nil || !ok {
 		t.Errorf("lease after Once: %v, %v", ok, err)
 	}
 }
@@ -489,7 +492,7 @@ func TestDirectPush(t *testing.T) {
 			h.drain()
 			h.src.commit("direct", rolesFile("SELECT"), true)
 			h.src.branch = "direct"
-			code, _ := h.post("push", "p1", map[string]any{"ref": "refs/heads/main", "after": "direct"})
+			code, _ := h.post("push", "p1", map[string]any{"ref": "refs/heads/main", "after": "direct", "repository": map[string]any{"full_name": testRepo}})
 			if code != http.StatusAccepted {
 				t.Fatalf("push: %d", code)
 			}

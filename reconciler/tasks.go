@@ -38,8 +38,13 @@ func (r *Reconciler) run(ctx context.Context, t task) error {
 	result := "ok"
 	switch {
 	case err == nil:
-	case ctx.Err() != nil:
-		// Shutting down: the deliveries stay pending for the next run.
+	case ctx.Err() != nil || errors.Is(err, store.ErrFenced):
+		// Shutting down, or the lease was lost (the store refused this
+		// stale leader's writes): the deliveries stay pending for the
+		// next leader.
+		if cause := context.Cause(ctx); errors.Is(cause, ErrLeaseLost) {
+			err = errors.Join(err, cause)
+		}
 		return err
 	case IsStalled(err):
 		result = "stalled"

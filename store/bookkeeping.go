@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -32,8 +34,10 @@ type Bookkeeping interface {
 	// GetPullRequest returns the state of pull request n, or ErrNotFound.
 	GetPullRequest(ctx context.Context, n int) (PullRequest, error)
 	// PutPullRequest creates or replaces the state of pr.Number and writes
-	// back UpdatedAt (now when zero).
-	PutPullRequest(ctx context.Context, pr *PullRequest) error
+	// back UpdatedAt (now when zero), if fence still holds (see Fence): a
+	// write by a leader whose lease was taken over fails with a
+	// *FencedError (errors.Is ErrFenced) and changes nothing.
+	PutPullRequest(ctx context.Context, pr *PullRequest, fence Fence) error
 	// ListPullRequests returns the pull requests in any of states (all when
 	// none given), by number.
 	ListPullRequests(ctx context.Context, states ...PRState) ([]PullRequest, error)
@@ -43,8 +47,9 @@ type Bookkeeping interface {
 	// due at r.NextAttempt (now when zero; the caller's clock), not done,
 	// with no attempts, and gets a new Seq, so that a
 	// sender still posting the older payload cannot mark the new one done.
-	// It writes back Seq and the times.
-	EnqueueReport(ctx context.Context, r *OutboxReport) error
+	// It writes back Seq and the times. Like PutPullRequest it is refused
+	// with a *FencedError when fence no longer holds.
+	EnqueueReport(ctx context.Context, r *OutboxReport, fence Fence) error
 	// GetReport returns one report, or ErrNotFound.
 	GetReport(ctx context.Context, key string) (OutboxReport, error)
 	// DueReports returns up to limit (0: 100) reports not done whose next
@@ -57,10 +62,21 @@ type Bookkeeping interface {
 	// next attempt; a no-op when the report was replaced meanwhile.
 	ReportFailed(ctx context.Context, key string, seq int64, next time.Time, errMsg string) error
 
-	// TryLease takes or renews lease name for holder until now + ttl. It
-	// succeeds when the lease is free, expired, or already holder's.
-	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
-	// ReleaseLease gives up lease name if holder has it.
+	// TryLease takes or renews lease name for holder until now + ttl, by
+	// the database's clock (never the caller's). It succeeds (ok) when the
+	// lease is free, expired, or already holder's, and returns the lease:
+	// its Generation is unchanged by a renewal of an unexpired lease and
+	// grows whenever the lease is taken anew (also by the same holder after
+	// it expired), so work begun under one generation can be fenced off.
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (l Lease, ok bool, err error)
+	// CheckFence returns a *FencedError unless fence still holds now: a
+	// last check before work no store write guards (an apply).
+	CheckFence(ctx context.Context, fence Fence) error
+	// GetLease returns lease name as stored (Holder "" when released), or
+	// ErrNotFound when it was never taken.
+	GetLease(ctx context.Context, name string) (Lease, error)
+	// ReleaseLease gives up lease name if holder has it; it keeps its
+	// generation, and the next taker gets a greater one.
 	ReleaseLease(ctx context.Context, name, holder string) error
 
 	// GetDrift returns the drift state of a resource, or ErrNotFound.
@@ -85,6 +101,49 @@ func AsBookkeeping(s Store) (Bookkeeping, bool) {
 	b, ok := s.(Bookkeeping)
 	return b, ok
 }
+
+// Lease is a named lease for leader election.
+type Lease struct {
+	Name   string
+	Holder string
+	// Generation is the fencing token: it grows every time the lease is
+	// taken by a holder that did not hold it unexpired.
+	Generation int64
+	// ExpiresAt is when the lease lapses unrenewed, by the database clock.
+	ExpiresAt time.Time
+}
+
+// Fence makes a write conditional on a lease: the write happens only
+// while lease Lease is still at Generation, i.e. nobody took the lease over
+// since the writer got it. The zero Fence fences nothing (for tools that
+// run without a lease, e.g. tests and one-shot commands).
+type Fence struct {
+	Lease      string
+	Generation int64
+}
+
+// Fenced reports whether f fences anything.
+func (f Fence) Fenced() bool { return f.Lease != "" }
+
+// ErrFenced is what a write refused by its Fence matches (errors.Is).
+var ErrFenced = errors.New("the lease was taken over by another holder")
+
+// FencedError is a write refused because the lease moved on from the
+// writer's generation: the writer is a stale leader and must stop.
+type FencedError struct {
+	Lease string
+	// Generation is the writer's; Current the lease's now (0: released or
+	// never taken).
+	Generation, Current int64
+}
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("lease %q: write under generation %d refused, the lease is at generation %d: %v",
+		e.Lease, e.Generation, e.Current, ErrFenced)
+}
+
+// Is makes errors.Is(err, ErrFenced) true.
+func (e *FencedError) Is(target error) bool { return target == ErrFenced }
 
 // DeliveryState is where a webhook delivery is in its life cycle.
 type DeliveryState string

@@ -157,8 +157,39 @@ func (s *sqlStore) GetPullRequest(ctx context.Context, n int) (PullRequest, erro
 	return pr, nil
 }
 
-// PutPullRequest creates or replaces pull request pr.Number.
-func (s *sqlStore) PutPullRequest(ctx context.Context, pr *PullRequest) error {
+// checkFence fails with a *FencedError unless fence's lease is still at
+// its generation. On PostgreSQL it takes the lease row FOR SHARE, so a
+// takeover (an UPDATE of that row) waits until this transaction ends and a
+// write that follows a takeover sees it; SQLite's write transactions are
+// exclusive already.
+func (s *sqlStore) checkFence(ctx context.Context, tx *sql.Tx, fence Fence) error {
+	if !fence.Fenced() {
+		return nil
+	}
+	lock := ""
+	if s.isPostgres() {
+		lock = " FOR SHARE"
+	}
+	var gen int64
+	err := tx.QueryRowContext(ctx, `SELECT generation FROM leases WHERE name = $1`+lock, fence.Lease).Scan(&gen)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return &FencedError{Lease: fence.Lease, Generation: fence.Generation}
+	case err != nil:
+		return fmt.Errorf("checking lease %q: %w", fence.Lease, err)
+	case gen != fence.Generation:
+		return &FencedError{Lease: fence.Lease, Generation: fence.Generation, Current: gen}
+	}
+	return nil
+}
+
+// CheckFence fails with a *FencedError unless fence holds.
+func (s *sqlStore) CheckFence(ctx context.Context, fence Fence) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.checkFence(ctx, tx, fence) })
+}
+
+// PutPullRequest creates or replaces pull request pr.Number if fence holds.
+func (s *sqlStore) PutPullRequest(ctx context.Context, pr *PullRequest, fence Fence) error {
 	if pr == nil || pr.Number <= 0 || pr.State == "" {
 		return errors.New("storing pull request: a positive number and a state are required")
 	}
@@ -170,18 +201,25 @@ func (s *sqlStore) PutPullRequest(ctx context.Context, pr *PullRequest) error {
 	if err != nil {
 		return fmt.Errorf("storing pull request #%d: %w", pr.Number, err)
 	}
-	pr.UpdatedAt = nowIfZero(pr.UpdatedAt)
-	_, err = s.write.ExecContext(ctx, `INSERT INTO pull_requests (`+prColumns+`)
+	updated := nowIfZero(pr.UpdatedAt)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO pull_requests (`+prColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (number) DO UPDATE SET state = excluded.state, head_sha = excluded.head_sha,
 			planned_sha = excluded.planned_sha, plan_sid = excluded.plan_sid, digest = excluded.digest,
 			checksums = excluded.checksums, merge_sha = excluded.merge_sha, merge_plan_sid = excluded.merge_plan_sid,
 			merge_digest = excluded.merge_digest, apply_sid = excluded.apply_sid, updated_at = excluded.updated_at`,
-		pr.Number, string(pr.State), pr.HeadSHA, pr.PlannedSHA, pr.PlanSID, pr.Digest, string(cs),
-		pr.MergeSHA, pr.MergePlanSID, pr.MergeDigest, pr.ApplySID, s.d.timeArg(pr.UpdatedAt))
+			pr.Number, string(pr.State), pr.HeadSHA, pr.PlannedSHA, pr.PlanSID, pr.Digest, string(cs),
+			pr.MergeSHA, pr.MergePlanSID, pr.MergeDigest, pr.ApplySID, s.d.timeArg(updated))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("storing pull request #%d: %w", pr.Number, err)
 	}
+	pr.UpdatedAt = updated
 	return nil
 }
 
@@ -216,7 +254,7 @@ func scanReport(row rowScanner) (OutboxReport, error) {
 // EnqueueReport adds r to the outbox or replaces the payload under its key.
 // Enqueuing the payload a report already has (same kind, same bytes)
 // changes nothing: it is not posted again.
-func (s *sqlStore) EnqueueReport(ctx context.Context, r *OutboxReport) error {
+func (s *sqlStore) EnqueueReport(ctx context.Context, r *OutboxReport, fence Fence) error {
 	if r == nil || r.Key == "" || r.Kind == "" {
 		return errors.New("enqueuing report: key and kind are required")
 	}
@@ -237,6 +275,9 @@ func (s *sqlStore) EnqueueReport(ctx context.Context, r *OutboxReport) error {
 		seq, updSeq = `nextval('report_outbox_seq')`, `nextval('report_outbox_seq')`
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
 		old, err := scanReport(tx.QueryRowContext(ctx, `SELECT `+reportColumns+` FROM report_outbox WHERE key = $1`+s.d.forUpdate, r.Key))
 		switch {
 		case err == nil && old.Kind == r.Kind && bytes.Equal(old.Payload, r.Payload):
@@ -321,28 +362,53 @@ func (s *sqlStore) ReportFailed(ctx context.Context, key string, seq int64, next
 	return nil
 }
 
-// TryLease takes or renews lease name for holder.
-func (s *sqlStore) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	if name == "" || holder == "" || ttl <= 0 {
-		return false, errors.New("taking lease: name, holder and a positive ttl are required")
-	}
-	now := normTime(time.Now())
-	err := s.updateOne(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-		WHERE leases.holder = excluded.holder OR leases.expires_at <= $4`,
-		name, holder, s.d.timeArg(now.Add(ttl)), s.d.timeArg(now))
-	if errors.Is(err, errNoRow) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("taking lease %q: %w", name, err)
-	}
-	return true, nil
+const leaseColumns = `name, holder, generation, expires_at`
+
+func scanLease(row rowScanner) (Lease, error) {
+	var l Lease
+	err := row.Scan(&l.Name, &l.Holder, &l.Generation, timeScanner{&l.ExpiresAt})
+	return l, err
 }
 
-// ReleaseLease gives up lease name if holder has it.
+// TryLease takes or renews lease name for holder, by the database clock.
+func (s *sqlStore) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (Lease, bool, error) {
+	if name == "" || holder == "" || ttl <= 0 {
+		return Lease{}, false, errors.New("taking lease: name, holder and a positive ttl are required")
+	}
+	now := s.d.dbNow
+	l, err := scanLease(s.write.QueryRowContext(ctx, `INSERT INTO leases (name, holder, generation, expires_at)
+		VALUES ($1, $2, 1, `+s.d.dbNowPlus("$3")+`)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
+			generation = CASE WHEN leases.holder = excluded.holder AND leases.expires_at > `+now+`
+				THEN leases.generation ELSE leases.generation + 1 END
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= `+now+`
+		RETURNING `+leaseColumns, name, holder, ttl.Microseconds()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Lease{}, false, nil
+	}
+	if err != nil {
+		return Lease{}, false, fmt.Errorf("taking lease %q: %w", name, err)
+	}
+	return l, true, nil
+}
+
+// GetLease returns lease name, or ErrNotFound.
+func (s *sqlStore) GetLease(ctx context.Context, name string) (Lease, error) {
+	l, err := scanLease(s.read.QueryRowContext(ctx, `SELECT `+leaseColumns+` FROM leases WHERE name = $1`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Lease{}, fmt.Errorf("reading lease %q: %w", name, err)
+	}
+	return l, nil
+}
+
+// ReleaseLease gives up lease name if holder has it: the row stays, with
+// no holder, expired, at its generation.
 func (s *sqlStore) ReleaseLease(ctx context.Context, name, holder string) error {
-	if _, err := s.write.ExecContext(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder); err != nil {
+	if _, err := s.write.ExecContext(ctx, `UPDATE leases SET holder = '', expires_at = `+s.d.dbNow+`
+		WHERE name = $1 AND holder = $2`, name, holder); err != nil {
 		return fmt.Errorf("releasing lease %q: %w", name, err)
 	}
 	return nil

@@ -16,7 +16,9 @@ import (
 )
 
 // migrationFiles holds each backend's schema migrations, NNN_name.sql,
-// numbered from 001 without gaps.
+// numbered from 001, each number once. A gap in the numbers is tolerated
+// (branches developed in parallel reserve their numbers), and migrate
+// applies every migration above the database's version in order.
 //
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
@@ -56,9 +58,9 @@ func loadMigrations(dir string) ([]migration, error) {
 		ms = append(ms, migration{version: v, name: name, sql: string(b)})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
 		}
 	}
 	if len(ms) == 0 {
@@ -102,7 +104,10 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect) (err error) {
 		return fmt.Errorf("%w: the database is at schema version %d, this rolecd knows versions up to %d; upgrade rolecd",
 			ErrSchemaNewer, current, latest)
 	}
-	for _, m := range ms[current:] {
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("applying migration %s: %w", m.name, err)
 		}

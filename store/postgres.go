@@ -29,6 +29,8 @@ func postgresDialect() *dialect {
 			return fmt.Sprintf("(SELECT COALESCE(json_agg(%[2]s ORDER BY %[2]s), '[]'::json) FROM %[1]s x WHERE x.sid = s.sid)", table, col)
 		},
 		forUpdate: " FOR UPDATE",
+		dbNow:     "now()",
+		dbNowPlus: func(param string) string { return "(now() + " + param + "::bigint * interval '1 microsecond')" },
 		readTx:    &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 		lockRole: func(ctx context.Context, tx *sql.Tx, roleName string) error {
 			_, err := tx.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext($1))", pgLockCredential), roleName)

@@ -21,6 +21,10 @@ const sqliteBusyTimeout = 5 * time.Second
 const sqliteReaders = 4
 
 // sqliteDialect stores times as int64 microseconds since the Unix epoch.
+// sqliteNow is SQLite's clock as microseconds since the Unix epoch (one
+// value per statement).
+const sqliteNow = `CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)`
+
 func sqliteDialect() *dialect {
 	return &dialect{
 		timeArg: func(t time.Time) any { return t.UnixMicro() },
@@ -28,6 +32,8 @@ func sqliteDialect() *dialect {
 			return fmt.Sprintf("(SELECT json_group_array(%[2]s ORDER BY %[2]s) FROM %[1]s x WHERE x.sid = s.sid)", table, col)
 		},
 		readTx:     &sql.TxOptions{ReadOnly: true},
+		dbNow:      sqliteNow,
+		dbNowPlus:  func(param string) string { return "(" + sqliteNow + " + " + param + ")" },
 		migrations: "migrations/sqlite",
 		migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,

@@ -27,6 +27,11 @@ type dialect struct {
 	// lockRole, when set, serialises the numbering of one role's
 	// credential versions across concurrent transactions.
 	lockRole func(ctx context.Context, tx *sql.Tx, roleName string) error
+	// dbNow is the database clock in a timestamp column's encoding, and
+	// dbNowPlus(param) that plus param microseconds: leases expire by the
+	// database's clock, whatever the clocks of the daemons sharing it.
+	dbNow     string
+	dbNowPlus func(param string) string
 	// migrations is the directory of the backend's migrations.
 	migrations string
 	// migrationLock is run first in the migration transaction ("" for none).

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +17,7 @@ import (
 	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
+	"github.com/rolecd/rolecd/hub"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/reporter/github"
@@ -39,8 +38,10 @@ func newDaemonCmd(g *globals) *cobra.Command {
 		Short: "Watch the Git repository: plan pull requests, apply reviewed merges, detect drift",
 		Long: "daemon watches git.url: it plans every pull request into one comment and a rolecd/plan status, applies a merge\n" +
 			"only when every role's checksum equals the reviewed plan (else it waits for /rolecd apply <digest>), and checks\n" +
-			"drift on drift.schedule. It serves POST /webhooks/github, /healthz, /readyz, /metrics and /api/v1/sessions on listen,\n" +
-			"and the web hub (/hub/) on hub.listen when a way to sign in is configured.\n" +
+			"drift on drift.schedule. It serves POST /webhooks/github, /healthz and /readyz on listen (and /metrics with\n" +
+			"metrics.public), and /api/v1/... on api.listen (default 127.0.0.1:8081) behind the bearer token of api.token_env\n" +
+			"or api.token_file (no token: every API request is refused), and there the web hub (/hub/) when a way to sign\n" +
+			"in to it is configured (hub.github, hub.proxy or hub.local_token_env).\n" +
 			"With --once it makes one pass (fetch, plan open pull requests, apply merges, drift check) and exits:\n" +
 			"0 when everything was done, 1 when something must be retried.",
 		Args: cobra.NoArgs,
@@ -95,7 +96,12 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	secret := []byte(envOf(g, cfg.GitHub.WebhookSecretEnv))
+	// Webhooks come from GitHub: without a github section there is no
+	// repository to check them against, and none is accepted.
+	var secret []byte
+	if cfg.GitHub.Owner != "" {
+		secret = []byte(envOf(g, cfg.GitHub.WebhookSecretEnv))
+	}
 	if cfg.GitHub.Owner != "" && len(secret) == 0 && !opts.once {
 		log.Warn().Str("webhook_secret_env", cfg.GitHub.WebhookSecretEnv).Msg("no webhook secret: webhooks are refused, polling only")
 	}
@@ -113,6 +119,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
 		DriftRemediate: cfg.Drift.Action == "remediate", DriftSchedule: cfg.Drift.Schedule,
 		PollInterval: cfg.Git.PollInterval, WebhookSecret: secret, Transient: transient, Log: log,
+		Repository: cfg.GitHub.Owner + "/" + cfg.GitHub.Repo, InstallationID: cfg.GitHub.InstallationID,
 		OnSession: func(ctx context.Context, sid string) { st.finished(ctx, sid) },
 	})
 	if err != nil {
@@ -121,29 +128,41 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if opts.once {
 		return rec.Once(ctx)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	guard, err := apiGuard(g, cfg)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
-	}
-	srv := &http.Server{Handler: rec.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("repository", src.URL()).Msg("serving")
-	stopHub, err := serveHub(g, cfg, daemonStore{st.store, bk}, src, forge, rec, log)
-	if err != nil {
-		_ = srv.Close()
 		return err
 	}
+	web, err := serve("webhook", cfg.Listen, webhookHandler(rec, cfg), log)
+	if err != nil {
+		return err
+	}
+	var api *listener
+	if cfg.API.Enabled() {
+		if !guard.Configured() {
+			log.Warn().Str("token_env", cfg.API.TokenEnv).Str("token_file", cfg.API.TokenFile).
+				Msg("no API token: the API listener refuses every request")
+		}
+		mux := apiMux(rec, cfg, guard)
+		// Pages served beside the API (the web hub) mount on mux at "/",
+		// with their own sign-in.
+		hubOn, err := mountHub(g, cfg, mux, daemonStore{st.store, bk}, src, forge, rec, log)
+		if err != nil {
+			return errors.Join(err, web.stop(context.Background()))
+		}
+		if api, err = serve("api", cfg.API.Listen, mux, log); err != nil {
+			return errors.Join(err, web.stop(context.Background()))
+		}
+		if hubOn {
+			log.Info().Str("url", "http://"+api.ln.Addr().String()+hub.Prefix).Msg("serving the hub on the API listener")
+		}
+	} else if !cfg.Metrics.Public {
+		log.Warn().Msg("api.listen is off and metrics.public is false: /metrics is not served")
+	}
+	log.Info().Str("repository", src.URL()).Msg("daemon serving")
 	runErr := rec.Run(ctx)
-	runErr = errors.Join(runErr, stopHub())
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("stopping the HTTP server: %w", err))
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		runErr = errors.Join(runErr, fmt.Errorf("HTTP server: %w", err))
-	}
+	runErr = errors.Join(runErr, web.stop(shutdown), api.stop(shutdown))
 	return runErr
 }
 

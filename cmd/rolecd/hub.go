@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -97,49 +93,15 @@ func githubWebURL(cfg config.Config) string {
 	return api
 }
 
-// withHub mounts the hub under /hub/ beside another handler, and redirects
-// / to it.
-func withHub(h *hub.Hub, other http.Handler) http.Handler {
-	mux := http.NewServeMux()
+// mountHub mounts the hub on the API listener's mux under /hub/ (and
+// redirects / there) when a way to sign in is configured; it reports
+// whether it did.
+func mountHub(g *globals, cfg config.Config, mux *http.ServeMux, st daemonStore, src *gitsource.Source, forge reconciler.Forge, rec *reconciler.Reconciler, log zerolog.Logger) (bool, error) {
+	h, err := newHub(g, cfg, st, src, forge, rec, log)
+	if err != nil || h == nil {
+		return false, err
+	}
 	mux.Handle(hub.Prefix, h.Handler())
 	mux.Handle("GET /{$}", http.RedirectHandler(hub.Prefix, http.StatusFound))
-	if other != nil {
-		mux.Handle("/", other)
-	}
-	return mux
-}
-
-// serveHub serves the hub on hub.listen, when set; the returned function
-// stops it.
-func serveHub(g *globals, cfg config.Config, st daemonStore, src *gitsource.Source, forge reconciler.Forge, rec *reconciler.Reconciler, log zerolog.Logger) (func() error, error) {
-	if cfg.Hub.Listen == "" {
-		return func() error { return nil }, nil
-	}
-	h, err := newHub(g, cfg, st, src, forge, rec, log)
-	if err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, errors.New("hub.listen is set, but no way to sign in to the hub is configured")
-	}
-	ln, err := net.Listen("tcp", cfg.Hub.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("hub: listening on %s: %w", cfg.Hub.Listen, err)
-	}
-	srv := &http.Server{Handler: withHub(h, nil), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("url", "http://"+ln.Addr().String()+hub.Prefix).Msg("serving the hub")
-	return func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		err := srv.Shutdown(ctx)
-		if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-			err = errors.Join(err, serr)
-		}
-		if err != nil {
-			return fmt.Errorf("stopping the hub: %w", err)
-		}
-		return nil
-	}, nil
+	return true, nil
 }

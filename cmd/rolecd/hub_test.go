@@ -36,7 +36,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// `rolecd daemon` with hub.listen serves the hub: the one-time local
+// `rolecd daemon` serves the hub on the API listener: the one-time local
 // token signs in, the inventory shows the branch's resource, and the
 // daemon stops cleanly.
 func TestDaemonServesTheHub(t *testing.T) {
@@ -45,7 +45,7 @@ func TestDaemonServesTheHub(t *testing.T) {
 	remote.Commit("main", "declare app", gittest.File("roles/resources.yaml", resourceYAML("app", c.Host, c.Port)))
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rolecd.yaml")
-	body := fmt.Sprintf("git:\n  url: %s\n  path: roles\n  cache_dir: %s\nstore: sqlite://%s\nlisten: 127.0.0.1:0\ndrift:\n  schedule: \"\"\nhub:\n  listen: 127.0.0.1:0\n  insecure_cookies: true\n  local_token_env: HUB_TOKEN\n",
+	body := fmt.Sprintf("git:\n  url: %s\n  path: roles\n  cache_dir: %s\nstore: sqlite://%s\nlisten: 127.0.0.2:0\napi:\n  listen: 127.0.0.1:0\ndrift:\n  schedule: \"\"\nhub:\n  insecure_cookies: true\n  local_token_env: HUB_TOKEN\n",
 		remote.URL(), filepath.Join(dir, "cache"), filepath.Join(dir, "rolecd.db"))
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
@@ -56,12 +56,14 @@ func TestDaemonServesTheHub(t *testing.T) {
 	g := &globals{configPath: cfg, configExplicit: true, logLevel: "info", stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
 		getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- daemonRun(ctx, g, &daemonOptions{}) }()
+	exited := make(chan struct{})
+	var runErr error
+	go func() { runErr = daemonRun(ctx, g, &daemonOptions{}); close(exited) }()
 	defer func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
+		<-exited
+		if runErr != nil {
+			t.Errorf("daemon: %v", runErr)
 		}
 		if strings.Contains(stderr.String(), token) || strings.Contains(stderr.String(), c.Password) {
 			t.Error("a secret is in the daemon's logs")
@@ -75,7 +77,11 @@ func TestDaemonServesTheHub(t *testing.T) {
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the daemon did not serve the hub:\n%s", stderr.String())
 		} else {
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-exited:
+				t.Fatalf("the daemon exited: %v\n%s", runErr, stderr.String())
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
 	jar, _ := cookiejar.New(nil)
@@ -98,6 +104,10 @@ func TestDaemonServesTheHub(t *testing.T) {
 	}
 	if resp, _ := get(strings.TrimSuffix(base, "hub/")); resp.Request.URL.Path != "/hub/" {
 		t.Errorf("/ does not lead to the hub: %s", resp.Request.URL)
+	}
+	// The API beside it still wants its bearer token.
+	if resp, _ := get(strings.TrimSuffix(base, "hub/") + "api/v1/sessions"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/api/v1/sessions with a hub cookie and no bearer token: %d, want 401", resp.StatusCode)
 	}
 	if resp, _ := (&http.Client{}).Get(base + "login/token?token=" + token); resp.Request.URL.Query().Get("problem") != "token" {
 		t.Errorf("the local token worked twice: %s", resp.Request.URL)

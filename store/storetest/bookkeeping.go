@@ -27,6 +27,9 @@ func RunBookkeeping(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxConcurrentEnqueue", testOutboxConcurrent},
 		{"Lease", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"LeaseGeneration", testLeaseGeneration},
+		{"FencedWrites", testFencedWrites},
+		{"FencedWriteRacesTakeover", testFenceRace},
 		{"Drift", testDrift},
 		{"Cursors", testCursors},
 	}
@@ -171,7 +174,7 @@ func testPullRequests(t *testing.T, b store.Bookkeeping) {
 	closed := store.PullRequest{Number: 3, State: store.PRClosed, HeadSHA: "aaaa", UpdatedAt: at(time.Second)}
 	for _, pr := range []store.PullRequest{open, closed} {
 		in := pr
-		if err := b.PutPullRequest(ctx, &in); err != nil {
+		if err := b.PutPullRequest(ctx, &in, store.Fence{}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := b.GetPullRequest(ctx, pr.Number)
@@ -183,7 +186,7 @@ func testPullRequests(t *testing.T, b store.Bookkeeping) {
 	// Replace: the merge moves #12 on.
 	merged := open
 	merged.State, merged.MergeSHA, merged.ApplySID, merged.UpdatedAt = store.PRMergedPending, "mmmm", "apply-1", at(time.Minute)
-	if err := b.PutPullRequest(ctx, &merged); err != nil {
+	if err := b.PutPullRequest(ctx, &merged, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.GetPullRequest(ctx, 12)
@@ -195,7 +198,7 @@ func testPullRequests(t *testing.T, b store.Bookkeeping) {
 	// A zero UpdatedAt is now, written back.
 	fresh := store.PullRequest{Number: 40, State: store.PRWaitingApproval}
 	before := time.Now().Add(-time.Second)
-	if err := b.PutPullRequest(ctx, &fresh); err != nil {
+	if err := b.PutPullRequest(ctx, &fresh, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	if fresh.UpdatedAt.Before(before) {
@@ -222,7 +225,7 @@ func testPullRequests(t *testing.T, b store.Bookkeeping) {
 		}
 		equal(t, fmt.Sprintf("ListPullRequests(%v)", tc.states), nums, tc.want)
 	}
-	if err := b.PutPullRequest(ctx, &store.PullRequest{Number: 0, State: store.PROpen}); err == nil {
+	if err := b.PutPullRequest(ctx, &store.PullRequest{Number: 0, State: store.PROpen}, store.Fence{}); err == nil {
 		t.Error("PutPullRequest accepted number 0")
 	}
 }
@@ -230,7 +233,7 @@ func testPullRequests(t *testing.T, b store.Bookkeeping) {
 func testOutboxLatest(t *testing.T, b store.Bookkeeping) {
 	ctx := t.Context()
 	first := store.OutboxReport{Key: "comment/12/plan", Kind: "upsert_comment", Payload: json.RawMessage(`{"head":"a"}`)}
-	if err := b.EnqueueReport(ctx, &first); err != nil {
+	if err := b.EnqueueReport(ctx, &first, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	if first.Seq <= 0 || first.CreatedAt.IsZero() || first.NextAttempt.IsZero() || !first.DoneAt.IsZero() {
@@ -238,7 +241,7 @@ func testOutboxLatest(t *testing.T, b store.Bookkeeping) {
 	}
 	// The same payload again: nothing changes, it is not posted twice.
 	same := store.OutboxReport{Key: first.Key, Kind: first.Kind, Payload: json.RawMessage(`{"head":"a"}`)}
-	if err := b.EnqueueReport(ctx, &same); err != nil {
+	if err := b.EnqueueReport(ctx, &same, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	equal(t, "re-enqueued identical report", same, first)
@@ -249,7 +252,7 @@ func testOutboxLatest(t *testing.T, b store.Bookkeeping) {
 		t.Fatal(err)
 	}
 	second := store.OutboxReport{Key: first.Key, Kind: first.Kind, Payload: json.RawMessage(`{"head":"b"}`)}
-	if err := b.EnqueueReport(ctx, &second); err != nil {
+	if err := b.EnqueueReport(ctx, &second, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	if second.Seq <= first.Seq || second.Attempts != 0 || second.LastError != "" || string(second.Payload) != `{"head":"b"}` {
@@ -285,7 +288,7 @@ func testOutboxLatest(t *testing.T, b store.Bookkeeping) {
 	}
 	// Done, then a new payload: due again.
 	third := store.OutboxReport{Key: first.Key, Kind: first.Kind, Payload: json.RawMessage(`{"head":"c"}`)}
-	if err := b.EnqueueReport(ctx, &third); err != nil {
+	if err := b.EnqueueReport(ctx, &third, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	if !third.DoneAt.IsZero() || third.Seq <= second.Seq {
@@ -298,7 +301,7 @@ func testOutboxDue(t *testing.T, b store.Bookkeeping) {
 	var reports []store.OutboxReport
 	for i, key := range []string{"status/x", "comment/1/plan", "issue/drift"} {
 		r := store.OutboxReport{Key: key, Kind: "k", Payload: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
-		if err := b.EnqueueReport(ctx, &r); err != nil {
+		if err := b.EnqueueReport(ctx, &r, store.Fence{}); err != nil {
 			t.Fatal(err)
 		}
 		reports = append(reports, r)
@@ -347,7 +350,7 @@ func testOutboxDue(t *testing.T, b store.Bookkeeping) {
 	}
 	// A report can be scheduled on the caller's clock.
 	later := store.OutboxReport{Key: "status/later", Kind: "k", Payload: json.RawMessage(`{}`), NextAttempt: now.Add(time.Hour)}
-	if err := b.EnqueueReport(ctx, &later); err != nil {
+	if err := b.EnqueueReport(ctx, &later, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := due(now, 0); got != "[issue/drift]" {
@@ -372,7 +375,7 @@ func testOutboxConcurrent(t *testing.T, b store.Bookkeeping) {
 	for i := range n {
 		wg.Go(func() {
 			r := store.OutboxReport{Key: "comment/1/plan", Kind: "k", Payload: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
-			if err := b.EnqueueReport(ctx, &r); err != nil {
+			if err := b.EnqueueReport(ctx, &r, store.Fence{}); err != nil {
 				t.Errorf("enqueue %d: %v", i, err)
 				return
 			}
@@ -402,7 +405,7 @@ func testLease(t *testing.T, b store.Bookkeeping) {
 	ctx := t.Context()
 	try := func(holder string, ttl time.Duration) bool {
 		t.Helper()
-		ok, err := b.TryLease(ctx, "reconciler", holder, ttl)
+		_, ok, err := b.TryLease(ctx, "reconciler", holder, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,7 +421,7 @@ func testLease(t *testing.T, b store.Bookkeeping) {
 		t.Fatal("a could not renew its lease")
 	}
 	// Another lease name is independent.
-	if ok, err := b.TryLease(ctx, "other", "b", time.Hour); err != nil || !ok {
+	if _, ok, err := b.TryLease(ctx, "other", "b", time.Hour); err != nil || !ok {
 		t.Fatalf("b on another lease: %v, %v", ok, err)
 	}
 	if err := b.ReleaseLease(ctx, "reconciler", "b"); err != nil { // not b's: no-op
@@ -444,7 +447,7 @@ func testLease(t *testing.T, b store.Bookkeeping) {
 	if try("b", time.Hour) {
 		t.Error("b took the lease back from a")
 	}
-	if _, err := b.TryLease(ctx, "reconciler", "a", 0); err == nil {
+	if _, _, err := b.TryLease(ctx, "reconciler", "a", 0); err == nil {
 		t.Error("TryLease accepted a zero ttl")
 	}
 }
@@ -460,7 +463,7 @@ func testLeaseConcurrent(t *testing.T, b store.Bookkeeping) {
 	for i := range n {
 		wg.Go(func() {
 			holder := fmt.Sprintf("h%d", i)
-			ok, err := b.TryLease(ctx, "reconciler", holder, time.Hour)
+			_, ok, err := b.TryLease(ctx, "reconciler", holder, time.Hour)
 			if err != nil {
 				t.Errorf("%s: %v", holder, err)
 				return

@@ -5,10 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"maps"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +25,7 @@ import (
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/gitsource/gittest"
+	"github.com/rolecd/rolecd/internal/bearer"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
@@ -82,6 +88,7 @@ const (
 	resourceName = "db1"
 	roleFilesDir = "roles"
 	ghToken      = "ghp_0123456789abcdefTESTTOKEN"
+	apiToken     = "api-token-for-tests-0123456789"
 )
 
 // daemonEnv is one test's world: a cluster with database "app", a bare
@@ -92,11 +99,14 @@ type daemonEnv struct {
 	remote    *gittest.Remote
 	gh        *githubtest.Server
 	storePath string
-	cipher    *credentials.Cipher
-	secret    []byte
-	clock     *testClock
-	logs      *syncBuffer
-	base      string // main's first commit
+	// storeURL is the daemons' store: the SQLite file storePath unless
+	// usePostgresStore was called.
+	storeURL string
+	cipher   *credentials.Cipher
+	secret   []byte
+	clock    *testClock
+	logs     *syncBuffer
+	base     string // main's first commit
 }
 
 func newDaemonEnv(t *testing.T) *daemonEnv {
@@ -136,6 +146,16 @@ func newDaemonEnv(t *testing.T) *daemonEnv {
 	return e
 }
 
+// usePostgresStore makes the daemons share a PostgreSQL store: database
+// "rolecd" on the env's cluster, as replicas in production share one.
+func (e *daemonEnv) usePostgresStore() {
+	e.t.Helper()
+	e.cluster.CreateDatabase(e.t, "rolecd")
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(e.cluster.User, e.cluster.Password),
+		Host: net.JoinHostPort(e.cluster.Host, strconv.Itoa(e.cluster.Port)), Path: "/rolecd", RawQuery: "sslmode=disable"}
+	e.storeURL = u.String()
+}
+
 // daemon is one running reconciler and its HTTP server.
 type daemon struct {
 	*reconciler.Reconciler
@@ -143,7 +163,32 @@ type daemon struct {
 	store daemonStore
 	live  *reconciler.Live
 	src   *gitsource.Source
-	url   string
+	url   string // the webhook listener
+	// apiURL is the API listener, which wants apiToken.
+	apiURL string
+}
+
+// apiGet GETs path from the API listener with the token and wants code.
+func (d *daemon) apiGet(path string, code int) string {
+	d.env.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, d.apiURL+path, nil)
+	if err != nil {
+		d.env.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.env.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		d.env.t.Fatal(err)
+	}
+	if resp.StatusCode != code {
+		d.env.t.Fatalf("GET %s: %d, want %d: %s", path, resp.StatusCode, code, b)
+	}
+	return string(b)
 }
 
 // newDaemon starts a reconciler on the env's store (a new store handle and
@@ -152,7 +197,11 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	t := e.t
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite://"+e.storePath)
+	storeURL := e.storeURL
+	if storeURL == "" {
+		storeURL = "sqlite://" + e.storePath
+	}
+	st, err := store.Open(ctx, storeURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +230,7 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	}
 	opts := reconciler.Options{
 		Source: src, Forge: reconciler.GitHub{Client: client}, Store: daemonStore{st, bk}, Planner: live, Applier: live,
-		Branch: "main", Path: roleFilesDir, WebhookSecret: e.secret, Transient: github.IsTransient,
+		Branch: "main", Path: roleFilesDir, WebhookSecret: e.secret, Repository: "acme/db-roles", Transient: github.IsTransient,
 		Now: e.clock.Now, Log: log, LeaseTTL: time.Minute,
 		// Every daemon of a test is the same replica restarted (as a pod
 		// keeps its name): it takes its lease back at once instead of
@@ -195,9 +244,17 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(r.Handler())
+	// The two listeners as cmd/rolecd serves them with metrics.public: the
+	// webhook one (webhooks, probes, metrics) and the API one behind the
+	// bearer token.
+	public := http.NewServeMux()
+	public.Handle("/", r.Handler())
+	public.Handle("GET /metrics", r.MetricsHandler())
+	srv := httptest.NewServer(public)
 	t.Cleanup(srv.Close)
-	return &daemon{Reconciler: r, env: e, store: daemonStore{st, bk}, live: live, src: src, url: srv.URL}
+	api := httptest.NewServer(bearer.New(apiToken).Require(r.APIHandler()))
+	t.Cleanup(api.Close)
+	return &daemon{Reconciler: r, env: e, store: daemonStore{st, bk}, live: live, src: src, url: srv.URL, apiURL: api.URL}
 }
 
 // deliver signs and posts a webhook and returns the status code.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	gh "github.com/google/go-github/v60/github"
+
 	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/store"
@@ -127,15 +129,18 @@ func TestDaemonFullStory(t *testing.T) {
 		t.Errorf("another pass wrote to GitHub: %d write calls, want %d", got, writes)
 	}
 
-	// The HTTP API serves the sessions and metrics.
-	body := httpGet(t, d.url+"/api/v1/sessions/"+applies[0].SID, 200)
+	// The HTTP API serves the sessions (on the API listener, with the
+	// token; not on the webhook listener) and the metrics.
+	httpGet(t, d.url+"/api/v1/sessions", 404)
+	httpGet(t, d.apiURL+"/api/v1/sessions", 401)
+	body := d.apiGet("/api/v1/sessions/"+applies[0].SID, 200)
 	if !strings.Contains(body, `"kind":"apply"`) || !strings.Contains(body, `"status":"applied"`) {
 		t.Errorf("session API: %s", body)
 	}
-	if list := httpGet(t, d.url+"/api/v1/sessions?kind=plan&limit=10", 200); !strings.HasPrefix(list, "[{") || strings.Count(list, `"kind":"plan"`) < 3 {
+	if list := d.apiGet("/api/v1/sessions?kind=plan&limit=10", 200); !strings.HasPrefix(list, "[{") || strings.Count(list, `"kind":"plan"`) < 3 {
 		t.Errorf("sessions API list: %.300s", list)
 	}
-	httpGet(t, d.url+"/api/v1/sessions/no-such-sid", 404)
+	d.apiGet("/api/v1/sessions/no-such-sid", 404)
 	metrics := httpGet(t, d.url+"/metrics", 200)
 	for _, want := range []string{
 		`rolecd_plans_total{outcome="changes",trigger="pr"} 2`,
@@ -303,6 +308,44 @@ func TestDaemonWebhookSignature(t *testing.T) {
 	d.drain()
 	if n := len(d.planSessions(3)); n != 1 {
 		t.Errorf("the signed delivery made %d plans, want 1", n)
+	}
+}
+
+// A correctly signed delivery of another repository is answered 202 and
+// does nothing (it used to make rolecd plan the configured repository's
+// pull request with the same number); GitHub's form-encoded deliveries of
+// the configured repository work like JSON ones.
+func TestDaemonWebhookOtherRepositoryAndFormEncoded(t *testing.T) {
+	e := newDaemonEnv(t)
+	d := e.newDaemon(nil)
+	e.openPR(5, rolesYAML(map[string]string{"ro": "SELECT"}))
+	ctx := context.Background()
+	for _, ct := range []string{githubtest.ContentJSON, githubtest.ContentForm} {
+		foreign := e.gh.PullRequestEvent("opened", 5)
+		foreign.Repo.FullName = gh.String("mallory/db-roles")
+		foreign.Repo.Owner.Login = gh.String("mallory")
+		code, err := e.gh.DeliverAs(ctx, ct, d.url+"/webhooks/github", "pull_request", "d-foreign-"+ct, foreign)
+		if err != nil || code != http.StatusAccepted {
+			t.Fatalf("foreign delivery (%s): %d, %v; want 202", ct, code, err)
+		}
+	}
+	d.drain()
+	if n := e.gh.TotalCalls(); n != 0 {
+		t.Errorf("foreign deliveries caused %d GitHub calls", n)
+	}
+	if n := len(d.planSessions(5)); n != 0 {
+		t.Errorf("foreign deliveries caused %d plans", n)
+	}
+	code, err := e.gh.DeliverAs(ctx, githubtest.ContentForm, d.url+"/webhooks/github", "pull_request", "d-form", e.gh.PullRequestEvent("opened", 5))
+	if err != nil || code != http.StatusAccepted {
+		t.Fatalf("form-encoded delivery: %d, %v", code, err)
+	}
+	d.drain()
+	if n := len(d.planSessions(5)); n != 1 {
+		t.Errorf("the form-encoded delivery made %d plans, want 1", n)
+	}
+	if len(e.botComments(5)) != 1 {
+		t.Errorf("no plan comment after the form-encoded delivery")
 	}
 }
 

@@ -213,6 +213,14 @@ func TestWebhooks(t *testing.T) {
 			t.Errorf("%s: parsed %+v, %v", tc.event, ev, err)
 		}
 	}
+	// The same delivery form-encoded: go-github validates it and returns the JSON.
+	status, err := s.DeliverAs(ctx, githubtest.ContentForm, hook.URL, "pull_request", "d-form", s.PullRequestEvent("opened", 4))
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("form-encoded: status %d, %v", status, err)
+	}
+	if d := <-got; !bytes.Contains(d.body, []byte(`"full_name":"acme/db-roles"`)) {
+		t.Errorf("form-encoded delivery decoded to %s", d.body)
+	}
 	if cs := s.Comments(4); len(cs) != 1 || cs[0].Author != "carol" {
 		t.Errorf("the issue_comment event did not add its comment: %+v", cs)
 	}

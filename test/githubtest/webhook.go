@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,17 +24,37 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// Content types of a webhook, as chosen in GitHub's webhook settings.
+const (
+	ContentJSON = "application/json"
+	ContentForm = "application/x-www-form-urlencoded"
+)
+
 // Webhook builds a delivery of event (pull_request, push, issue_comment...)
 // as GitHub sends it: the JSON body of payload and the headers
 // X-GitHub-Event, X-GitHub-Delivery, X-GitHub-Hook-ID, Content-Type,
 // User-Agent and, once SetWebhookSecret was called, X-Hub-Signature-256.
 func (s *Server) Webhook(event, deliveryID string, payload any) (body []byte, header http.Header) {
+	return s.WebhookAs(ContentJSON, event, deliveryID, payload)
+}
+
+// WebhookAs is Webhook with the content type of the webhook: ContentJSON,
+// or ContentForm (the body is payload=<url-encoded JSON>, and the
+// signature covers that body, as GitHub signs it).
+func (s *Server) WebhookAs(contentType, event, deliveryID string, payload any) (body []byte, header http.Header) {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		panic(fmt.Sprintf("githubtest: encoding %s payload: %v", event, err))
 	}
+	switch contentType {
+	case ContentJSON:
+	case ContentForm:
+		body = []byte(url.Values{"payload": {string(body)}}.Encode())
+	default:
+		panic(fmt.Sprintf("githubtest: GitHub sends no webhook as %q", contentType))
+	}
 	header = http.Header{}
-	header.Set("Content-Type", "application/json")
+	header.Set("Content-Type", contentType)
 	header.Set("User-Agent", "GitHub-Hookshot/7f3c2e1")
 	header.Set("X-GitHub-Event", event)
 	header.Set("X-GitHub-Delivery", deliveryID)
@@ -51,8 +72,13 @@ func (s *Server) Webhook(event, deliveryID string, payload any) (body []byte, he
 // Deliver POSTs a Webhook delivery to url and returns the answer's status
 // code.
 func (s *Server) Deliver(ctx context.Context, url, event, deliveryID string, payload any) (int, error) {
-	body, header := s.Webhook(event, deliveryID, payload)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return s.DeliverAs(ctx, ContentJSON, url, event, deliveryID, payload)
+}
+
+// DeliverAs is Deliver with the webhook's content type (see WebhookAs).
+func (s *Server) DeliverAs(ctx context.Context, contentType, target, event, deliveryID string, payload any) (int, error) {
+	body, header := s.WebhookAs(contentType, event, deliveryID, payload)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("delivering %s webhook: %w", event, err)
 	}
