@@ -48,8 +48,8 @@ test: deps lint ## install what is missing, then vet and every test (integration
 demo: deps build ## the whole story on two throwaway clusters: validate, plan, apply, creds, drift, then the daemon on a local Git repository
 	$(GO) run ./test/pgtest/pgrun -port 54329 -port 54330 -- demo/run.sh
 
-bench: deps ## run the benchmarks (planner, catalog inspection)
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./planner/...
+bench: deps ## run the benchmarks (planner, catalog inspection, hub pages)
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./planner/... ./hub
 
 # PGMATRIXFLAGS passes flags to scripts/pgmatrix, e.g. PGMATRIXFLAGS='-versions 16,17 -run TestApply'.
 .PHONY: test-matrix

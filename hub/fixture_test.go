@@ -57,7 +57,7 @@ func (c *checks) got() []string {
 // fixture is a hub over a real SQLite store holding fixed sessions, pull
 // requests and drift, and the role files of testdata/roles.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	store  hubStore
 	tree   *spec.Tree
 	checks *checks
@@ -65,7 +65,7 @@ type fixture struct {
 	h      http.Handler
 }
 
-func loadTree(t *testing.T) *spec.Tree {
+func loadTree(t testing.TB) *spec.Tree {
 	t.Helper()
 	tree, err := spec.Load(os.DirFS("testdata/roles"), spec.Options{})
 	if err != nil {
@@ -74,7 +74,7 @@ func loadTree(t *testing.T) *spec.Tree {
 	return tree
 }
 
-func roleName(t *testing.T, resource, label string) string {
+func roleName(t testing.TB, resource, label string) string {
 	t.Helper()
 	n, err := spec.RoleName(spec.DefaultPrefix, resource, label)
 	if err != nil {
@@ -83,7 +83,7 @@ func roleName(t *testing.T, resource, label string) string {
 	return n
 }
 
-func openStore(t *testing.T) hubStore {
+func openStore(t testing.TB) hubStore {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "rolecd.db"))
 	if err != nil {
@@ -115,7 +115,7 @@ func probe(st hubStore) hub.CredentialProbe {
 	}
 }
 
-func newFixture(t *testing.T, mod func(*hub.Options)) *fixture {
+func newFixture(t testing.TB, mod func(*hub.Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, store: openStore(t), tree: loadTree(t), checks: &checks{}}
 	f.seed()
@@ -159,7 +159,7 @@ func (f *fixture) create(s store.Session) {
 	}
 }
 
-func mustJSON(t *testing.T, v any) json.RawMessage {
+func mustJSON(t testing.TB, v any) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
