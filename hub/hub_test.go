@@ -300,3 +300,25 @@ func TestSessionsPaging(t *testing.T) {
 		t.Errorf("the second page should hold apply-1 only:\n%s", next)
 	}
 }
+
+// TestLoginPageGolden: the sign-in page with GitHub and a local token.
+func TestLoginPageGolden(t *testing.T) {
+	f := newFixture(t, func(o *hub.Options) {
+		o.LocalToken = "local-token-0123456789"
+		o.GitHub = &hub.GitHubAuth{WebURL: "https://github.com/", APIURL: "https://api.github.com/", ClientID: "Iv1.hub", ClientSecret: "hub-secret", Owner: "acme", Repo: "db-roles"}
+	})
+	rec := f.do("GET", "/hub/login?next="+url.QueryEscape("/hub/sessions?kind=apply&status=failed")+"&problem=denied", "", nil)
+	if rec.Code != 200 {
+		t.Fatalf("%d", rec.Code)
+	}
+	golden.Assert(t, "pages/login-github.html", rec.Body.Bytes())
+	if strings.Contains(rec.Body.String(), "hub-secret") || strings.Contains(rec.Body.String(), "local-token-0123456789") {
+		t.Error("the sign-in page shows a secret")
+	}
+	// The redirect to GitHub carries the client id, the callback and a state.
+	loc, err := url.Parse(f.do("GET", "/hub/login/github?next=/hub/pulls", "", nil).Header().Get("Location"))
+	if err != nil || loc.Host != "github.com" || loc.Path != "/login/oauth/authorize" || loc.Query().Get("client_id") != "Iv1.hub" ||
+		loc.Query().Get("redirect_uri") != "https://example.com/hub/oauth/callback" || len(loc.Query().Get("state")) < 20 {
+		t.Errorf("authorize redirect: %v", loc)
+	}
+}
