@@ -147,6 +147,9 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	Log zerolog.Logger
+	// OnSession is called with every audit session the hub recorded (the
+	// SIEM export).
+	OnSession func(ctx context.Context, sid string)
 }
 
 // Hub serves the pages. Create it with New.

@@ -183,6 +183,9 @@ func (h *Hub) record(w http.ResponseWriter, r *http.Request, id *identity, kind 
 		http.Error(w, "the audit trail is unavailable, so the hub is too", http.StatusServiceUnavailable)
 		return false
 	}
+	if h.opts.OnSession != nil {
+		h.opts.OnSession(r.Context(), s.SID)
+	}
 	return true
 }
 

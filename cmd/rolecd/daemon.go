@@ -145,7 +145,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		mux := apiMux(rec, cfg, guard)
 		// Pages served beside the API (the web hub) mount on mux at "/",
 		// with their own sign-in.
-		hubOn, err := mountHub(g, cfg, mux, daemonStore{st.store, bk}, src, forge, rec, log)
+		hubOn, err := mountHub(g, cfg, mux, daemonStore{st.store, bk}, src, forge, rec, st.finished, log)
 		if err != nil {
 			return errors.Join(err, web.stop(context.Background()))
 		}

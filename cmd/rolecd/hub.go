@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"net/http"
@@ -17,7 +18,7 @@ import (
 
 // newHub builds the web hub from the configuration, or returns nil when
 // no way to sign in is configured (the hub is never open).
-func newHub(g *globals, cfg config.Config, st daemonStore, src *gitsource.Source, forge reconciler.Forge, rec *reconciler.Reconciler, log zerolog.Logger) (*hub.Hub, error) {
+func newHub(g *globals, cfg config.Config, st daemonStore, src *gitsource.Source, forge reconciler.Forge, rec *reconciler.Reconciler, onSession func(context.Context, string), log zerolog.Logger) (*hub.Hub, error) {
 	if !cfg.HubEnabled() {
 		return nil, nil
 	}
@@ -30,6 +31,7 @@ func newHub(g *globals, cfg config.Config, st daemonStore, src *gitsource.Source
 		BaseURL:         hc.BaseURL,
 		InsecureCookies: hc.InsecureCookies,
 		Log:             log,
+		OnSession:       onSession,
 	}
 	if cfg.GitHub.Owner != "" {
 		opts.RepoURL = githubWebURL(cfg) + cfg.GitHub.Owner + "/" + cfg.GitHub.Repo
@@ -96,8 +98,8 @@ func githubWebURL(cfg config.Config) string {
 // mountHub mounts the hub on the API listener's mux under /hub/ (and
 // redirects / there) when a way to sign in is configured; it reports
 // whether it did.
-func mountHub(g *globals, cfg config.Config, mux *http.ServeMux, st daemonStore, src *gitsource.Source, forge reconciler.Forge, rec *reconciler.Reconciler, log zerolog.Logger) (bool, error) {
-	h, err := newHub(g, cfg, st, src, forge, rec, log)
+func mountHub(g *globals, cfg config.Config, mux *http.ServeMux, st daemonStore, src *gitsource.Source, forge reconciler.Forge, rec *reconciler.Reconciler, onSession func(context.Context, string), log zerolog.Logger) (bool, error) {
+	h, err := newHub(g, cfg, st, src, forge, rec, onSession, log)
 	if err != nil || h == nil {
 		return false, err
 	}

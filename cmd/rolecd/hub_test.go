@@ -45,8 +45,8 @@ func TestDaemonServesTheHub(t *testing.T) {
 	remote.Commit("main", "declare app", gittest.File("roles/resources.yaml", resourceYAML("app", c.Host, c.Port)))
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rolecd.yaml")
-	body := fmt.Sprintf("git:\n  url: %s\n  path: roles\n  cache_dir: %s\nstore: sqlite://%s\nlisten: 127.0.0.2:0\napi:\n  listen: 127.0.0.1:0\ndrift:\n  schedule: \"\"\nhub:\n  insecure_cookies: true\n  local_token_env: HUB_TOKEN\n",
-		remote.URL(), filepath.Join(dir, "cache"), filepath.Join(dir, "rolecd.db"))
+	body := fmt.Sprintf("git:\n  url: %s\n  path: roles\n  cache_dir: %s\nstore: sqlite://%s\nlisten: 127.0.0.2:0\napi:\n  listen: 127.0.0.1:0\ndrift:\n  schedule: \"\"\nhub:\n  insecure_cookies: true\n  local_token_env: HUB_TOKEN\naudit:\n  file: %s\n",
+		remote.URL(), filepath.Join(dir, "cache"), filepath.Join(dir, "rolecd.db"), filepath.Join(dir, "audit.jsonl"))
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +111,18 @@ func TestDaemonServesTheHub(t *testing.T) {
 	}
 	if resp, _ := (&http.Client{}).Get(base + "login/token?token=" + token); resp.Request.URL.Query().Get("problem") != "token" {
 		t.Errorf("the local token worked twice: %s", resp.Request.URL)
+	}
+	// The views went to the SIEM export; `sessions list` leaves them out
+	// unless asked.
+	exported, err := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	if err != nil || !strings.Contains(string(exported), `"kind":"view"`) || !strings.Contains(string(exported), `"actor":"local"`) {
+		t.Errorf("audit export (%v):\n%s", err, exported)
+	}
+	if r := rolecd(t, env, "--config", cfg, "sessions", "list"); r.code != 0 || strings.Contains(r.stdout, "view") {
+		t.Errorf("sessions list: %+v", r)
+	}
+	if r := rolecd(t, env, "--config", cfg, "sessions", "list", "--kind", "view"); r.code != 0 || !strings.Contains(r.stdout, "view") {
+		t.Errorf("sessions list --kind view: %+v", r)
 	}
 }
 
