@@ -1,13 +1,16 @@
 // Package adminconn opens connections to a resource's PostgreSQL cluster
-// with its admin credentials: from the environment variable or file the
-// resource names, else libpq's usual sources (PGPASSWORD, ~/.pgpass, trust).
-// Passwords never appear in its errors.
+// with its admin credentials: from the environment variable, file or
+// operator-configured command the resource names (each allowed by the
+// operator's credential policy, checked again here at use), else the store,
+// else libpq's usual sources (PGPASSWORD, ~/.pgpass, trust). Passwords
+// never appear in its errors.
 package adminconn
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -35,15 +38,32 @@ type Dialer struct {
 	// password_file; ok is false when there is none. A stored credential
 	// brings its own user. Nil means no store.
 	Stored func(resource string) (user, password string, ok bool, err error)
+	// Policy allow-lists password_env, password_file and password_command
+	// (rolecd.yaml credentials:); rolecd's commands always set it. A
+	// password file must also resolve, symbolic links followed, inside
+	// one of its directories. Nil skips the checks.
+	Policy *spec.CredentialPolicy
+	// Commands are the configured password commands, by name.
+	Commands map[string]Command
+	// CommandCache, when set, reuses a command's output for a while
+	// instead of running it for every connection.
+	CommandCache *CommandCache
+	// Environ is the environment of password commands, before rolecd's
+	// own variables are removed; default os.Environ.
+	Environ func() []string
 }
 
 // Config returns the connection configuration for database on res.
 func (d Dialer) Config(res spec.Resource, database string) (*pgx.ConnConfig, error) {
+	return d.config(context.Background(), res, database)
+}
+
+func (d Dialer) config(ctx context.Context, res spec.Resource, database string) (*pgx.ConnConfig, error) {
 	timeout := d.ConnectTimeout
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
 	}
-	dsn := strings.Join([]string{
+	pairs := []string{
 		kv("host", res.Host),
 		kv("port", strconv.Itoa(res.Port)),
 		kv("user", res.Admin.User),
@@ -51,12 +71,16 @@ func (d Dialer) Config(res spec.Resource, database string) (*pgx.ConnConfig, err
 		kv("sslmode", res.SSLMode),
 		kv("application_name", "rolecd"),
 		kv("connect_timeout", strconv.Itoa(int((timeout+time.Second-1)/time.Second))),
-	}, " ")
+	}
+	if res.SSLRootCert != "" {
+		pairs = append(pairs, kv("sslrootcert", res.SSLRootCert))
+	}
+	dsn := strings.Join(pairs, " ")
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("resource %s: connection settings: %w", res.Name, err)
 	}
-	password, err := d.password(res)
+	password, err := d.password(ctx, res, database)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +99,12 @@ func (d Dialer) Config(res spec.Resource, database string) (*pgx.ConnConfig, err
 	return cfg, nil
 }
 
-func (d Dialer) password(res spec.Resource) (string, error) {
+func (d Dialer) password(ctx context.Context, res spec.Resource, database string) (string, error) {
+	if d.Policy != nil {
+		if err := d.Policy.CheckConnection(res.Connection()); err != nil {
+			return "", fmt.Errorf("resource %s: %w", res.Name, err)
+		}
+	}
 	switch {
 	case res.Admin.PasswordEnv != "":
 		getenv := d.Getenv
@@ -88,11 +117,19 @@ func (d Dialer) password(res spec.Resource) (string, error) {
 		}
 		return pw, nil
 	case res.Admin.PasswordFile != "":
+		path := res.Admin.PasswordFile
+		if d.Policy != nil {
+			resolved, err := d.resolveFile(path)
+			if err != nil {
+				return "", fmt.Errorf("resource %s: admin password_file: %w", res.Name, err)
+			}
+			path = resolved
+		}
 		read := d.ReadFile
 		if read == nil {
 			read = os.ReadFile
 		}
-		b, err := read(res.Admin.PasswordFile)
+		b, err := read(path)
 		if err != nil {
 			return "", fmt.Errorf("resource %s: admin password file: %w", res.Name, err)
 		}
@@ -101,13 +138,41 @@ func (d Dialer) password(res spec.Resource) (string, error) {
 			return "", fmt.Errorf("resource %s: admin password file %s is empty", res.Name, res.Admin.PasswordFile)
 		}
 		return pw, nil
+	case res.Admin.PasswordCommand != "":
+		return d.runCommand(ctx, res, database, res.Admin.PasswordCommand)
 	}
 	return "", nil
 }
 
+// resolveFile resolves path's symbolic links and checks that the result
+// is still inside one of the policy's directories (themselves resolved), so
+// a link planted inside an allowed directory cannot point outside it. It
+// returns the resolved path, which is what is read.
+func (d Dialer) resolveFile(path string) (string, error) {
+	resolved, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("resolving the password file: %w", err)
+	}
+	var dirs []string
+	for _, dir := range d.Policy.FileDirs {
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			dirs = append(dirs, r)
+		}
+	}
+	for _, f := range d.Policy.ReservedFiles {
+		if r, err := filepath.EvalSymlinks(f); err == nil && r == resolved {
+			return "", fmt.Errorf("%w: %s resolves to one of rolecd's own secret files, never an admin password", spec.ErrNotAllowed, path)
+		}
+	}
+	if !spec.UnderDirs(resolved, dirs) {
+		return "", fmt.Errorf("%w: %s resolves to %s, outside credentials.file_dirs (%s)", spec.ErrNotAllowed, path, resolved, strings.Join(d.Policy.FileDirs, ", "))
+	}
+	return resolved, nil
+}
+
 // Connect opens one admin connection to database on res.
 func (d Dialer) Connect(ctx context.Context, res spec.Resource, database string) (*pgx.Conn, error) {
-	cfg, err := d.Config(res, database)
+	cfg, err := d.config(ctx, res, database)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,8 @@ func (a *applier) role(ctx context.Context, planSID string, c *cluster, r planne
 			return rr
 		}
 		// Stored before PostgreSQL ever sees the verifier: never lost.
-		version, err = a.opts.Store.PutPendingCredential(ctx, store.Credential{RoleName: name, Resource: c.res.Name, Ciphertext: ciphertext})
+		version, err = a.opts.Store.PutPendingCredential(ctx, store.Credential{RoleName: name, Resource: c.res.Name, Ciphertext: ciphertext,
+			Host: c.res.Host, Port: c.res.Port, Database: role.LoginDatabase(c.res), SSLMode: c.res.SSLMode})
 		if err != nil {
 			rr.Status, rr.Reason = RoleFailed, "storing the password: "+err.Error()
 			return rr

@@ -36,6 +36,9 @@ type Config struct {
 	RolePrefix    string  `yaml:"role_prefix"`
 	SecretKeyFile string  `yaml:"secret_key_file"`
 	Audit         Audit   `yaml:"audit"`
+	// Credentials allow-lists the admin password sources role files may
+	// name (see Credentials).
+	Credentials Credentials `yaml:"credentials"`
 	// Console configures the console forge, used when github is not set.
 	Console Console `yaml:"console"`
 	// Hub configures the web hub; it is off until a way to sign in is set.
@@ -251,11 +254,14 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("github.apply_permission: %q is not a GitHub permission", c.GitHub.ApplyPermission))
 	}
+	errs = append(errs, c.Credentials.validate(c.ReservedEnv())...)
 	return errors.Join(errs...)
 }
 
 // applyEnv sets every field from ROLECD_<PATH> when that variable is set,
-// e.g. ROLECD_GIT_URL or ROLECD_ROLE_PREFIX.
+// e.g. ROLECD_GIT_URL or ROLECD_ROLE_PREFIX. A list of strings is
+// comma-separated (ROLECD_CREDENTIALS_ENV_ALLOW=PG_ADMIN_*,BILLING_PW);
+// other lists and mappings are only set in the file.
 func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -279,8 +285,16 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			fv.SetInt(int64(d))
-		case f.Type.Kind() == reflect.Slice:
-			return fmt.Errorf("%s: a list cannot be set from the environment; use the configuration file", name)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+			var items []string
+			for item := range strings.SplitSeq(s, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					items = append(items, item)
+				}
+			}
+			fv.Set(reflect.ValueOf(items))
+		case f.Type.Kind() == reflect.Slice || f.Type.Kind() == reflect.Map:
+			return fmt.Errorf("%s: this setting cannot be set from the environment; use the configuration file", name)
 		case f.Type.Kind() == reflect.Int64 || f.Type.Kind() == reflect.Int:
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {

@@ -7,6 +7,7 @@ rm -rf .demo .rolecd
 trap 'rm -rf .demo .rolecd' EXIT
 rolecd=bin/rolecd
 export ANALYTICS_ADMIN_PASSWORD="$PGPASSWORD"   # analytics reads its admin password from this variable
+export ROLECD_CREDENTIALS_ENV_ALLOW=ANALYTICS_ADMIN_PASSWORD   # which the operator allows (credentials.env_allow)
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 expect() { # expect CODE CMD...: run CMD, fail the demo unless it exits CODE
 	local want=$1; shift
@@ -73,6 +74,8 @@ console:                       # no github: section, so the console reporter
 drift:
   schedule: "@every 1h"
   action: report
+credentials:                   # the admin password sources role files may name
+  env_allow: [ANALYTICS_ADMIN_PASSWORD]
 YAML
 step "git checkout -b add-auditor && (add an auditor role to roles/analytics.yaml) && git push"
 git_ checkout -q -b add-auditor

@@ -13,10 +13,16 @@ import (
 // credential, or else libpq's usual sources (PGPASSWORD, a password
 // file) exist. A command source is reported as configured (running it just
 // to draw a page would be too costly).
-func SourceProbe(getenv func(string) string, st Store) CredentialProbe {
+func SourceProbe(getenv func(string) string, st Store, policy *spec.CredentialPolicy) CredentialProbe {
 	return func(ctx context.Context, resource string, c spec.Connection) AdminState {
 		kind, arg := c.CredentialSource()
 		s := AdminState{Source: kind, Name: arg}
+		if policy != nil {
+			if err := policy.CheckConnection(c); err != nil {
+				s.Problem = err.Error()
+				return s
+			}
+		}
 		switch kind {
 		case spec.CredentialEnv:
 			s.Available = getenv(arg) != ""

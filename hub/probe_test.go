@@ -21,7 +21,7 @@ func TestSourceProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"SET": "secret-value", "HOME": t.TempDir()}
-	probe := hub.SourceProbe(func(k string) string { return env[k] }, st)
+	probe := hub.SourceProbe(func(k string) string { return env[k] }, st, nil)
 	for _, tc := range []struct {
 		resource, cred string
 		available      bool
@@ -41,5 +41,17 @@ func TestSourceProbe(t *testing.T) {
 		if got.Name == "secret-value" || got.Problem == "secret-value" {
 			t.Errorf("%s: the value leaked into %+v", tc.cred, got)
 		}
+	}
+}
+
+func TestSourceProbePolicy(t *testing.T) {
+	st := openStore(t)
+	env := map[string]string{"PG_ADMIN_A": "x", "OTHER": "x"}
+	probe := hub.SourceProbe(func(k string) string { return env[k] }, st, &spec.CredentialPolicy{EnvAllow: []string{"PG_ADMIN_*"}})
+	if got := probe(context.Background(), "a", spec.Connection{Credential: "env:PG_ADMIN_A"}); !got.Available {
+		t.Errorf("an allowed variable: %+v", got)
+	}
+	if got := probe(context.Background(), "a", spec.Connection{Credential: "env:OTHER"}); got.Available || got.Problem == "" {
+		t.Errorf("a variable the policy refuses: %+v", got)
 	}
 }

@@ -60,6 +60,11 @@ func Plan(ctx context.Context, tree *spec.Tree, opts Options) (*planner.Document
 		CreatedAt: now().UTC().Truncate(time.Second),
 		Source:    opts.Source,
 		Resources: make([]planner.ResourcePlan, len(selected)),
+		// The document is self-contained: apply -f needs no role files.
+		Connections: make(map[string]spec.Connection, len(selected)),
+	}
+	for _, res := range selected {
+		doc.Connections[res.Name] = res.Connection()
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
@@ -105,6 +110,7 @@ func planOne(ctx context.Context, res spec.Resource, roles []spec.Role, opts Opt
 	rp.Resource = res.Name
 	rp.MaintenanceDatabase = res.Database
 	rp.ServerVersion = snap.ServerVersion
+	rp.Settings = planner.SettingsOf(res)
 	log.Info().Str("took", time.Since(start).Round(time.Millisecond).String()).Int("roles", len(rp.Roles)).Msg("planned")
 	return rp
 }

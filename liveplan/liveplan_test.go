@@ -3,6 +3,8 @@ package liveplan
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,5 +84,51 @@ func TestPlanIsolatesFailures(t *testing.T) {
 	}
 	if _, err := Plan(context.Background(), tree(1), Options{Inspect: inspect, Resources: []string{"zz"}}); err == nil {
 		t.Error("unknown resource accepted")
+	}
+}
+
+// The document carries each resource's connection and settings, and
+// ResourceSpecs gives back what the tree said, so apply needs no role files.
+func TestPlanIsSelfContained(t *testing.T) {
+	tr := &spec.Tree{Resources: []spec.Resource{
+		{Name: "a", Host: "db1", Port: 5433, Database: "postgres", SSLMode: "verify-full", SSLRootCert: "/ca.pem",
+			Admin: spec.Admin{User: "admin", PasswordCommand: "rds"}, ObjectCreators: []string{"etl"}, DropReassignTo: "archive", KeepRemoved: true, Complete: true},
+		{Name: "b", Host: "db2", Port: 5432, Database: "maint", SSLMode: "prefer", Admin: spec.Admin{User: "postgres", PasswordEnv: "PG_ADMIN_B"}, Complete: true},
+	}}
+	doc, err := Plan(context.Background(), tr, Options{Inspect: func(_ context.Context, res spec.Resource, _ []string) (*catalog.Snapshot, error) {
+		snap := emptySnapshot()
+		snap.CurrentUser = res.Admin.User
+		snap.Databases[0].Name = res.Database
+		snap.Roles = map[string]catalog.Role{res.Admin.User: {Name: res.Admin.User, Superuser: true}, "etl": {Name: "etl"}, "archive": {Name: "archive"}}
+		return snap, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range doc.Resources {
+		if rp.Error != "" {
+			t.Fatalf("%s: %s", rp.Resource, rp.Error)
+		}
+	}
+	if got := doc.Connections["a"]; got.Credential != "command:rds" || got.SSLRootCert != "/ca.pem" || got.Host != "db1" {
+		t.Errorf("connection of a = %+v", got)
+	}
+	if got := doc.Connections["b"].Credential; got != "env:PG_ADMIN_B" {
+		t.Errorf("credential of b = %q", got)
+	}
+	specs, err := doc.ResourceSpecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range tr.Resources {
+		got := specs[want.Name]
+		want.Complete = false // apply re-plans one role at a time
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ResourceSpecs()[%s] =\n%+v\nwant\n%+v", want.Name, got, want)
+		}
+	}
+	delete(doc.Connections, "b")
+	if _, err := doc.ResourceSpecs(); err == nil || !strings.Contains(err.Error(), "no connection for b") {
+		t.Errorf("a document without b's connection: err = %v", err)
 	}
 }

@@ -7,9 +7,13 @@ package planner
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rolecd/rolecd/planner/spec"
 )
 
 // DocumentVersion is the version of the plan document format (DESIGN §5).
@@ -37,6 +41,12 @@ type Document struct {
 	CreatedAt time.Time      `json:"created_at"`
 	Source    Source         `json:"source"`
 	Resources []ResourcePlan `json:"resources"`
+	// Connections tells, per planned resource, where rolecd connects and
+	// which credential source it uses (never a secret), so a saved plan is
+	// self-contained: apply needs only it, the store and the admin secret.
+	// Not covered by the checksums (they cover the SQL); apply checks it
+	// against the credential policy, and against the role files when given.
+	Connections map[string]spec.Connection `json:"connections,omitempty"`
 }
 
 // Source says where the desired state came from.
@@ -52,11 +62,66 @@ type ResourcePlan struct {
 	// sql_plan entry comes first in the apply order.
 	MaintenanceDatabase string `json:"maintenance_database,omitempty"`
 	// ServerVersion is the cluster's server_version when it was inspected.
-	ServerVersion string     `json:"server_version,omitempty"`
-	Roles         []RolePlan `json:"roles"`
+	ServerVersion string `json:"server_version,omitempty"`
+	// Settings are the resource's settings that apply's re-plan needs
+	// besides its connection; absent when all are defaults.
+	Settings *ResourceSettings `json:"settings,omitempty"`
+	Roles    []RolePlan        `json:"roles"`
 	// Error is set when the resource could not be planned (unreachable,
 	// scope naming a missing database, ...); Roles is then empty.
 	Error string `json:"error,omitempty"`
+}
+
+// ResourceSettings are a resource's declared settings, other than its
+// connection, that decide its plan (spec.Resource).
+type ResourceSettings struct {
+	ObjectCreators []string `json:"object_creators,omitempty"`
+	DropReassignTo string   `json:"drop_reassign_to,omitempty"`
+	// KeepRemoved is `prune: false`.
+	KeepRemoved bool `json:"keep_removed,omitempty"`
+}
+
+// SettingsOf returns res's settings for a plan document, nil when they
+// are all defaults.
+func SettingsOf(res spec.Resource) *ResourceSettings {
+	if len(res.ObjectCreators) == 0 && res.DropReassignTo == "" && !res.KeepRemoved {
+		return nil
+	}
+	return &ResourceSettings{ObjectCreators: res.ObjectCreators, DropReassignTo: res.DropReassignTo, KeepRemoved: res.KeepRemoved}
+}
+
+// ResourceSpecs rebuilds, from the document alone, the resources apply
+// needs: each planned resource's connection and settings. Resources whose
+// plan failed are left out (apply skips them). It fails when a planned
+// resource has no connection (a document written before plans carried
+// them).
+func (d *Document) ResourceSpecs() (map[string]spec.Resource, error) {
+	out := map[string]spec.Resource{}
+	var missing []string
+	var errs []error
+	for _, rp := range d.Resources {
+		if rp.Error != "" {
+			continue
+		}
+		c, ok := d.Connections[rp.Resource]
+		if !ok {
+			missing = append(missing, rp.Resource)
+			continue
+		}
+		res, err := c.Resource(rp.Resource)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("plan document: %w", err))
+			continue
+		}
+		if s := rp.Settings; s != nil {
+			res.ObjectCreators, res.DropReassignTo, res.KeepRemoved = s.ObjectCreators, s.DropReassignTo, s.KeepRemoved
+		}
+		out[rp.Resource] = res
+	}
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("the plan document has no connection for %s (it was written by an older rolecd): plan again, or give --repo with the role files", strings.Join(missing, ", ")))
+	}
+	return out, errors.Join(errs...)
 }
 
 // RolePlan is the plan for one declared role.

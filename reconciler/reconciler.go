@@ -59,6 +59,9 @@ type Options struct {
 	Path   string
 	// RolePrefix names roles (default spec.DefaultPrefix).
 	RolePrefix string
+	// Credentials allow-lists the admin password sources of the role
+	// files (rolecd.yaml credentials:); nil checks nothing.
+	Credentials *spec.CredentialPolicy
 	// ApplyPermission is the least repository permission that may comment
 	// /rolecd apply (default "write").
 	ApplyPermission string

@@ -29,9 +29,11 @@ func (s *sqlStore) PutPendingCredential(ctx context.Context, c Credential) (int,
 			`SELECT COALESCE(MAX(version), 0) + 1 FROM credentials WHERE role_name = $1`, c.RoleName).Scan(&version); err != nil {
 			return fmt.Errorf("numbering version: %w", err)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO credentials (role_name, version, resource, state, ciphertext, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
-			c.RoleName, version, c.Resource, string(CredentialPending), c.Ciphertext, s.d.timeArg(createdAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO credentials
+			(role_name, version, resource, state, ciphertext, created_at, host, port, database_name, sslmode)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			c.RoleName, version, c.Resource, string(CredentialPending), c.Ciphertext, s.d.timeArg(createdAt),
+			c.Host, c.Port, c.Database, c.SSLMode)
 		return err
 	})
 	if err != nil {
@@ -74,9 +76,10 @@ func (s *sqlStore) ActivateCredential(ctx context.Context, roleName string, vers
 func (s *sqlStore) Credentials(ctx context.Context, roleName string) ([]Credential, error) {
 	out, err := queryAll(ctx, s.read, fmt.Sprintf("reading credentials of %q", roleName), func(row rowScanner) (Credential, error) {
 		var c Credential
-		err := row.Scan(&c.RoleName, &c.Resource, &c.Version, &c.State, &c.Ciphertext, timeScanner{&c.CreatedAt})
+		err := row.Scan(&c.RoleName, &c.Resource, &c.Version, &c.State, &c.Ciphertext, timeScanner{&c.CreatedAt},
+			&c.Host, &c.Port, &c.Database, &c.SSLMode)
 		return c, err
-	}, `SELECT role_name, resource, version, state, ciphertext, created_at
+	}, `SELECT role_name, resource, version, state, ciphertext, created_at, host, port, database_name, sslmode
 		FROM credentials WHERE role_name = $1 ORDER BY version DESC`, roleName)
 	if err != nil {
 		return nil, err

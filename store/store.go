@@ -127,6 +127,14 @@ type Credential struct {
 	State      CredentialState
 	Ciphertext []byte
 	CreatedAt  time.Time
+	// Host, Port, Database and SSLMode are where the role logs in (its
+	// resource's server, its first scope's database), so the credential is
+	// usable from the store alone; Host is "" for a credential stored
+	// before rolecd recorded them.
+	Host     string
+	Port     int
+	Database string
+	SSLMode  string
 }
 
 // AdminCredential is a resource's admin login, password encrypted by the caller.

@@ -54,7 +54,7 @@ func storeAdmin(ctx context.Context, g *globals, st *state, res spec.Resource, u
 		return errors.New("admin user and password must not be empty")
 	}
 	d := adminconn.Dialer{Getenv: g.getenv, Stored: func(string) (string, string, bool, error) { return user, password, true, nil }}
-	res.Admin.PasswordEnv, res.Admin.PasswordFile = "", ""
+	res.Admin.PasswordEnv, res.Admin.PasswordFile, res.Admin.PasswordCommand = "", "", ""
 	version, err := d.Health(ctx, res)
 	if err != nil {
 		return fmt.Errorf("connection test failed, nothing stored: %w", err)

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -66,7 +70,11 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	if (opts.sid == "") == (opts.file == "") {
 		return fmt.Errorf("give exactly one of --sid SID and -f PLAN")
 	}
-	tree, _, st, err := g.treeAndState(ctx)
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	st, err := g.openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -75,11 +83,11 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	resources := map[string]spec.Resource{}
-	for _, r := range tree.Resources {
-		resources[r.Name] = r
+	resources, err := g.planResources(cfg, doc)
+	if err != nil {
+		return everyLine(g.stderr, err)
 	}
-	dialer := g.dialer(st)
+	dialer := g.dialer(st, cfg)
 	sid := uuid.NewString()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
 		Store: st.store, Secrets: secrets{st.cipher}, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
@@ -101,6 +109,7 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	if err != nil {
 		return err
 	}
+	writeApplyReasons(g.stderr, rep)
 	_, _, refused, failed := rep.Counts()
 	switch {
 	case failed > 0:
@@ -109,6 +118,94 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 		return &exitError{exitRefused, fmt.Sprintf("apply %s: %d role(s) refused: live state drifted since plan %s; plan again and review", sid, refused, doc.SID)}
 	}
 	return nil
+}
+
+// everyLine prints each error of a joined error on its own stderr line
+// (the last one is returned, for run to print), so none is cut.
+func everyLine(w io.Writer, err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	errs := joined.Unwrap()
+	for _, e := range errs[:len(errs)-1] {
+		fmt.Fprintf(w, "rolecd: %s\n", oneLine(e.Error()))
+	}
+	return errs[len(errs)-1]
+}
+
+// writeApplyReasons prints, one line each on stderr, why a resource or
+// role was not applied.
+func writeApplyReasons(w io.Writer, rep *applier.Report) {
+	for _, rr := range rep.Resources {
+		if rr.Error != "" {
+			fmt.Fprintf(w, "rolecd: resource %s: %s\n", rr.Resource, oneLine(rr.Error))
+		}
+		for _, role := range rr.Roles {
+			if role.Status == applier.RoleFailed || role.Status == applier.RoleRefused {
+				fmt.Fprintf(w, "rolecd: resource %s: role %s %s: %s\n", rr.Resource, role.RoleName, role.Status, oneLine(role.Reason))
+			}
+		}
+	}
+}
+
+// planResources gives the applier the plan's resources: from the plan
+// document alone (a saved plan is self-contained), checked against the
+// credential policy. With --repo, each must connect exactly as the role
+// files say; a document written before plans carried connections takes
+// them from the role files.
+func (g *globals) planResources(cfg config.Config, doc *planner.Document) (map[string]spec.Resource, error) {
+	resources, docErr := doc.ResourceSpecs()
+	if g.repo != "" {
+		tree, _, dir, err := g.loadTree()
+		if err != nil {
+			return nil, err
+		}
+		var errs []error
+		for _, rp := range doc.Resources {
+			if rp.Error != "" {
+				continue
+			}
+			res, ok := tree.Resource(rp.Resource)
+			if !ok {
+				errs = append(errs, fmt.Errorf("resource %s of the plan is not in the role files at %s", rp.Resource, dir))
+				continue
+			}
+			planned, ok := resources[rp.Resource]
+			if !ok {
+				resources[rp.Resource] = res
+				continue
+			}
+			if planned.Connection() != res.Connection() {
+				errs = append(errs, fmt.Errorf("resource %s: the plan connects to %s, the role files at %s say %s: plan again from these files",
+					rp.Resource, describeConnection(planned.Connection()), dir, describeConnection(res.Connection())))
+			}
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		docErr = nil
+	}
+	if docErr != nil {
+		return nil, docErr
+	}
+	policy := cfg.CredentialPolicy()
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(resources)) {
+		if err := policy.CheckConnection(resources[name].Connection()); err != nil {
+			errs = append(errs, fmt.Errorf("resource %s of the plan: %w", name, err))
+		}
+	}
+	return resources, errors.Join(errs...)
+}
+
+// describeConnection renders a connection for a message (it holds no secret).
+func describeConnection(c spec.Connection) string {
+	s := fmt.Sprintf("%s (sslmode %s", c.Endpoint(), c.SSLMode)
+	if c.SSLRootCert != "" {
+		s += ", sslrootcert " + c.SSLRootCert
+	}
+	return s + fmt.Sprintf(") as %s with credential %s", c.AdminUser, c.Credential)
 }
 
 // loadPlan reads the plan document of a plan session or a file.

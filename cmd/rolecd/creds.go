@@ -57,7 +57,11 @@ func pickCredential(versions []store.Credential) (store.Credential, string, erro
 }
 
 func credsGetRun(ctx context.Context, g *globals, name string) error {
-	tree, _, st, err := g.treeAndState(ctx)
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	st, err := g.openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -74,21 +78,24 @@ func credsGetRun(ctx context.Context, g *globals, name string) error {
 		log := g.logger()
 		log.Warn().Str("role", name).Msg(warning)
 	}
-	res, ok := tree.Resource(cred.Resource)
-	if !ok {
-		return fmt.Errorf("role %q belongs to resource %q, which is not in the role files", name, cred.Resource)
+	if cred.Host == "" {
+		// Stored before rolecd recorded where a credential logs in: only
+		// the role files can tell.
+		if err := endpointFromTree(g, &cred); err != nil {
+			return err
+		}
 	}
 	pw, err := st.cipher.Open(cred.Ciphertext, "role:"+name)
 	if err != nil {
 		return fmt.Errorf("decrypting the password of %q: %w", name, err)
 	}
-	out := credsOutput{Role: name, Host: res.Host, Port: res.Port, User: name, Password: string(pw), Database: roleDatabase(tree, res, name)}
-	u := url.URL{Scheme: "postgresql", User: url.UserPassword(name, out.Password), Host: net.JoinHostPort(res.Host, strconv.Itoa(res.Port)), Path: "/" + out.Database}
-	if res.SSLMode != "" {
-		u.RawQuery = url.Values{"sslmode": {res.SSLMode}}.Encode()
+	out := credsOutput{Role: name, Host: cred.Host, Port: cred.Port, User: name, Password: string(pw), Database: cred.Database}
+	u := url.URL{Scheme: "postgresql", User: url.UserPassword(name, out.Password), Host: net.JoinHostPort(cred.Host, strconv.Itoa(cred.Port)), Path: "/" + out.Database}
+	if cred.SSLMode != "" {
+		u.RawQuery = url.Values{"sslmode": {cred.SSLMode}}.Encode()
 	}
 	out.URI = u.String()
-	if err := st.record(ctx, &store.Session{Kind: store.KindCredential, Status: store.StatusOK, Resources: []string{res.Name}, Roles: []string{name},
+	if err := st.record(ctx, &store.Session{Kind: store.KindCredential, Status: store.StatusOK, Resources: []string{cred.Resource}, Roles: []string{name},
 		Detail: mustJSON(map[string]any{"action": "creds get", "role": name, "version": cred.Version}), StartedAt: now(), FinishedAt: now()}); err != nil {
 		return err
 	}
@@ -100,12 +107,28 @@ func credsGetRun(ctx context.Context, g *globals, name string) error {
 	return nil
 }
 
+// endpointFromTree fills the host, port, database and sslmode of a
+// credential stored before they were stored with it, from the role files.
+func endpointFromTree(g *globals, cred *store.Credential) error {
+	tree, _, dir, err := g.loadTree()
+	if err != nil {
+		return fmt.Errorf("the stored password of %q predates rolecd storing where it logs in, so the role files must tell: %w", cred.RoleName, err)
+	}
+	res, ok := tree.Resource(cred.Resource)
+	if !ok {
+		return fmt.Errorf("role %q belongs to resource %q, which is not in the role files at %s (its password predates rolecd storing where it logs in)", cred.RoleName, cred.Resource, dir)
+	}
+	cred.Host, cred.Port, cred.SSLMode = res.Host, res.Port, res.SSLMode
+	cred.Database = roleDatabase(tree, res, cred.RoleName)
+	return nil
+}
+
 // roleDatabase is the first scope database of the declared role, else the
 // resource's maintenance database.
 func roleDatabase(tree *spec.Tree, res spec.Resource, name string) string {
 	for _, r := range tree.Roles {
-		if r.Name == name && len(r.Scopes) > 0 {
-			return r.Scopes[0].Database
+		if r.Name == name {
+			return r.LoginDatabase(res)
 		}
 	}
 	return res.Database

@@ -105,7 +105,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if cfg.GitHub.Owner != "" && len(secret) == 0 && !opts.once {
 		log.Warn().Str("webhook_secret_env", cfg.GitHub.WebhookSecretEnv).Msg("no webhook secret: webhooks are refused, polling only")
 	}
-	dialer := g.dialer(st)
+	dialer := g.dialer(st, cfg)
 	live := &reconciler.Live{
 		Dialer: dialer, Store: st.store, Secrets: secrets{st.cipher},
 		Passwords: liveplan.Passwords{
@@ -115,7 +115,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	}
 	rec, err := reconciler.New(reconciler.Options{
 		Source: src, Forge: forge, Store: daemonStore{st.store, bk}, Planner: live, Applier: live,
-		Branch: cfg.Git.Branch, Path: cfg.Git.Path, RolePrefix: cfg.RolePrefix,
+		Branch: cfg.Git.Branch, Path: cfg.Git.Path, RolePrefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(),
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
 		DriftRemediate: cfg.Drift.Action == "remediate", DriftSchedule: cfg.Drift.Schedule,
 		PollInterval: cfg.Git.PollInterval, WebhookSecret: secret, Transient: transient, Log: log,

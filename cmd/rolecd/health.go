@@ -36,12 +36,12 @@ type healthResult struct {
 }
 
 func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
-	tree, _, st, err := g.treeAndState(ctx)
+	tree, cfg, st, err := g.treeAndState(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	dialer := g.dialer(st)
+	dialer := g.dialer(st, cfg)
 	var targets []spec.Resource
 	if len(opts.resources) == 0 {
 		targets = tree.Resources

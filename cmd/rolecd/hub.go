@@ -25,9 +25,9 @@ func newHub(g *globals, cfg config.Config, st daemonStore, src *gitsource.Source
 	hc := cfg.Hub
 	opts := hub.Options{
 		Store:           st,
-		Inventory:       &hub.GitInventory{Branch: src, Options: spec.Options{Prefix: cfg.RolePrefix}},
+		Inventory:       &hub.GitInventory{Branch: src, Options: spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy()}},
 		Checker:         hub.CheckerFunc(func(string) { rec.TriggerDrift() }),
-		Probe:           hub.SourceProbe(g.getenv, st),
+		Probe:           hub.SourceProbe(g.getenv, st, cfg.CredentialPolicy()),
 		BaseURL:         hc.BaseURL,
 		InsecureCookies: hc.InsecureCookies,
 		Log:             log,

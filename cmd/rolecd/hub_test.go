@@ -45,7 +45,7 @@ func TestDaemonServesTheHub(t *testing.T) {
 	remote.Commit("main", "declare app", gittest.File("roles/resources.yaml", resourceYAML("app", c.Host, c.Port)))
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rolecd.yaml")
-	body := fmt.Sprintf("git:\n  url: %s\n  path: roles\n  cache_dir: %s\nstore: sqlite://%s\nlisten: 127.0.0.2:0\napi:\n  listen: 127.0.0.1:0\ndrift:\n  schedule: \"\"\nhub:\n  insecure_cookies: true\n  local_token_env: HUB_TOKEN\naudit:\n  file: %s\n",
+	body := fmt.Sprintf("git:\n  url: %s\n  path: roles\n  cache_dir: %s\nstore: sqlite://%s\nlisten: 127.0.0.2:0\napi:\n  listen: 127.0.0.1:0\ndrift:\n  schedule: \"\"\nhub:\n  insecure_cookies: true\n  local_token_env: HUB_TOKEN\naudit:\n  file: %s\ncredentials:\n  env_allow: [ADMIN_PW]\n",
 		remote.URL(), filepath.Join(dir, "cache"), filepath.Join(dir, "rolecd.db"), filepath.Join(dir, "audit.jsonl"))
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,15 @@ type result struct {
 func rolecd(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, strings.NewReader(env["STDIN"]), &out, &errb, func(k string) string { return env[k] })
+	getenv := func(k string) string {
+		// The role files of these tests read ADMIN_PW, which the operator
+		// must allow (credentials.env_allow); a test may set its own.
+		if _, set := env[k]; !set && k == "ROLECD_CREDENTIALS_ENV_ALLOW" && env["ADMIN_PW"] != "" {
+			return "ADMIN_PW"
+		}
+		return env[k]
+	}
+	code := run(args, strings.NewReader(env["STDIN"]), &out, &errb, getenv)
 	return result{code, out.String(), errb.String()}
 }
 
@@ -49,7 +57,8 @@ func TestValidate(t *testing.T) {
 		"resources.yaml": resourceYAML("app", "127.0.0.1", 5432),
 		"roles.csv":      "resource_name,type,role,scopes,permissions,source_role\napp,managed,ro,app.public,SELECT,\n",
 	})
-	r := rolecd(t, nil, "validate", good)
+	allow := map[string]string{"ROLECD_CREDENTIALS_ENV_ALLOW": "ADMIN_PW"}
+	r := rolecd(t, allow, "validate", good)
 	if r.code != 0 || !strings.Contains(r.stdout, "ok: 1 resources, 1 roles") {
 		t.Fatalf("validate good: %+v", r)
 	}
@@ -57,7 +66,7 @@ func TestValidate(t *testing.T) {
 		"resources.yaml": resourceYAML("app", "127.0.0.1", 5432),
 		"roles.csv":      "resource_name,type,role,scopes,permissions,source_role\napp,managed,ro,app.public,SELECT;FLY,\nnope,managed,rw,app,SELECT,\n",
 	})
-	r = rolecd(t, nil, "validate", bad)
+	r = rolecd(t, allow, "validate", bad)
 	if r.code != 1 {
 		t.Fatalf("validate bad: exit %d, want 1: %+v", r.code, r)
 	}
@@ -69,7 +78,7 @@ func TestValidate(t *testing.T) {
 	if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines != 0 {
 		t.Errorf("stderr should be one line, got:\n%s", r.stderr)
 	}
-	r = rolecd(t, nil, "--output", "json", "validate", bad)
+	r = rolecd(t, allow, "--output", "json", "validate", bad)
 	var out struct {
 		Valid    bool
 		Problems []struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/planner"
@@ -82,7 +83,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return err
 		}
-		if tree, err = parseExtra(tree, "flags.yaml", data, cfg.RolePrefix); err != nil {
+		if tree, err = parseExtra(tree, "flags.yaml", data, cfg); err != nil {
 			return flagErrors(err)
 		}
 		resources = []string{opts.resource}
@@ -91,7 +92,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", opts.file, err)
 		}
-		if tree, err = parseExtra(tree, opts.file, data, cfg.RolePrefix); err != nil {
+		if tree, err = parseExtra(tree, opts.file, data, cfg); err != nil {
 			return err
 		}
 		resources = rolesResources(tree, opts.resource)
@@ -103,7 +104,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		return err
 	}
 	defer st.close()
-	dialer := g.dialer(st)
+	dialer := g.dialer(st, cfg)
 	started := time.Now().UTC()
 	doc, err := liveplan.Plan(ctx, tree, liveplan.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
@@ -179,8 +180,10 @@ func planSession(doc *planner.Document, started time.Time) *store.Session {
 
 // parseExtra parses one role file whose roles may use the tree's resources;
 // the result holds the file's roles and the resources of both.
-func parseExtra(base *spec.Tree, name string, data []byte, prefix string) (*spec.Tree, error) {
-	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{Prefix: prefix, Resources: base.Resources})
+func parseExtra(base *spec.Tree, name string, data []byte, cfg config.Config) (*spec.Tree, error) {
+	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{
+		Prefix: cfg.RolePrefix, Resources: base.Resources, Credentials: cfg.CredentialPolicy(),
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -157,9 +157,18 @@ func (s *state) close() {
 	s.store.Close()
 }
 
-// dialer is an adminconn.Dialer that also finds admin credentials in the store.
-func (g *globals) dialer(s *state) adminconn.Dialer {
-	d := adminconn.Dialer{Getenv: g.getenv}
+// commandCacheTTL is how long a password command's output is reused: one
+// plan or apply connects once per database, and IAM tokens last minutes.
+const commandCacheTTL = time.Minute
+
+// dialer is an adminconn.Dialer with the configuration's credential policy
+// and password commands, that also finds admin credentials in the store.
+func (g *globals) dialer(s *state, cfg config.Config) adminconn.Dialer {
+	d := adminconn.Dialer{Getenv: g.getenv, Policy: cfg.CredentialPolicy(), Commands: map[string]adminconn.Command{},
+		CommandCache: adminconn.NewCommandCache(commandCacheTTL)}
+	for name, c := range cfg.Credentials.Commands {
+		d.Commands[name] = adminconn.Command{Argv: c.Argv, Timeout: c.Timeout}
+	}
 	if s != nil {
 		d.Stored = func(resource string) (string, string, bool, error) {
 			c, err := s.store.GetAdmin(context.Background(), resource)

@@ -12,8 +12,14 @@ import (
 )
 
 // loadConfig reads --config; the default ./rolecd.yaml may be absent.
+// --store replaces the configured store (so the credential policy knows
+// the key file beside it).
 func (g *globals) loadConfig() (config.Config, error) {
-	return config.Load(g.configPath, !g.configExplicit, g.getenv)
+	cfg, err := config.Load(g.configPath, !g.configExplicit, g.getenv)
+	if err == nil && g.store != "" {
+		cfg.Store = g.store
+	}
+	return cfg, err
 }
 
 // repoDir is --repo, else the config's git path, else ".".
@@ -43,7 +49,7 @@ func (g *globals) loadTree() (*spec.Tree, config.Config, string, error) {
 	if !st.IsDir() {
 		return nil, cfg, dir, fmt.Errorf("role files: %s is not a directory", dir)
 	}
-	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix})
+	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy()})
 	return tree, cfg, dir, prefixErrors(err, dir)
 }
 

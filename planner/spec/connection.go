@@ -62,9 +62,40 @@ func (r Resource) Connection() Connection {
 		cred = CredentialEnv + ":" + r.Admin.PasswordEnv
 	case r.Admin.PasswordFile != "":
 		cred = CredentialFile + ":" + r.Admin.PasswordFile
+	case r.Admin.PasswordCommand != "":
+		cred = CredentialCommand + ":" + r.Admin.PasswordCommand
 	}
 	return Connection{
-		Host: r.Host, Port: r.Port, Database: r.Database, SSLMode: r.SSLMode,
+		Host: r.Host, Port: r.Port, Database: r.Database, SSLMode: r.SSLMode, SSLRootCert: r.SSLRootCert,
 		AdminUser: r.Admin.User, Credential: cred,
 	}
+}
+
+// Resource is the inverse of Resource.Connection: the resource named name
+// that connects as c says (a saved plan's connection, applied without the
+// role files). Settings that are not part of the connection stay zero.
+func (c Connection) Resource(name string) (Resource, error) {
+	r := Resource{
+		Name: name, Host: c.Host, Port: c.Port, Database: c.Database, SSLMode: c.SSLMode, SSLRootCert: c.SSLRootCert,
+		Admin: Admin{User: c.AdminUser},
+	}
+	kind, arg := c.CredentialSource()
+	switch kind {
+	case CredentialStore:
+	case CredentialEnv:
+		r.Admin.PasswordEnv = arg
+	case CredentialFile:
+		r.Admin.PasswordFile = arg
+	case CredentialCommand:
+		r.Admin.PasswordCommand = arg
+	default:
+		return r, fmt.Errorf("resource %q: unknown credential source %s", name, quote(kind))
+	}
+	if kind != CredentialStore && arg == "" {
+		return r, fmt.Errorf("resource %q: credential source %s names nothing", name, quote(kind))
+	}
+	if r.Host == "" || r.Port == 0 || r.Database == "" || r.Admin.User == "" {
+		return r, fmt.Errorf("resource %q: incomplete connection (host, port, database and admin_user are required)", name)
+	}
+	return r, nil
 }

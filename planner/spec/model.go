@@ -57,6 +57,11 @@ type Admin struct {
 	User         string
 	PasswordEnv  string
 	PasswordFile string
+	// PasswordCommand names an operator-configured command
+	// (rolecd.yaml credentials.commands) that prints the password, e.g. a
+	// short-lived IAM token; the command line itself never comes from the
+	// role files.
+	PasswordCommand string
 }
 
 // Resource is one PostgreSQL cluster of the inventory.
@@ -66,7 +71,10 @@ type Resource struct {
 	Port     int    // default 5432
 	Database string // maintenance database, default "postgres"
 	SSLMode  string // default "prefer"
-	Admin    Admin
+	// SSLRootCert is the CA bundle (an absolute path) that verifies the
+	// server with sslmode verify-ca or verify-full; "" is libpq's default.
+	SSLRootCert string
+	Admin       Admin
 	// ObjectCreators are roles that create tables, sequences and functions
 	// in scope schemas besides their owners: managed roles get default
 	// privileges (ALTER DEFAULT PRIVILEGES FOR ROLE ...) on what they
@@ -139,6 +147,15 @@ func (r Role) Limit() int {
 		return -1
 	}
 	return *r.ConnectionLimit
+}
+
+// LoginDatabase is the database a role's users connect to by default: the
+// database of its first scope, else the resource's maintenance database.
+func (r Role) LoginDatabase(res Resource) string {
+	if len(r.Scopes) > 0 {
+		return r.Scopes[0].Database
+	}
+	return res.Database
 }
 
 // Tree is the validated content of a role-files tree.

@@ -27,6 +27,11 @@ type Options struct {
 	// (the tree does not hold all their roles); a file declaring one of
 	// them again must declare it identically.
 	Resources []Resource
+	// Credentials, when set, allow-lists the admin password sources of
+	// the declared resources: a password_env, password_file or
+	// password_command it refuses is a validation error at its line.
+	// rolecd's commands always set it; nil skips the check (pure parsing).
+	Credentials *CredentialPolicy
 }
 
 // utf8BOM is the byte order mark some editors put at the start of a file.
@@ -45,7 +50,7 @@ func Parse(files []File, opts Options) (*Tree, error) {
 	for _, f := range files {
 		decodeFile(f, &d)
 	}
-	v := &validator{prefix: prefix, errs: d.errs}
+	v := &validator{prefix: prefix, policy: opts.Credentials, errs: d.errs}
 	tree := v.tree(&d, opts.Resources)
 	if len(v.errs) > 0 {
 		sortErrors(v.errs)

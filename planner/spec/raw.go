@@ -46,6 +46,8 @@ type rawAdmin struct {
 	user         value
 	passwordEnv  value
 	passwordFile value
+	// passwordCommand names a configured command.
+	passwordCommand value
 }
 
 // rawResource is a resource declaration before validation.
@@ -56,10 +58,12 @@ type rawResource struct {
 	port     value
 	database value
 	sslmode  value
-	admin    rawAdmin
-	creators listValue // object_creators
-	reassign value     // drop_reassign_to
-	prune    value
+	// sslrootcert is the CA bundle path.
+	sslrootcert value
+	admin       rawAdmin
+	creators    listValue // object_creators
+	reassign    value     // drop_reassign_to
+	prune       value
 }
 
 // rawRole is a role declaration (YAML roles/items or a CSV row) before

@@ -65,7 +65,7 @@ func TestResourceErrors(t *testing.T) {
 `, []string{`roles.yaml:5:7: resource "a" needs admin.user`}},
 		{"admin not a mapping", `resources:
   - {name: a, host: h, admin: postgres}
-`, []string{`roles.yaml:2:31: admin: want a mapping with user and password_env or password_file, got a single value`}},
+`, []string{`roles.yaml:2:31: admin: want a mapping with user and password_env, password_file or password_command, got a single value`}},
 		{"admin user too long", `resources:
   - {name: a, host: h, admin: {user: ` + strings.Repeat("u", 64) + `}}
 `, []string{`roles.yaml:2:38: invalid admin.user "` + strings.Repeat("u", 64) + `": longer than 63 bytes`}},
@@ -79,7 +79,7 @@ func TestResourceErrors(t *testing.T) {
       user: u
       password_env: PW
       password_file: /run/secrets/pw
-`, []string{`roles.yaml:7:22: admin.password_env and admin.password_file are mutually exclusive`}},
+`, []string{`roles.yaml:7:22: admin.password_env, admin.password_file and admin.password_command are mutually exclusive`}},
 		{"password_file with NUL", `resources:
   - {name: a, host: h, admin: {user: u, password_file: "/x\0"}}
 `, []string{`roles.yaml:2:56: invalid admin.password_file "/x\x00": contains a NUL byte`}},
@@ -89,13 +89,13 @@ func TestResourceErrors(t *testing.T) {
     admin: {user: u}
     ? [port]
     : 5432
-`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune`}},
+`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, sslrootcert, admin, object_creators, drop_reassign_to, prune`}},
 		{"password in the file", `resources:
   - {name: a, host: h, admin: {user: u, password: hunter2}}
-`, []string{`roles.yaml:2:41: admin passwords never live in role files: use password_env, password_file or the store`}},
+`, []string{`roles.yaml:2:41: admin passwords never live in role files: use password_env, password_file, password_command or the store`}},
 		{"unknown key", `resources:
   - {name: a, host: h, admin: {user: u}, hots: h}
-`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, admin, object_creators, drop_reassign_to, prune`}},
+`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, sslrootcert, admin, object_creators, drop_reassign_to, prune`}},
 		{"duplicate key", `resources:
   - name: a
     host: h

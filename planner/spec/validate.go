@@ -24,6 +24,8 @@ func sslModes() []string {
 // every problem.
 type validator struct {
 	prefix string
+	// policy, when set, allow-lists the admin password sources.
+	policy *CredentialPolicy
 	errs   Errors
 }
 
@@ -128,6 +130,18 @@ func (v *validator) resource(raw rawResource) (Resource, bool) {
 		}
 		r.SSLMode = raw.sslmode.s
 	}
+	if raw.sslrootcert.usable() && raw.sslrootcert.s != "" {
+		c := raw.sslrootcert
+		switch {
+		case strings.IndexByte(c.s, 0) >= 0:
+			v.errorf(c.pos, "invalid sslrootcert %s: contains a NUL byte", quote(c.s))
+		case !strings.HasPrefix(c.s, "/"):
+			v.errorf(c.pos, "invalid sslrootcert %s: want an absolute path (a saved plan is applied from any directory)", quote(c.s))
+		case !slices.Contains([]string{"require", "verify-ca", "verify-full"}, r.SSLMode):
+			v.errorf(c.pos, "sslrootcert needs sslmode verify-full (or verify-ca, require); sslmode is %s", quote(r.SSLMode))
+		}
+		r.SSLRootCert = c.s
+	}
 	r.Admin = v.admin(raw, what)
 	seen := map[string]bool{}
 	for _, item := range raw.creators.items {
@@ -175,22 +189,44 @@ func (v *validator) admin(raw rawResource, what string) Admin {
 		}
 		out.User = a.user.s
 	}
-	env, file := a.passwordEnv, a.passwordFile
+	env, file, command := a.passwordEnv, a.passwordFile, a.passwordCommand
+	var sources []Pos
 	if env.usable() && env.s != "" {
 		// The value is not echoed: a password pasted here must not reach a log.
 		if !envName(env.s) {
 			v.errorf(env.pos, "invalid admin.password_env: want an environment variable name such as ANALYTICS_ADMIN_PASSWORD (value not shown: it may be a secret)")
+		} else if v.policy != nil {
+			if err := v.policy.CheckEnv(env.s); err != nil {
+				v.errorf(env.pos, "admin.password_env: %v", err)
+			}
 		}
 		out.PasswordEnv = env.s
+		sources = append(sources, env.pos)
 	}
 	if file.usable() && file.s != "" {
 		if strings.IndexByte(file.s, 0) >= 0 {
 			v.errorf(file.pos, "invalid admin.password_file %s: contains a NUL byte", quote(file.s))
+		} else if v.policy != nil {
+			if err := v.policy.CheckFile(file.s); err != nil {
+				v.errorf(file.pos, "admin.password_file: %v", err)
+			}
 		}
 		out.PasswordFile = file.s
+		sources = append(sources, file.pos)
 	}
-	if out.PasswordEnv != "" && out.PasswordFile != "" {
-		v.errorf(file.pos, "admin.password_env and admin.password_file are mutually exclusive")
+	if command.usable() && command.s != "" {
+		if !nameChars(command.s, MaxNameLen) {
+			v.errorf(command.pos, "invalid admin.password_command %s: want the name of a command configured in credentials.commands of rolecd.yaml (the command line itself never lives in role files)", quote(command.s))
+		} else if v.policy != nil {
+			if err := v.policy.CheckCommand(command.s); err != nil {
+				v.errorf(command.pos, "admin.password_command: %v", err)
+			}
+		}
+		out.PasswordCommand = command.s
+		sources = append(sources, command.pos)
+	}
+	if len(sources) > 1 {
+		v.errorf(sources[1], "admin.password_env, admin.password_file and admin.password_command are mutually exclusive")
 	}
 	return out
 }
@@ -379,7 +415,7 @@ func (v *validator) external(raw rawRole, r *Role) {
 // and how completely it was read aside).
 func sameResource(a, b Resource) bool {
 	return a.Name == b.Name && a.Host == b.Host && a.Port == b.Port && a.Database == b.Database &&
-		a.SSLMode == b.SSLMode && a.Admin == b.Admin && slices.Equal(a.ObjectCreators, b.ObjectCreators) &&
+		a.SSLMode == b.SSLMode && a.SSLRootCert == b.SSLRootCert && a.Admin == b.Admin && slices.Equal(a.ObjectCreators, b.ObjectCreators) &&
 		a.DropReassignTo == b.DropReassignTo && a.KeepRemoved == b.KeepRemoved
 }
 

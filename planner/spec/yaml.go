@@ -13,12 +13,14 @@ import (
 )
 
 // Keys accepted in YAML role files.
-func topKeys() []string   { return []string{"resources", "roles", "items"} }
-func adminKeys() []string { return []string{"user", "password_env", "password_file"} }
+func topKeys() []string { return []string{"resources", "roles", "items"} }
+func adminKeys() []string {
+	return []string{"user", "password_env", "password_file", "password_command"}
+}
 
 // resourceKeys are the keys of a resources: entry.
 func resourceKeys() []string {
-	return []string{"name", "host", "port", "database", "sslmode", "admin", "object_creators", "drop_reassign_to", "prune"}
+	return []string{"name", "host", "port", "database", "sslmode", "sslrootcert", "admin", "object_creators", "drop_reassign_to", "prune"}
 }
 
 // roleKeys are the keys of a roles: entry, or of a Hoop batch plan's
@@ -228,7 +230,7 @@ func (f *yamlFile) fields(m *yaml.Node, what string, known []string, set func(ke
 		seen[k.Value] = k
 		if !slices.Contains(known, k.Value) {
 			if k.Value == "password" && (what == "admin" || what == "resource") {
-				f.errorf(k, "admin passwords never live in role files: use password_env, password_file or the store")
+				f.errorf(k, "admin passwords never live in role files: use password_env, password_file, password_command or the store")
 				continue
 			}
 			f.errorf(k, "unknown key %s in %s: want %s", quote(k.Value), what, strings.Join(known, ", "))
@@ -326,6 +328,8 @@ func (f *yamlFile) resource(n *yaml.Node) {
 			r.database = f.scalar(key, v)
 		case "sslmode":
 			r.sslmode = f.scalar(key, v)
+		case "sslrootcert":
+			r.sslrootcert = f.scalar(key, v)
 		case "admin":
 			r.admin = f.admin(k, v)
 		case "object_creators":
@@ -349,7 +353,7 @@ func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
 		return a
 	}
 	if v.Kind != yaml.MappingNode {
-		f.errorf(v, "admin: want a mapping with user and password_env or password_file, got %s", kindName(v))
+		f.errorf(v, "admin: want a mapping with user and password_env, password_file or password_command, got %s", kindName(v))
 		a.set, a.user = true, value{pos: f.pos(v), set: true, bad: true}
 		return a
 	}
@@ -362,6 +366,8 @@ func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
 			a.passwordEnv = f.scalar("admin.password_env", v)
 		case "password_file":
 			a.passwordFile = f.scalar("admin.password_file", v)
+		case "password_command":
+			a.passwordCommand = f.scalar("admin.password_command", v)
 		}
 	})
 	return a

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ func testCredentials(t *testing.T, s store.Store) {
 		v, err := s.PutPendingCredential(ctx, store.Credential{
 			RoleName: role, Resource: "analytics", Ciphertext: ciphertext, CreatedAt: at(time.Minute),
 			State: store.CredentialActive, Version: 7, // ignored: a new version is pending
+			Host: "db1.internal", Port: 5433, Database: fmt.Sprintf("db%d", len(ciphertext)), SSLMode: "verify-full",
 		})
 		if err != nil {
 			t.Fatalf("PutPendingCredential(%q): %v", role, err)
@@ -50,8 +52,10 @@ func testCredentials(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	equal(t, "credentials, newest first", creds, []store.Credential{
-		{RoleName: role, Resource: "analytics", Version: 2, State: store.CredentialPending, Ciphertext: []byte("second"), CreatedAt: at(time.Minute)},
-		{RoleName: role, Resource: "analytics", Version: 1, State: store.CredentialPending, Ciphertext: []byte{0, 1, 2, 255}, CreatedAt: at(time.Minute)},
+		{RoleName: role, Resource: "analytics", Version: 2, State: store.CredentialPending, Ciphertext: []byte("second"), CreatedAt: at(time.Minute),
+			Host: "db1.internal", Port: 5433, Database: "db6", SSLMode: "verify-full"},
+		{RoleName: role, Resource: "analytics", Version: 1, State: store.CredentialPending, Ciphertext: []byte{0, 1, 2, 255}, CreatedAt: at(time.Minute),
+			Host: "db1.internal", Port: 5433, Database: "db4", SSLMode: "verify-full"},
 	})
 
 	if err := s.ActivateCredential(ctx, role, 2); err != nil {

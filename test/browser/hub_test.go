@@ -94,6 +94,9 @@ func resourcesYAML(clusters map[string]*pgtest.Cluster) string {
 	return b.String()
 }
 
+// policy allows the clusters' password variables, as an operator would.
+var policy = &spec.CredentialPolicy{EnvAllow: []string{"PGTEST_PASSWORD_*"}}
+
 const rolesV1 = `roles:
   - resource: db1
     role: reader
@@ -169,10 +172,11 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &reconciler.Live{Dialer: adminconn.Dialer{Getenv: getenv(clusters)}, Store: st, Secrets: secrets{cipher}, Log: log}
+	live := &reconciler.Live{Dialer: adminconn.Dialer{Getenv: getenv(clusters), Policy: policy}, Store: st, Secrets: secrets{cipher}, Log: log}
 	w.rec, err = reconciler.New(reconciler.Options{
 		Source: w.src, Forge: reconciler.GitHub{Client: client}, Store: w.st, Planner: live, Applier: live,
 		Branch: "main", Path: "roles", Transient: github.IsTransient, Log: log, LeaseTTL: time.Minute, Holder: "rolecd-0",
+		Repository: "acme/db-roles", Credentials: policy,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -480,9 +484,9 @@ func TestHubInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := hub.New(hub.Options{
-		Store: w.st, Inventory: &hub.GitInventory{Branch: w.src},
+		Store: w.st, Inventory: &hub.GitInventory{Branch: w.src, Options: spec.Options{Credentials: policy}},
 		Checker: hub.CheckerFunc(func(string) { w.rec.TriggerDrift() }),
-		Probe:   hub.SourceProbe(getenv(map[string]*pgtest.Cluster{"db1": w.db1, "db2": w.db2}), w.st),
+		Probe:   hub.SourceProbe(getenv(map[string]*pgtest.Cluster{"db1": w.db1, "db2": w.db2}), w.st, policy),
 		GitHub: &hub.GitHubAuth{WebURL: w.gh.WebURL(), APIURL: w.gh.URL, ClientID: clientID, ClientSecret: clientSecret,
 			Owner: "acme", Repo: "db-roles", Permissions: w.githubClient(zerolog.Nop())},
 		Key: key, InsecureCookies: true, RepoURL: strings.TrimSuffix(w.gh.WebURL(), "/") + "/acme/db-roles",

@@ -65,7 +65,7 @@ func (s testSecrets) NewPassword(role string) (string, []byte, error) {
 }
 
 func (h *applyHarness) options(tree *spec.Tree) applier.Options {
-	dialer := adminconn.Dialer{Getenv: env(h.clusters)}
+	dialer := adminconn.Dialer{Getenv: env(h.clusters), Policy: credentialPolicy}
 	resources := map[string]spec.Resource{}
 	for _, r := range tree.Resources {
 		resources[r.Name] = r

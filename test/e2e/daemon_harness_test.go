@@ -225,12 +225,12 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 		t.Fatal(err)
 	}
 	live := &reconciler.Live{
-		Dialer: adminconn.Dialer{Getenv: env(map[string]*pgtest.Cluster{resourceName: e.cluster})},
+		Dialer: adminconn.Dialer{Getenv: env(map[string]*pgtest.Cluster{resourceName: e.cluster}), Policy: credentialPolicy},
 		Store:  st, Secrets: testSecrets{e.cipher}, Log: log,
 	}
 	opts := reconciler.Options{
 		Source: src, Forge: reconciler.GitHub{Client: client}, Store: daemonStore{st, bk}, Planner: live, Applier: live,
-		Branch: "main", Path: roleFilesDir, WebhookSecret: e.secret, Repository: "acme/db-roles", Transient: github.IsTransient,
+		Branch: "main", Path: roleFilesDir, WebhookSecret: e.secret, Repository: "acme/db-roles", Transient: github.IsTransient, Credentials: credentialPolicy,
 		Now: e.clock.Now, Log: log, LeaseTTL: time.Minute,
 		// Every daemon of a test is the same replica restarted (as a pod
 		// keeps its name): it takes its lease back at once instead of
@@ -394,7 +394,7 @@ func (d *daemon) planMain() *planner.Document {
 	if err != nil {
 		d.env.t.Fatal(err)
 	}
-	tree, err := spec.Load(fsys, spec.Options{})
+	tree, err := spec.Load(fsys, spec.Options{Credentials: credentialPolicy})
 	if err != nil {
 		d.env.t.Fatal(err)
 	}

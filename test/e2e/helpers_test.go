@@ -37,19 +37,23 @@ func env(clusters map[string]*pgtest.Cluster) func(string) string {
 }
 
 // parseTree parses role files given as name -> content.
+// credentialPolicy allows the admin passwords of the test clusters, as an
+// operator's credentials.env_allow does.
+var credentialPolicy = &spec.CredentialPolicy{EnvAllow: []string{"PGTEST_PASSWORD_*"}}
+
 func parseTree(t *testing.T, files map[string]string) (*spec.Tree, error) {
 	t.Helper()
 	var fs []spec.File
 	for name, body := range files {
 		fs = append(fs, spec.File{Name: name, Data: []byte(body)})
 	}
-	return spec.Parse(fs, spec.Options{})
+	return spec.Parse(fs, spec.Options{Credentials: credentialPolicy})
 }
 
 // plan runs the whole live planning path (adminconn + catalog + planner).
 func plan(t *testing.T, tree *spec.Tree, clusters map[string]*pgtest.Cluster) *planner.Document {
 	t.Helper()
-	dialer := adminconn.Dialer{Getenv: env(clusters)}
+	dialer := adminconn.Dialer{Getenv: env(clusters), Policy: credentialPolicy}
 	doc, err := liveplan.Plan(context.Background(), tree, liveplan.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
