@@ -45,3 +45,15 @@ func TestHubConfig(t *testing.T) {
 		})
 	}
 }
+
+// The hub's secrets are rolecd's own: never an admin password source.
+func TestHubSecretsAreReserved(t *testing.T) {
+	c := Defaults()
+	c.Hub.CookieKeyEnv, c.Hub.GitHub.ClientSecretEnv, c.Hub.LocalTokenEnv = "HUB_KEY", "HUB_CLIENT_SECRET", "HUB_TOKEN"
+	reserved := strings.Join(c.ReservedEnv(), " ")
+	for _, name := range []string{"HUB_KEY", "HUB_CLIENT_SECRET", "HUB_TOKEN"} {
+		if !strings.Contains(" "+reserved+" ", " "+name+" ") {
+			t.Errorf("%s is not reserved: %s", name, reserved)
+		}
+	}
+}
