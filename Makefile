@@ -64,3 +64,8 @@ fuzz: ## fuzz the parsers and the SQL renderer for a short while each
 	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime 30s ./planner/spec
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./planner/spec
 	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 30s ./planner
+
+# BENCHAPPLYFLAGS passes flags to test/benchapply, e.g. BENCHAPPLYFLAGS='-roles 200 -tables 1000'.
+.PHONY: bench-apply
+bench-apply: deps ## plan and first apply at scale on a throwaway cluster, against the physical floor
+	$(GO) run ./test/benchapply $(BENCHAPPLYFLAGS)

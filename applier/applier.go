@@ -1,13 +1,19 @@
-// Package applier applies a reviewed plan document, exactly or not at all:
-// per role, each database's statements run in one transaction that first
-// re-inspects the live catalog, re-plans the role and compares the
-// checksum of what remains to be done with the reviewed plan, so an outside
-// change since the plan is refused ("live state drifted") instead of being
-// overwritten. A session-level advisory lock in the maintenance database
-// serialises rolecd appliers on a cluster. Generated passwords are stored
-// encrypted before PostgreSQL sees their SCRAM verifier, never the plaintext.
-// A removed role is dropped last, after every database has reassigned and
-// dropped what it owns, and its stored passwords are then deleted.
+// Package applier applies a reviewed plan document, exactly or not at all.
+// The cost follows the work, not roles x databases: each database's
+// statements run in a transaction that first re-inspects the cluster and
+// that database once, re-plans every role of the plan from that snapshot
+// and compares each role's statements with the reviewed ones, so an outside
+// change since the plan refuses that role ("live state drifted"), there and
+// in later databases, instead of being overwritten; the other roles run.
+// Roles needing the same statement share one (GRANT ... TO r1, r2, ...),
+// recorded once with the roles it served. A session-level advisory lock in
+// the maintenance database serialises rolecd appliers on a cluster. A lost
+// connection is reopened and its transaction retried once. Generated
+// passwords are stored encrypted before PostgreSQL sees their SCRAM
+// verifier, never the plaintext, which goes into the statement the planner
+// marked. A removed role is dropped last, after every database has
+// reassigned and dropped what it owns, and its stored passwords are then
+// deleted.
 package applier
 
 import (
@@ -44,10 +50,16 @@ var ErrDrifted = errors.New("live state drifted since plan")
 // Store is what apply records into.
 type Store interface {
 	CreateSession(ctx context.Context, s *store.Session) error
-	AppendStatement(ctx context.Context, sid string, st store.Statement) error
+	AppendStatements(ctx context.Context, sid string, sts []store.Statement) error
 	FinishSession(ctx context.Context, sid string, status store.Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
-	PutPendingCredential(ctx context.Context, c store.Credential) (int, error)
-	ActivateCredential(ctx context.Context, roleName string, version int) error
+	// KeepSessionAlive says the apply's process is alive (a session whose
+	// process died is marked interrupted by the store's next open).
+	KeepSessionAlive(ctx context.Context, sid string) error
+	// PutPendingCredentials stores passwords before PostgreSQL sees their
+	// verifiers, in one store transaction; ActivateCredentials marks them
+	// active once the transaction that set them committed.
+	PutPendingCredentials(ctx context.Context, cs []store.Credential) ([]int, error)
+	ActivateCredentials(ctx context.Context, versions map[string]int) error
 	// DeleteCredentials forgets a role's stored passwords once it is dropped.
 	DeleteCredentials(ctx context.Context, roleName string) error
 }
@@ -74,6 +86,24 @@ type Options struct {
 	Actor     string
 	Now       func() time.Time
 	Log       zerolog.Logger
+	// Progress, when set, is told after each transaction how far the apply
+	// is (for a terminal; never called concurrently).
+	Progress func(Progress)
+	// ResourceTimeout, when positive, bounds each resource's apply (lock
+	// wait included): past it, the transaction in flight is rolled back and
+	// the resource fails with that reason; the next resources still run.
+	ResourceTimeout time.Duration
+}
+
+// Progress is how far an apply is: within a resource, the transactions
+// (one per database) done out of all, and the roles settled.
+type Progress struct {
+	Resource  string
+	Database  string
+	Step      int // transactions done in this resource
+	Steps     int
+	RolesDone int // roles applied, refused or failed so far
+	Roles     int // roles of the resource that require migration
 }
 
 // Report is the outcome of an apply, stored as the session's detail.
@@ -81,6 +111,9 @@ type Report struct {
 	SID       string           `json:"sid"`
 	PlanSID   string           `json:"plan_sid"`
 	Resources []ResourceReport `json:"resources"`
+	// Interrupted is set when the apply was cancelled (SIGINT, SIGTERM):
+	// the transaction in flight was rolled back and nothing after it ran.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // ResourceReport is one resource's outcome.
@@ -103,9 +136,15 @@ type RoleReport struct {
 type StatementReport struct {
 	Database string        `json:"database"`
 	SQL      string        `json:"sql"`
-	Outcome  string        `json:"outcome"` // ok, failed, rolled-back, skipped
+	Outcome  string        `json:"outcome"` // ok, failed, rolled-back, skipped, unknown
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Seq is the statement's number in the apply session.
+	Seq int `json:"seq,omitempty"`
+	// Roles is, for a statement shared by several roles, how many it
+	// served: SQL is then this role's own statement, and the session's
+	// statement Seq the shared one that ran, naming them all.
+	Roles int `json:"roles,omitempty"`
 }
 
 // Counts summarises a report.
@@ -134,6 +173,8 @@ func (r *Report) Counts() (applied, skipped, refused, failed int) {
 func (r *Report) Status() store.Status {
 	_, _, refused, failed := r.Counts()
 	switch {
+	case r.Interrupted:
+		return store.StatusInterrupted
 	case failed > 0:
 		return store.StatusFailed
 	case refused > 0:
@@ -163,10 +204,19 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, e
 	if err := opts.Store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("recording apply session: %w", err)
 	}
-	a := &applier{opts: opts, now: now, seq: 0}
+	stopAlive := keepAlive(ctx, opts)
+	a := &applier{opts: opts, now: now, planSID: doc.SID}
 	for _, rp := range doc.Resources {
-		rep.Resources = append(rep.Resources, a.resource(ctx, doc.SID, rp))
+		if ctx.Err() != nil {
+			a.interrupted = true
+			rep.Resources = append(rep.Resources, ResourceReport{Resource: rp.Resource, Roles: []RoleReport{},
+				Error: "not applied: the apply was interrupted"})
+			continue
+		}
+		rep.Resources = append(rep.Resources, a.resource(ctx, rp))
 	}
+	rep.Interrupted = a.interrupted
+	stopAlive()
 	detail, err := json.Marshal(rep)
 	if err != nil {
 		return rep, fmt.Errorf("encoding apply report: %w", err)
@@ -182,32 +232,66 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, e
 	return rep, nil
 }
 
+// keepAlive renews the apply session's lease while the apply runs; the
+// returned function stops it.
+func keepAlive(ctx context.Context, opts Options) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(store.SessionLeaseTTL / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := opts.Store.KeepSessionAlive(ctx, opts.SID); err != nil && ctx.Err() == nil {
+					opts.Log.Warn().Err(err).Str("sid", opts.SID).Msg("renewing the apply session's lease")
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 func summary(rep *Report) string {
 	applied, skipped, refused, failed := rep.Counts()
 	return fmt.Sprintf("%d applied, %d skipped, %d refused, %d failed", applied, skipped, refused, failed)
 }
 
 type applier struct {
-	opts Options
-	now  func() time.Time
-	seq  int
+	opts        Options
+	now         func() time.Time
+	seq         int
+	planSID     string
+	interrupted bool
 }
 
 // record appends statement outcomes to the session, in order.
 func (a *applier) record(ctx context.Context, resource, role string, stmts []StatementReport) {
+	recs := make([]store.Statement, 0, len(stmts))
 	for _, s := range stmts {
 		a.seq++
-		err := a.opts.Store.AppendStatement(context.WithoutCancel(ctx), a.opts.SID, store.Statement{
+		recs = append(recs, store.Statement{
 			Seq: a.seq, Resource: resource, Role: role, Database: s.Database, SQL: s.SQL,
 			Outcome: s.Outcome, Error: s.Error, Duration: s.Duration, At: a.now().UTC(),
 		})
-		if err != nil {
-			a.opts.Log.Error().Err(err).Str("sid", a.opts.SID).Msg("recording statement")
-		}
+	}
+	a.append(ctx, recs)
+}
+
+// append records statements in the session, in one store transaction.
+func (a *applier) append(ctx context.Context, recs []store.Statement) {
+	if len(recs) == 0 {
+		return
+	}
+	if err := a.opts.Store.AppendStatements(context.WithoutCancel(ctx), a.opts.SID, recs); err != nil {
+		a.opts.Log.Error().Err(err).Str("sid", a.opts.SID).Int("statements", len(recs)).Msg("recording statements")
 	}
 }
 
-func (a *applier) resource(ctx context.Context, planSID string, rp planner.ResourcePlan) ResourceReport {
+func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) ResourceReport {
 	out := ResourceReport{Resource: rp.Resource, Roles: []RoleReport{}}
 	log := a.opts.Log.With().Str("resource", rp.Resource).Str("sid", a.opts.SID).Logger()
 	if rp.Error != "" {
@@ -223,52 +307,57 @@ func (a *applier) resource(ctx context.Context, planSID string, rp planner.Resou
 		out.Error = fmt.Sprintf("maintenance database changed since plan (%q, now %q)", rp.MaintenanceDatabase, res.Database)
 		return out
 	}
+	c := &cluster{res: res, conns: map[string]*pgx.Conn{}}
 	pending := 0
-	for _, r := range rp.Roles {
-		if r.CurrentState.RequiresMigration {
-			pending++
-		}
-	}
-	if pending == 0 {
-		for _, r := range rp.Roles {
-			out.Roles = append(out.Roles, RoleReport{RoleName: r.Config.RoleName, Label: r.Config.Label, Status: RoleSkipped, Reason: "in sync at plan time"})
-		}
-		return out
-	}
-	lockConn, err := a.opts.Connect(ctx, res, res.Database)
-	if err != nil {
-		out.Error = err.Error()
-		return out
-	}
-	defer lockConn.Close(context.WithoutCancel(ctx))
-	if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", LockKey); err != nil {
-		out.Error = fmt.Sprintf("taking the apply lock: %v", err)
-		return out
-	}
-	defer func() {
-		if _, err := lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); err != nil {
-			log.Warn().Err(err).Msg("releasing the apply lock (it goes with the connection)")
-		}
-	}()
 	var interest []string
 	for _, r := range rp.Roles {
+		ru := newRun(res, r)
+		c.runs = append(c.runs, ru)
+		if ru.done {
+			continue
+		}
+		pending++
 		interest = append(interest, r.Config.RoleName)
 		if r.Config.SourceRole != "" {
 			interest = append(interest, r.Config.SourceRole)
 		}
+		if ru.removal {
+			c.removed = append(c.removed, ru.name())
+		} else {
+			c.declared = append(c.declared, ru.spec)
+		}
 	}
-	c := &cluster{res: res, conns: map[string]*pgx.Conn{res.Database: lockConn}, opts: catalog.Options{Roles: interest}}
-	defer c.close(ctx)
-	snap, err := catalog.Inspect(ctx, func(ctx context.Context, db string) (*pgx.Conn, error) {
-		return a.opts.Connect(ctx, res, db)
-	}, res.Database, c.opts)
-	if err != nil {
-		out.Error = fmt.Sprintf("inspecting: %v", err)
-		return out
+	c.opts = catalog.Options{Roles: interest}
+	if pending > 0 {
+		defer c.close(ctx)
+		rctx := ctx
+		if a.opts.ResourceTimeout > 0 {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, a.opts.ResourceTimeout)
+			defer cancel()
+		}
+		err := a.resourceSteps(rctx, c)
+		if c.lock != nil {
+			if _, uerr := c.lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); uerr != nil {
+				log.Warn().Err(uerr).Msg("releasing the apply lock (it goes with the connection)")
+			}
+			c.lock.Close(context.WithoutCancel(ctx))
+		}
+		if err != nil {
+			out.Error = err.Error()
+			if ctx.Err() != nil {
+				a.interrupted = true
+			}
+			if !c.started() {
+				// Nothing ran (unreachable, the lock not taken): the
+				// resource's error says it all, as no role was tried.
+				return out
+			}
+		}
 	}
-	c.snap = snap
-	for _, r := range rp.Roles {
-		rr := a.role(ctx, planSID, c, r)
+	for _, r := range c.runs {
+		a.finish(ctx, c, r, out.Error)
+		rr := r.report
 		ev := log.Info().Str("role", rr.RoleName).Str("status", rr.Status)
 		if rr.Reason != "" {
 			ev = ev.Str("reason", rr.Reason)
@@ -277,4 +366,44 @@ func (a *applier) resource(ctx context.Context, planSID string, rp planner.Resou
 		out.Roles = append(out.Roles, rr)
 	}
 	return out
+}
+
+// finish settles one role's outcome once its resource is done: the
+// statements that never ran are recorded as skipped, and a dropped role's
+// stored passwords are deleted.
+func (a *applier) finish(ctx context.Context, c *cluster, r *run, resourceErr string) {
+	if !r.done {
+		switch {
+		case resourceErr != "" && !r.complete():
+			r.stop(RoleFailed, resourceErr)
+		case r.applied > 0:
+			r.report.Status = RoleApplied
+		default:
+			r.report.Status, r.report.Reason = RoleSkipped, "already in sync (applied concurrently)"
+		}
+	}
+	if r.report.Status == RoleSkipped && r.applied == 0 && r.concurrent == 0 {
+		return // nothing of it was meant to run
+	}
+	if r.report.Status == RoleRefused || r.report.Status == RoleFailed {
+		var later []StatementReport
+		for _, db := range planner.OrderedDatabases(r.plan.SQLPlan, c.res.Database) {
+			if r.ran[db] {
+				continue
+			}
+			for _, s := range r.plan.SQLPlan[db] {
+				later = append(later, StatementReport{Database: db, SQL: s, Outcome: "skipped"})
+			}
+		}
+		r.report.Statements = append(r.report.Statements, later...)
+		a.record(ctx, c.res.Name, r.name(), later)
+		return
+	}
+	if r.removal && r.report.Status == RoleApplied && r.drop {
+		// The role is gone: so are its passwords.
+		if err := a.opts.Store.DeleteCredentials(context.WithoutCancel(ctx), r.name()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			r.report.Reason = "dropped, but its stored credentials were not deleted: " + err.Error()
+			a.opts.Log.Error().Err(err).Str("role", r.name()).Msg("deleting the stored credentials of a dropped role")
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,32 +20,106 @@ import (
 // someone else (a long transaction on a table being granted).
 const lockTimeout = "30s"
 
-// cluster is the state of one resource's apply: its connections and the
-// live snapshot, kept current after every committed transaction.
+// cluster is the state of one resource's apply: its connections, the
+// session-level lock, and what every role of the plan is doing.
 type cluster struct {
-	res   spec.Resource
-	conns map[string]*pgx.Conn
-	snap  *catalog.Snapshot
-	opts  catalog.Options
+	res      spec.Resource
+	lock     *pgx.Conn // holds the advisory lock; never runs statements
+	conns    map[string]*pgx.Conn
+	opts     catalog.Options
+	runs     []*run
+	declared []spec.Role // the plan's declared roles, for every re-plan
+	removed  []string    // the plan's removals, by name
 }
 
+// run is one role's progress through an apply.
+type run struct {
+	plan    planner.RolePlan
+	spec    spec.Role // the declared role (zero for a removal)
+	removal bool
+	// drop is true for a removal that ends with DROP ROLE (run alone, in
+	// a last transaction).
+	drop bool
+	// reset is true when the plan resets an existing role's password
+	// without rotate_password: the re-plan must decide the same.
+	reset bool
+	// passwordSet is true once the maintenance database's transaction
+	// that set the password committed.
+	passwordSet bool
+	report      RoleReport
+	// done is set when the role was refused or failed: nothing more of it
+	// runs, here or in later databases.
+	done bool
+	// applied counts the transactions that ran its statements;
+	// concurrent the ones whose re-plan found nothing left (another
+	// apply did it).
+	applied, concurrent int
+	// ran lists the steps (step.key) whose transaction ran its
+	// statements and committed.
+	ran      map[string]bool
+	verifier string
+	version  int // pending credential version, 0 for none
+}
+
+func (r *run) name() string { return r.plan.Config.RoleName }
+
+// complete reports whether every transaction of the role committed or
+// found nothing left to do.
+func (r *run) complete() bool {
+	steps := len(r.plan.SQLPlan)
+	if r.drop {
+		steps++
+	}
+	return len(r.ran)+r.concurrent >= steps
+}
+
+// stop ends the role with a status and reason.
+func (r *run) stop(status, reason string) {
+	r.done = true
+	r.report.Status, r.report.Reason = status, reason
+}
+
+// connLostError is a step that failed because its connection broke: the
+// transaction is gone, and the step may be retried on a new connection.
+type connLostError struct {
+	db  string
+	err error
+}
+
+func (e *connLostError) Error() string {
+	return fmt.Sprintf("database %q: connection lost: %v", e.db, e.err)
+}
+
+func (e *connLostError) Unwrap() error { return e.err }
+
+// conn returns the open connection to db, opening it when needed.
 func (a *applier) conn(ctx context.Context, c *cluster, db string) (*pgx.Conn, error) {
-	if conn, ok := c.conns[db]; ok {
+	if conn, ok := c.conns[db]; ok && !conn.IsClosed() {
 		return conn, nil
 	}
+	delete(c.conns, db)
 	conn, err := a.opts.Connect(ctx, c.res, db)
 	if err != nil {
-		return nil, err
+		return nil, &connLostError{db: db, err: err}
 	}
 	c.conns[db] = conn
 	return conn, nil
 }
 
-func (c *cluster) close(ctx context.Context) {
-	for db, conn := range c.conns {
-		if db != c.res.Database { // the maintenance connection holds the lock; its owner closes it
-			conn.Close(context.WithoutCancel(ctx))
+// started reports whether any role's transaction ran statements or found
+// its work done, or any role was refused by a re-plan.
+func (c *cluster) started() bool {
+	for _, r := range c.runs {
+		if r.applied > 0 || r.concurrent > 0 || len(r.report.Statements) > 0 || (r.done && r.report.Status == RoleRefused && r.plan.CurrentState.RequiresMigration) {
+			return true
 		}
+	}
+	return false
+}
+
+func (c *cluster) close(ctx context.Context) {
+	for _, conn := range c.conns {
+		conn.Close(context.WithoutCancel(ctx))
 	}
 }
 
@@ -69,226 +142,552 @@ func specRole(resource string, c planner.Config) (spec.Role, error) {
 	return r, nil
 }
 
-func hasPassword(stmts []string) bool {
-	return slices.ContainsFunc(stmts, func(s string) bool { return strings.Contains(s, planner.PasswordPlaceholder) })
-}
-
-// role applies one role's plan, database by database.
-func (a *applier) role(ctx context.Context, planSID string, c *cluster, r planner.RolePlan) RoleReport {
-	name := r.Config.RoleName
-	rr := RoleReport{RoleName: name, Label: r.Config.Label}
+// newRun checks one role of the plan before anything runs. A role that
+// cannot run is returned done.
+func newRun(res spec.Resource, r planner.RolePlan) *run {
+	ru := &run{plan: r, report: RoleReport{RoleName: r.Config.RoleName, Label: r.Config.Label}}
 	if !r.CurrentState.RequiresMigration {
-		rr.Status, rr.Reason = RoleSkipped, "in sync at plan time"
-		return rr
+		ru.stop(RoleSkipped, "in sync at plan time")
+		return ru
 	}
-	if got := planner.Checksum(c.res.Name, name, r.SQLPlan); got != r.Checksum {
-		rr.Status, rr.Reason = RoleRefused, "the plan document's checksum does not match its SQL: it was edited after planning"
-		return rr
+	if got := planner.Checksum(res.Name, r.Config.RoleName, r.SQLPlan); got != r.Checksum {
+		ru.stop(RoleRefused, "the plan document's checksum does not match its SQL: it was edited after planning")
+		return ru
 	}
-	role, err := specRole(c.res.Name, r.Config)
+	ru.drop = planner.IsRemoval(r.SQLPlan, res.Database)
+	ru.removal = ru.drop || r.CurrentState.Remove
+	if ru.removal {
+		return ru
+	}
+	role, err := specRole(res.Name, r.Config)
 	if err != nil {
-		rr.Status, rr.Reason = RoleFailed, "invalid role config in the plan: "+err.Error()
-		return rr
+		ru.stop(RoleFailed, "invalid role config in the plan: "+err.Error())
+		return ru
 	}
-	remaining := maps.Clone(r.SQLPlan)
-	// A password set by ALTER ROLE without rotate_password was a reset the
-	// plan decided on; the re-plan must decide the same.
-	var resets map[string]string
-	if !role.RotatePassword && slices.ContainsFunc(r.SQLPlan[c.res.Database], func(s string) bool {
-		return strings.HasPrefix(s, "ALTER ROLE ") && strings.Contains(s, planner.PasswordPlaceholder)
-	}) {
-		resets = map[string]string{name: "planned"}
-	}
-	var verifier string
-	version := 0
-	if hasPassword(r.SQLPlan[c.res.Database]) {
-		v, ciphertext, err := a.opts.Secrets.NewPassword(name)
-		if err != nil {
-			rr.Status, rr.Reason = RoleFailed, "generating the password: "+err.Error()
-			return rr
-		}
-		// Stored before PostgreSQL ever sees the verifier: never lost.
-		version, err = a.opts.Store.PutPendingCredential(ctx, store.Credential{RoleName: name, Resource: c.res.Name, Ciphertext: ciphertext,
-			Host: c.res.Host, Port: c.res.Port, Database: role.LoginDatabase(c.res), SSLMode: c.res.SSLMode})
-		if err != nil {
-			rr.Status, rr.Reason = RoleFailed, "storing the password: "+err.Error()
-			return rr
-		}
-		verifier = v
-	}
-	// A removal's SQL does not shrink as it runs (it depends on the role
-	// and the databases only): every transaction re-plans the whole
-	// removal and compares it with the reviewed one.
-	replan := planner.Input{Resource: c.res, Roles: []spec.Role{role}, PasswordResets: resets, Only: name}
-	removal := planner.IsRemoval(r.SQLPlan, c.res.Database)
-	if removal || r.CurrentState.Remove {
-		replan = planner.Input{Resource: c.res, Only: name}
-	}
-	steps := planner.ApplySteps(r.SQLPlan, c.res.Database)
-	applied := 0
-	for i, step := range steps {
-		expect := remaining
-		if removal {
-			expect = r.SQLPlan
-		}
-		stmts, err := a.database(ctx, c, replan, step, expect, verifier)
-		rr.Statements = append(rr.Statements, stmts...)
-		a.record(ctx, c.res.Name, name, stmts)
-		if err != nil {
-			var later []StatementReport
-			notRun := steps[i+1:]
-			if len(stmts) == 0 { // refused or failed before any statement of the step ran
-				notRun = steps[i:]
-			}
-			for _, rest := range notRun {
-				for _, s := range rest.Statements {
-					later = append(later, StatementReport{Database: rest.Database, SQL: s, Outcome: "skipped"})
-				}
-			}
-			rr.Statements = append(rr.Statements, later...)
-			a.record(ctx, c.res.Name, name, later)
-			rr.Status, rr.Reason = RoleFailed, err.Error()
-			if errors.Is(err, ErrDrifted) {
-				rr.Status = RoleRefused
-				rr.Reason = fmt.Sprintf("%s %s", ErrDrifted, planSID)
-				if applied > 0 {
-					rr.Reason += fmt.Sprintf(" (found at database %q, after %d database(s) were applied)", step.Database, applied)
-				}
-			}
-			return rr
-		}
-		if len(stmts) == 0 {
-			// The re-plan found nothing left to do: another apply did it.
-			rr.Status, rr.Reason = RoleSkipped, "already in sync (applied concurrently)"
-			if applied > 0 {
-				rr.Status, rr.Reason = RoleApplied, ""
-			}
-			return rr
-		}
-		applied++
-		delete(remaining, step.Database)
-		if hasPassword(step.Statements) && !removal {
-			// The password is set: later re-plans must not ask for it again.
-			replan.PasswordResets = nil
-			if len(replan.Roles) == 1 {
-				replan.Roles[0].RotatePassword = false
-			}
-		}
-		if step.Database == c.res.Database && version > 0 {
-			if err := a.opts.Store.ActivateCredential(context.WithoutCancel(ctx), name, version); err != nil {
-				a.opts.Log.Error().Err(err).Str("role", name).Msg("activating the stored password (it stays pending; creds get still finds it)")
-			}
-		}
-	}
-	rr.Status = RoleApplied
-	if removal {
-		// The role is gone: so are its passwords.
-		if err := a.opts.Store.DeleteCredentials(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, store.ErrNotFound) {
-			rr.Reason = "dropped, but its stored credentials were not deleted: " + err.Error()
-			a.opts.Log.Error().Err(err).Str("role", name).Msg("deleting the stored credentials of a dropped role")
-		}
-	}
-	return rr
+	ru.spec = role
+	// A password statement for a role that existed at plan time, without
+	// rotate_password, is a reset the plan decided on (a CREATE ROLE
+	// always sets one).
+	ru.reset = !role.RotatePassword && r.CurrentState.Exists && len(r.PasswordStatements[res.Database]) > 0
+	return ru
 }
 
-// database runs one step (one database's statements) of a role in one
-// transaction, after re-planning the role inside it and comparing the
-// re-plan with expect: what remains to do of the reviewed plan (all of it,
-// for a removal). It returns no statements and no error when the re-plan
-// is empty (someone else applied it).
-func (a *applier) database(ctx context.Context, c *cluster, in planner.Input, step planner.Step, expect map[string][]string, verifier string) ([]StatementReport, error) {
-	db := step.Database
+// step is one transaction of an apply: a database's statements of every
+// role, or (last) the DROP ROLE of the removed roles.
+type step struct {
+	db   string
+	drop bool
+}
+
+// steps lists the transactions of the apply in order: the maintenance
+// database first, then the others by name, then the drops.
+func (c *cluster) steps() []step {
+	seen := map[string]bool{}
+	var dbs []string
+	drop := false
+	for _, r := range c.runs {
+		if r.done {
+			continue
+		}
+		drop = drop || r.drop
+		for db := range r.plan.SQLPlan {
+			if !seen[db] {
+				seen[db] = true
+				dbs = append(dbs, db)
+			}
+		}
+	}
+	maint := c.res.Database
+	slices.SortFunc(dbs, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == maint:
+			return -1
+		case b == maint:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var out []step
+	for _, db := range dbs {
+		out = append(out, step{db: db})
+	}
+	if drop {
+		out = append(out, step{db: maint, drop: true})
+	}
+	return out
+}
+
+// reviewed returns what the plan runs of r in st: its reviewed statements
+// of that database, for a removal without its DROP ROLE (or, in the drop
+// step, only that).
+func (c *cluster) reviewed(r *run, st step) []string {
+	stmts := r.plan.SQLPlan[st.db]
+	switch {
+	case st.drop && !r.drop:
+		return nil
+	case st.drop:
+		return stmts[len(stmts)-1:]
+	case r.drop && st.db == c.res.Database:
+		return stmts[:len(stmts)-1]
+	}
+	return stmts
+}
+
+// resourceSteps applies every role of one resource: one transaction per
+// database, each re-inspecting that database and re-planning every role.
+// A lost connection is reopened and its transaction retried once; an
+// error is returned only when the resource cannot go on (unreachable,
+// the lock lost for good, interrupted).
+func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
+	steps := c.steps()
+	pending := 0
+	for _, r := range c.runs {
+		if r.plan.CurrentState.RequiresMigration {
+			pending++
+		}
+	}
+	progress := func(i int, db string) {
+		if a.opts.Progress == nil {
+			return
+		}
+		settled := 0
+		for _, r := range c.runs {
+			if r.plan.CurrentState.RequiresMigration && (r.done || r.complete()) {
+				settled++
+			}
+		}
+		a.opts.Progress(Progress{Resource: c.res.Name, Database: db, Step: i, Steps: len(steps), RolesDone: settled, Roles: pending})
+	}
+	for i, st := range steps {
+		progress(i, st.db)
+		var runs []*run
+		for _, r := range c.runs {
+			if !r.done && len(c.reviewed(r, st)) > 0 {
+				runs = append(runs, r)
+			}
+		}
+		if len(runs) == 0 {
+			continue
+		}
+		if err := a.ensureLock(ctx, c); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("timed out waiting for the apply lock (another apply holds it): %w", err)
+			}
+			return err
+		}
+		err := a.step(ctx, c, st, runs)
+		var lost *connLostError
+		if errors.As(err, &lost) && ctx.Err() == nil {
+			a.opts.Log.Warn().Err(err).Str("resource", c.res.Name).Str("database", st.db).Msg("connection lost: reconnecting, re-inspecting and retrying the transaction once")
+			if err := a.ensureLock(ctx, c); err != nil {
+				return err
+			}
+			err = a.step(ctx, c, st, runs)
+			if errors.As(err, &lost) && ctx.Err() == nil {
+				return fmt.Errorf("database %q unreachable, stopped after one retry: %v", st.db, lost.err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("timed out in database %q (the resource's apply timeout): the transaction in flight was rolled back", st.db)
+			}
+			return fmt.Errorf("interrupted in database %q: %w", st.db, err)
+		}
+		if err != nil {
+			// A step fails only before its roles' statements ran (begin,
+			// inspection): every role still waiting there fails.
+			for _, r := range runs {
+				if !r.done && !r.ran[st.key()] {
+					r.stop(RoleFailed, err.Error())
+				}
+			}
+		}
+		progress(i+1, st.db)
+	}
+	return nil
+}
+
+// ensureLock checks that the connection holding the advisory lock is
+// alive; when it is not, the lock went with it: it takes it again on a
+// new connection before anything else runs.
+func (a *applier) ensureLock(ctx context.Context, c *cluster) error {
+	if c.lock != nil && !c.lock.IsClosed() {
+		if err := c.lock.Ping(ctx); err == nil {
+			return nil
+		}
+		c.lock.Close(context.WithoutCancel(ctx))
+	}
+	c.lock = nil
+	conn, err := a.opts.Connect(ctx, c.res, c.res.Database)
+	if err != nil {
+		return err // names the resource and what failed
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", LockKey); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return fmt.Errorf("taking the apply lock: %w", err)
+	}
+	c.lock = conn
+	return nil
+}
+
+// key names a step in run.ran.
+func (st step) key() string {
+	if st.drop {
+		return st.db + "\x00drop"
+	}
+	return st.db
+}
+
+// step runs one database's statements: in a first transaction it
+// re-inspects the cluster and the database, re-plans every role of the
+// plan for that database, refuses the roles whose statements differ from
+// the reviewed ones and runs those of the others, shared where roles need
+// the same statement. When so many roles need different statements on the
+// same objects that a transaction would rewrite a catalog row more than
+// planner.MaxRewrites times, the later roles run in further transactions
+// (each role's statements in one). It returns a *connLostError when the
+// connection broke: the roles not yet committed may be retried.
+func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) error {
+	db := st.db
+	runs = slices.DeleteFunc(slices.Clone(runs), func(r *run) bool { return r.done || r.ran[st.key()] })
+	if len(runs) == 0 {
+		return nil
+	}
 	conn, err := a.conn(ctx, c, db)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	lost := func(err error) error {
+		if conn.IsClosed() && ctx.Err() == nil {
+			return &connLostError{db: db, err: err}
+		}
+		return err
+	}
+	tx, err := a.begin(ctx, conn, db)
+	if err != nil {
+		return lost(err)
+	}
+	defer func() {
+		if tx != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	live, err := inspect(ctx, tx, c, db)
+	if err != nil {
+		return lost(err)
+	}
+	now := a.replan(c, live, db, runs)
+
+	// Compare each role's re-plan with the reviewed statements.
+	var perRole [][]planner.Statement
+	byName := map[string]*run{}
+	for _, r := range runs {
+		got, ok := now[r.name()]
+		if !ok {
+			continue // refused by replan
+		}
+		want := r.plan.SQLPlan[db]
+		if len(got) == 0 && len(want) > 0 {
+			// Nothing left to do: another apply did it.
+			r.concurrent++
+			continue
+		}
+		if !slices.Equal(planner.SQLs(got), want) || !slices.Equal(passwordIndexes(got), r.plan.PasswordStatements[db]) {
+			a.refuse(r, db)
+			continue
+		}
+		run := got
+		switch {
+		case st.drop:
+			run = got[len(got)-1:]
+		case r.drop && db == c.res.Database:
+			run = got[:len(got)-1]
+		}
+		perRole = append(perRole, run)
+		byName[r.name()] = r
+	}
+	if err := a.newPasswords(ctx, c, perRole, byName); err != nil {
+		// Nothing ran: the roles needing a password fail, the others go on.
+		for i, l := range perRole {
+			if slices.ContainsFunc(l, func(s planner.Statement) bool { return s.Password }) {
+				byName[l[0].Role].stop(RoleFailed, err.Error())
+				delete(byName, l[0].Role)
+				perRole[i] = nil
+			}
+		}
+	}
+	for i, batch := range planner.ShareBatches(perRole, planner.MaxRewrites) {
+		if i > 0 {
+			if tx, err = a.begin(ctx, conn, db); err != nil {
+				return lost(err)
+			}
+		}
+		err := a.batch(ctx, c, st, tx, batch, byName)
+		tx = nil // committed or rolled back by batch
+		if err != nil {
+			if err = lost(err); errors.As(err, new(*connLostError)) || ctx.Err() != nil {
+				return err
+			}
+			for _, s := range batch {
+				for _, role := range s.Roles {
+					if r := byName[role]; r != nil && !r.done {
+						r.stop(RoleFailed, err.Error())
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// begin starts a transaction with the apply's lock timeout.
+func (a *applier) begin(ctx context.Context, conn *pgx.Conn, db string) (pgx.Tx, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("database %q: begin: %w", db, err)
 	}
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+lockTimeout+"'"); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("database %q: %w", db, err)
+	}
+	return tx, nil
+}
+
+// batch runs shared statements in tx and commits it (or rolls it back on
+// the first failure), records every statement once with the roles it
+// served, and marks those roles' step done.
+func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, shared []planner.Shared, byName map[string]*run) error {
+	db := st.db
 	committed := false
 	defer func() {
 		if !committed {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+lockTimeout+"'"); err != nil {
-		return nil, fmt.Errorf("database %q: %w", db, err)
-	}
-	live, err := a.inspect(ctx, tx, c, db)
-	if err != nil {
-		return nil, err
-	}
-	name := in.Only
-	in.Snapshot = live
-	replan, err := planner.PlanResource(in)
-	if err != nil {
-		return nil, fmt.Errorf("%w: re-plan failed: %v", ErrDrifted, err)
-	}
-	var now map[string][]string
-	for _, rp := range replan.Roles {
-		if rp.Config.RoleName == name {
-			now = rp.SQLPlan
-		}
-	}
-	if len(now) == 0 {
-		return nil, nil
-	}
-	if planner.Checksum(c.res.Name, name, now) != planner.Checksum(c.res.Name, name, expect) {
-		return nil, ErrDrifted
-	}
-	var out []StatementReport
-	for _, stmt := range step.Statements {
-		sql := stmt
-		if strings.Contains(stmt, planner.PasswordPlaceholder) {
-			if verifier == "" {
-				return out, fmt.Errorf("database %q: a password statement outside the maintenance database", db)
+	results := make([]StatementReport, 0, len(shared))
+	record := func() { a.recordShared(ctx, c, shared[:len(results)], results, byName) }
+	quiet := false
+	for i, s := range shared {
+		verifier := ""
+		if s.Password {
+			verifier = byName[s.Roles[0]].verifier
+			if !quiet { // SET LOCAL holds for the rest of the transaction
+				a.quietLog(ctx, tx)
+				quiet = true
 			}
-			a.quietLog(ctx, tx)
-			sql = strings.Replace(stmt, planner.PasswordPlaceholder, "'"+verifier+"'", 1)
 		}
 		start := time.Now()
-		_, err := tx.Exec(ctx, sql)
-		rep := StatementReport{Database: db, SQL: stmt, Outcome: "ok", Duration: time.Since(start)}
-		if err != nil {
-			for i := range out {
-				out[i].Outcome = "rolled-back"
+		_, execErr := tx.Exec(ctx, s.Exec(verifier))
+		rep := StatementReport{Database: db, SQL: s.SQL, Outcome: "ok", Duration: time.Since(start)}
+		if execErr != nil {
+			for j := range results {
+				results[j].Outcome = "rolled-back"
 			}
-			rep.Outcome, rep.Error = "failed", scrub(err.Error(), verifier)
-			out = append(out, rep)
-			for _, s := range step.Statements[len(out):] {
-				out = append(out, StatementReport{Database: db, SQL: s, Outcome: "skipped"})
+			rep.Outcome, rep.Error = "failed", scrub(execErr.Error(), verifier)
+			results = append(results, rep)
+			for _, rest := range shared[i+1:] {
+				results = append(results, StatementReport{Database: db, SQL: rest.SQL, Outcome: "skipped"})
 			}
-			return out, fmt.Errorf("database %q: %s", db, rep.Error)
+			record()
+			return fmt.Errorf("database %q: %s", db, rep.Error)
 		}
-		out = append(out, rep)
-	}
-	after, err := a.inspect(ctx, tx, c, db)
-	if err != nil {
-		return a.rolledBack(out, err), err
+		results = append(results, rep)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		err = fmt.Errorf("database %q: commit: %w (the transaction may or may not have committed; plan again to see)", db, err)
-		for i := range out {
-			out[i].Outcome, out[i].Error = "unknown", "commit failed"
+		for j := range results {
+			results[j].Outcome, results[j].Error = "unknown", "commit failed"
 		}
-		return out, err
+		record()
+		return fmt.Errorf("database %q: commit: %w (the transaction may or may not have committed; plan again to see)", db, err)
 	}
 	committed = true
-	c.snap = after
-	return out, nil
+	record()
+	served := map[string]bool{}
+	for _, s := range shared {
+		for _, role := range s.Roles {
+			served[role] = true
+		}
+	}
+	activate := map[string]int{}
+	for role := range served {
+		r := byName[role]
+		if r == nil {
+			continue
+		}
+		r.applied++
+		if r.ran == nil {
+			r.ran = map[string]bool{}
+		}
+		r.ran[st.key()] = true
+		if db == c.res.Database && !st.drop && !r.removal {
+			r.passwordSet = true
+			if r.version > 0 {
+				activate[r.name()] = r.version
+			}
+		}
+	}
+	if len(activate) > 0 {
+		if err := a.opts.Store.ActivateCredentials(context.WithoutCancel(ctx), activate); err != nil {
+			a.opts.Log.Error().Err(err).Int("roles", len(activate)).Msg("activating the stored passwords (they stay pending; creds get still finds them)")
+		}
+	}
+	return nil
 }
 
-func (a *applier) rolledBack(out []StatementReport, err error) []StatementReport {
-	for i := range out {
-		out[i].Outcome, out[i].Error = "rolled-back", err.Error()
+func passwordIndexes(stmts []planner.Statement) []int {
+	var out []int
+	for i, s := range stmts {
+		if s.Password {
+			out = append(out, i)
+		}
 	}
 	return out
 }
 
-// inspect reads the cluster-level catalog and database db inside tx and
-// overlays them on the running snapshot of the other databases.
-func (a *applier) inspect(ctx context.Context, tx pgx.Tx, c *cluster, db string) (*catalog.Snapshot, error) {
+// refuse ends a role whose live state no longer gives the reviewed SQL.
+func (a *applier) refuse(r *run, db string) {
+	reason := fmt.Sprintf("%s %s", ErrDrifted, a.planSID)
+	if r.applied > 0 {
+		reason += fmt.Sprintf(" (found at database %q, after %d database(s) were applied)", db, r.applied)
+	}
+	r.stop(RoleRefused, reason)
+}
+
+// newPasswords makes the password of every role whose statements set one
+// and stores them all, pending, in one store transaction: stored before
+// PostgreSQL ever sees their verifiers, so never lost. A retried
+// transaction reuses the pending ones.
+func (a *applier) newPasswords(ctx context.Context, c *cluster, perRole [][]planner.Statement, byName map[string]*run) error {
+	var need []*run
+	var creds []store.Credential
+	var verifiers []string
+	for _, l := range perRole {
+		if len(l) == 0 || !slices.ContainsFunc(l, func(s planner.Statement) bool { return s.Password }) {
+			continue
+		}
+		r := byName[l[0].Role]
+		if r == nil || r.verifier != "" {
+			continue
+		}
+		v, ciphertext, err := a.opts.Secrets.NewPassword(r.name())
+		if err != nil {
+			return fmt.Errorf("generating the password: %w", err)
+		}
+		need = append(need, r)
+		verifiers = append(verifiers, v)
+		creds = append(creds, store.Credential{RoleName: r.name(), Resource: c.res.Name, Ciphertext: ciphertext,
+			Host: c.res.Host, Port: c.res.Port, Database: r.spec.LoginDatabase(c.res), SSLMode: c.res.SSLMode})
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	versions, err := a.opts.Store.PutPendingCredentials(ctx, creds)
+	if err != nil {
+		return fmt.Errorf("storing the password: %w", err)
+	}
+	for i, r := range need {
+		r.verifier, r.version = verifiers[i], versions[i]
+	}
+	return nil
+}
+
+// replan re-plans every still-running role of the plan for database db
+// from live and returns each role's statements there. A role whose
+// re-plan fails is refused.
+func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*run) map[string][]planner.Statement {
+	out := make(map[string][]planner.Statement, len(runs))
+	res := c.res
+	res.Complete = false
+	in := planner.Input{Resource: res, Roles: c.declared, Remove: c.removed, Snapshot: live, Database: db,
+		PasswordResets: map[string]string{}}
+	for _, r := range c.runs {
+		if r.reset && !r.passwordSet {
+			in.PasswordResets[r.name()] = "planned"
+		}
+	}
+	// The password is set once per apply, also with rotate_password.
+	in.Roles = slices.Clone(c.declared)
+	for i := range in.Roles {
+		for _, r := range c.runs {
+			if r.passwordSet && r.name() == in.Roles[i].Name {
+				in.Roles[i].RotatePassword = false
+			}
+		}
+	}
+	rp, err := planner.PlanResource(in)
+	if err == nil {
+		for _, p := range rp.Roles {
+			out[p.Config.RoleName] = p.Statements[db]
+		}
+		for _, r := range runs {
+			if _, ok := out[r.name()]; !ok {
+				out[r.name()] = nil // no longer planned: gone already
+			}
+		}
+		return out
+	}
+	// One role's problem (a scope's schema dropped since the plan) must
+	// not stop the others: re-plan each role alone.
+	for _, r := range runs {
+		one := in
+		one.Only, one.Roles = r.name(), nil
+		for _, d := range in.Roles {
+			if d.Name == r.name() {
+				one.Roles = []spec.Role{d}
+			}
+		}
+		rp, err := planner.PlanResource(one)
+		if err != nil {
+			r.stop(RoleRefused, fmt.Sprintf("%s %s: re-plan failed: %v", ErrDrifted, a.planSID, err))
+			continue
+		}
+		out[r.name()] = nil
+		for _, p := range rp.Roles {
+			if p.Config.RoleName == r.name() {
+				out[r.name()] = p.Statements[db]
+			}
+		}
+	}
+	return out
+}
+
+// recordShared appends the outcome of each shared statement to the
+// session once, with the roles it served, and to each served role's
+// report.
+func (a *applier) recordShared(ctx context.Context, c *cluster, shared []planner.Shared, results []StatementReport, byName map[string]*run) {
+	recs := make([]store.Statement, 0, len(shared))
+	defer func() { a.append(ctx, recs) }()
+	for i, s := range shared {
+		a.seq++
+		res := results[i]
+		res.Seq = a.seq
+		rec := store.Statement{
+			Seq: a.seq, Resource: c.res.Name, Role: strings.Join(s.Roles, ", "), Database: res.Database, SQL: res.SQL,
+			Outcome: res.Outcome, Error: res.Error, Duration: res.Duration, At: a.now().UTC(),
+		}
+		if len(s.Roles) > 1 {
+			rec.Roles = slices.Clone(s.Roles)
+		}
+		recs = append(recs, rec)
+		for j, role := range s.Roles {
+			if r := byName[role]; r != nil {
+				own := res
+				if len(s.Roles) > 1 {
+					// The role's own statement; the session holds the
+					// shared one (Seq) naming every role it served.
+					own.SQL, own.Roles = s.Own(j), len(s.Roles)
+				}
+				r.report.Statements = append(r.report.Statements, own)
+			}
+		}
+	}
+}
+
+// inspect reads the cluster-level catalog and database db inside tx: the
+// snapshot of one step, db inspected, the other databases only listed.
+func inspect(ctx context.Context, tx pgx.Tx, c *cluster, db string) (*catalog.Snapshot, error) {
 	live, err := catalog.InspectCluster(ctx, tx, c.opts)
 	if err != nil {
 		return nil, fmt.Errorf("database %q: re-inspecting: %w", db, err)
@@ -298,12 +697,8 @@ func (a *applier) inspect(ctx context.Context, tx pgx.Tx, c *cluster, db string)
 		return nil, fmt.Errorf("database %q: re-inspecting: %w", db, err)
 	}
 	for i := range live.Databases {
-		d := &live.Databases[i]
-		switch old, ok := c.snap.Database(d.Name); {
-		case d.Name == db:
+		if d := &live.Databases[i]; d.Name == db {
 			d.Schemas, d.DefaultGrants, d.Inspected = schemas, global, true
-		case ok:
-			d.Schemas, d.DefaultGrants, d.Inspected = old.Schemas, old.DefaultGrants, old.Inspected
 		}
 	}
 	return live, nil

@@ -241,6 +241,11 @@ func (f *fixture) seed() {
 		Resources: []string{"analytics"}, Roles: []string{rw}, StartedAt: t0.Add(-time.Hour),
 		Statements: []store.Statement{{Resource: "analytics", Role: rw, Database: "postgres", SQL: `ALTER ROLE "` + rw + `" CONNECTION LIMIT 5`, Outcome: "ok", Duration: time.Millisecond, At: t0.Add(-time.Hour)}}})
 
+	f.create(store.Session{SID: "apply-4", Kind: store.KindApply, Status: store.StatusInterrupted, Actor: "ops@laptop", Commit: "dd44ee55ff66",
+		Resources: []string{"billing"}, Roles: []string{app}, StartedAt: t0.Add(-90 * time.Minute), FinishedAt: t0.Add(-89 * time.Minute),
+		Error: "interrupted: the process running it stopped (killed or crashed) before it finished; its statements show how far it got",
+		Statements: []store.Statement{{Resource: "billing", Role: app, Database: "billing", SQL: `GRANT UPDATE ON ALL TABLES IN SCHEMA "public" TO "` + app + `"`, Outcome: "rolled-back", Duration: 3 * time.Millisecond, At: t0.Add(-90 * time.Minute)}}})
+
 	plan7 := &planner.Document{Version: 1, SID: "plan-7", Source: planner.Source{Commit: "7777aaaa", PullRequest: 7}, Resources: []planner.ResourcePlan{
 		{Resource: "analytics", MaintenanceDatabase: "postgres", Roles: []planner.RolePlan{rolePlan(rw, "rw", true, map[string][]string{"analytics": {`GRANT TRUNCATE ON ALL TABLES IN SCHEMA "reporting" TO "` + rw + `"`}})}}}}
 	plan5 := &planner.Document{Version: 1, SID: "plan-5-merged", Source: planner.Source{Commit: "5555bbbb", PullRequest: 5}, Resources: []planner.ResourcePlan{

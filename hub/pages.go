@@ -281,7 +281,7 @@ var (
 	sessionKinds = []store.Kind{store.KindPlan, store.KindApply, store.KindDrift, store.KindHealth,
 		store.KindCredential, store.KindAudit, store.KindView, store.KindAction}
 	sessionStatuses = []store.Status{store.StatusRunning, store.StatusNoChanges, store.StatusChanges,
-		store.StatusApplied, store.StatusRefused, store.StatusFailed, store.StatusOK, "interrupted"}
+		store.StatusApplied, store.StatusRefused, store.StatusFailed, store.StatusOK, store.StatusInterrupted}
 )
 
 // sessionsData is the audit trail page.

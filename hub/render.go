@@ -37,15 +37,16 @@ type page struct {
 }
 
 var funcs = template.FuncMap{
-	"time":     renderTime,
-	"short":    short,
-	"join":     joinOr,
-	"dur":      renderDuration,
-	"status":   statusClass,
-	"path":     url.PathEscape,
-	"sqlOf":    func(r planner.RolePlan, db string) []dbSQL { return sqlOf(r.SQLPlan, db) },
-	"pretty":   prettyJSON,
-	"contains": strings.Contains,
+	"time":      renderTime,
+	"short":     short,
+	"join":      joinOr,
+	"dur":       renderDuration,
+	"status":    statusClass,
+	"path":      url.PathEscape,
+	"sqlOf":     func(r planner.RolePlan, db string) []dbSQL { return sqlOf(r.SQLPlan, db) },
+	"pretty":    prettyJSON,
+	"contains":  strings.Contains,
+	"hasPrefix": strings.HasPrefix,
 	"sessionsOf": func(key, value string) string {
 		return Prefix + "sessions?" + url.Values{key: {value}}.Encode()
 	},
@@ -124,7 +125,7 @@ func renderDuration(d time.Duration) string {
 // interrupted or still-running applies stand out.
 func statusClass(s any) string {
 	switch fmt.Sprint(s) {
-	case string(store.StatusFailed), "interrupted", "rolled-back":
+	case string(store.StatusFailed), string(store.StatusInterrupted), "rolled-back":
 		return "bad"
 	case string(store.StatusRefused), string(store.StatusRunning), string(store.StatusChanges), RoleDrifted, "skipped":
 		return "warn"

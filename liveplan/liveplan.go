@@ -7,8 +7,10 @@ package liveplan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,6 +40,13 @@ type Options struct {
 	Source    planner.Source
 	Now       func() time.Time
 	Log       zerolog.Logger
+	// Progress, when set, is told each time a resource is planned: how
+	// many of all are done (for a terminal; never called concurrently).
+	Progress func(resource string, done, total int)
+	// ResourceTimeout, when positive, bounds each resource's inspection
+	// and plan: a slow resource gets an error entry, the others are
+	// planned.
+	ResourceTimeout time.Duration
 }
 
 // Plan inspects and plans every selected resource of tree.
@@ -68,9 +77,17 @@ func Plan(ctx context.Context, tree *spec.Tree, opts Options) (*planner.Document
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
+	var mu sync.Mutex
+	done := 0
 	for i, res := range selected {
 		g.Go(func() error {
 			doc.Resources[i] = planOne(gctx, res, tree.RolesFor(res.Name), opts)
+			if opts.Progress != nil {
+				mu.Lock()
+				done++
+				opts.Progress(res.Name, done, len(selected))
+				mu.Unlock()
+			}
 			return nil
 		})
 	}
@@ -80,6 +97,11 @@ func Plan(ctx context.Context, tree *spec.Tree, opts Options) (*planner.Document
 
 func planOne(ctx context.Context, res spec.Resource, roles []spec.Role, opts Options) planner.ResourcePlan {
 	log := opts.Log.With().Str("resource", res.Name).Logger()
+	if opts.ResourceTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.ResourceTimeout)
+		defer cancel()
+	}
 	start := time.Now()
 	log.Debug().Int("roles", len(roles)).Msg("inspecting")
 	names := make([]string, 0, len(roles)*2)
@@ -95,6 +117,9 @@ func planOne(ctx context.Context, res spec.Resource, roles []spec.Role, opts Opt
 	}
 	snap, err := opts.Inspect(ctx, res, names)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return failed(fmt.Errorf("inspecting: timed out after %s: %w", opts.ResourceTimeout, err))
+		}
 		return failed(fmt.Errorf("inspecting: %w", err))
 	}
 	var resets map[string]string

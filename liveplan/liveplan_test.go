@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -130,5 +131,32 @@ func TestPlanIsSelfContained(t *testing.T) {
 	delete(doc.Connections, "b")
 	if _, err := doc.ResourceSpecs(); err == nil || !strings.Contains(err.Error(), "no connection for b") {
 		t.Errorf("a document without b's connection: err = %v", err)
+	}
+}
+
+// A resource slower than ResourceTimeout gets an error entry naming the
+// timeout; the others are planned; Progress counts every resource.
+func TestPlanResourceTimeout(t *testing.T) {
+	inspect := func(ctx context.Context, res spec.Resource, _ []string) (*catalog.Snapshot, error) {
+		if res.Name == "b" {
+			<-ctx.Done() // never answers
+			return nil, ctx.Err()
+		}
+		return emptySnapshot(), nil
+	}
+	var seen []int
+	doc, err := Plan(context.Background(), tree(3), Options{Inspect: inspect, ResourceTimeout: 50 * time.Millisecond,
+		Progress: func(_ string, done, total int) { seen = append(seen, done*10+total) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range doc.Resources {
+		slow := rp.Resource == "b"
+		if got := strings.Contains(rp.Error, "timed out after 50ms"); got != slow {
+			t.Errorf("resource %s: error %q", rp.Resource, rp.Error)
+		}
+	}
+	if len(seen) != 3 || seen[2] != 33 {
+		t.Errorf("progress %v, want 1/3, 2/3, 3/3", seen)
 	}
 }

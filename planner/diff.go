@@ -30,28 +30,39 @@ const (
 )
 
 // sqlBuilder collects statements per database and phase.
-type sqlBuilder map[string]*[numPhases][]string
+type sqlBuilder map[string]*[numPhases][]Statement
 
-func (b sqlBuilder) add(db string, ph phase, stmt string) {
+func (b sqlBuilder) add(db string, ph phase, stmt Statement) {
 	lists, ok := b[db]
 	if !ok {
-		lists = new([numPhases][]string)
+		lists = new([numPhases][]Statement)
 		b[db] = lists
 	}
+	stmt.Phase = int(ph)
 	lists[ph] = append(lists[ph], stmt)
 }
 
-// plan flattens the builder into a sql_plan: never nil, no empty list.
-func (b sqlBuilder) plan() map[string][]string {
-	out := make(map[string][]string, len(b))
+// statements flattens the builder into each database's ordered
+// statements: never nil, no empty list.
+func (b sqlBuilder) statements() map[string][]Statement {
+	out := make(map[string][]Statement, len(b))
 	for db, lists := range b {
-		var stmts []string
+		var stmts []Statement
 		for _, l := range lists {
 			stmts = append(stmts, l...)
 		}
 		if len(stmts) > 0 {
 			out[db] = stmts
 		}
+	}
+	return out
+}
+
+// sqlPlan is the sql_plan of structured statements.
+func sqlPlan(stmts map[string][]Statement) map[string][]string {
+	out := make(map[string][]string, len(stmts))
+	for db, l := range stmts {
+		out[db] = SQLs(l)
 	}
 	return out
 }
@@ -171,10 +182,14 @@ func (p *planner) planRole(r spec.Role) (RolePlan, error) {
 		Exists: exists,
 		Adopt:  exists && !strings.HasPrefix(live.Comment, catalog.MarkerPrefix),
 	}
-	d.roleAndComment(state.Adopt)
-	d.memberships()
+	if p.plansCluster() {
+		d.roleAndComment(state.Adopt)
+		d.memberships()
+	}
 	for _, db := range p.dbsInPlanOrder() {
-		d.database(db)
+		if !p.skips(db) {
+			d.database(db)
+		}
 	}
 	if roleType(r) == spec.Managed {
 		for _, s := range r.Scopes {
@@ -184,14 +199,17 @@ func (p *planner) planRole(r spec.Role) (RolePlan, error) {
 	if d.w.err != nil {
 		return RolePlan{}, fmt.Errorf("rendering SQL: %w", d.w.err)
 	}
-	sqlPlan := d.sql.plan()
-	state.RequiresMigration = len(sqlPlan) > 0
+	stmts := d.sql.statements()
+	plan := sqlPlan(stmts)
+	state.RequiresMigration = len(plan) > 0
 	state.Changes = d.changes
 	return RolePlan{
-		Config:       ConfigOf(r),
-		CurrentState: state,
-		SQLPlan:      sqlPlan,
-		Checksum:     Checksum(p.resource, r.Name, sqlPlan),
+		Config:             ConfigOf(r),
+		CurrentState:       state,
+		SQLPlan:            plan,
+		Checksum:           Checksum(p.resource, r.Name, plan),
+		PasswordStatements: passwordIndexes(stmts),
+		Statements:         stmts,
 	}, nil
 }
 
@@ -272,7 +290,7 @@ func scopeSchemas(db *catalog.Database, s spec.Scope) []*catalog.Schema {
 }
 
 // add files a rendered statement under a database and phase.
-func (d *roleDiff) add(db string, ph phase, stmt string) {
+func (d *roleDiff) add(db string, ph phase, stmt Statement) {
 	d.sql.add(db, ph, stmt)
 	d.emitted++
 }
@@ -283,7 +301,7 @@ func (d *roleDiff) roleAndComment(adopt bool) {
 	name, marker := d.role.Name, Marker(d.role)
 	if !d.exists {
 		d.add(d.maint, phaseCluster, d.w.createRole(name, d.role.Limit(), d.role.ValidUntil))
-		d.add(d.maint, phaseCluster, d.w.commentOnRole(name, marker))
+		d.add(d.maint, phaseCluster, plainStatement(name, d.w.commentOnRole(name, marker)))
 		d.changes = append(d.changes, "create role")
 		d.settings()
 		return
@@ -327,7 +345,7 @@ func (d *roleDiff) roleAndComment(adopt bool) {
 		d.add(d.maint, phaseCluster, d.w.alterRole(name, set, password))
 	}
 	if d.live.Comment != marker {
-		d.add(d.maint, phaseCluster, d.w.commentOnRole(name, marker))
+		d.add(d.maint, phaseCluster, plainStatement(name, d.w.commentOnRole(name, marker)))
 		if adopt {
 			d.changes = append(d.changes, "adopt existing role without rolecd marker")
 		} else {
@@ -370,12 +388,12 @@ func (d *roleDiff) memberships() {
 		}
 	}
 	for _, s := range revokes {
-		d.add(d.maint, phaseCluster, s)
+		d.add(d.maint, phaseCluster, plainStatement(d.role.Name, s))
 	}
 	if source == "" || usable {
 		return
 	}
-	d.add(d.maint, phaseCluster, d.w.grantMembership(source, d.role.Name, d.grantedBy()))
+	d.add(d.maint, phaseCluster, plainStatement(d.role.Name, d.w.grantMembership(source, d.role.Name, d.grantedBy())))
 	if member {
 		d.changes = append(d.changes, fmt.Sprintf("set INHERIT TRUE, SET TRUE on membership in %q", source))
 	} else {
@@ -422,12 +440,9 @@ func (d *roleDiff) database(db *catalog.Database) {
 	if roleType(d.role) != spec.Managed {
 		reason = "external roles hold no direct privileges"
 	}
-	target := db.Name
-	if !db.Inspected {
-		// Its ACL is known, but rolecd cannot connect to it: ON DATABASE
-		// statements work from any database of the cluster.
-		target = d.maint
-	}
+	// When rolecd cannot connect to db, only its ACL is known: ON DATABASE
+	// statements work from any database of the cluster.
+	target := d.targetOf(db)
 	before := d.emitted
 	var notes []note
 	if db.Inspected {
@@ -581,7 +596,7 @@ func (d *roleDiff) schemas(db *catalog.Database) []note {
 		}
 	}
 
-	emit := func(ph phase, groups schemaGroups, render func(objectKind, []string, []string, string) string, kind objectKind) {
+	emit := func(ph phase, groups schemaGroups, render func(objectKind, []string, []string, string) Statement, kind objectKind) {
 		for _, g := range groups.list {
 			d.add(db.Name, ph, render(kind, g.privs, g.schemas, d.role.Name))
 		}

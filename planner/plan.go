@@ -23,8 +23,10 @@ const DocumentVersion = 1
 const Redacted = "<redacted>"
 
 // PasswordPlaceholder is the literal that stands for a generated password in
-// rendered SQL (CREATE ROLE ... PASSWORD '<redacted>'); apply substitutes a
-// SCRAM-SHA-256 verifier for it.
+// rendered SQL (CREATE ROLE ... PASSWORD '<redacted>'). Apply puts a
+// SCRAM-SHA-256 verifier in its place only in the statement the planner
+// marked (Statement.Password), never by searching the text: a role option
+// whose value is this same text is applied literally.
 const PasswordPlaceholder = "'" + Redacted + "'"
 
 // Scope statuses.
@@ -133,6 +135,14 @@ type RolePlan struct {
 	// Empty (not nil) for an in-sync role.
 	SQLPlan  map[string][]string `json:"sql_plan"`
 	Checksum string              `json:"sql_plan_checksum"`
+	// PasswordStatements gives, per database, the positions in SQLPlan of
+	// the statements that set the role's generated password (where apply
+	// puts a SCRAM verifier for PasswordPlaceholder). It is not part of
+	// the checksum: apply re-plans and requires the same positions.
+	PasswordStatements map[string][]int `json:"password_statements,omitempty"`
+	// Statements are SQLPlan's statements with their structure (phase,
+	// password, role); filled by the planner, not by a JSON round trip.
+	Statements map[string][]Statement `json:"-"`
 }
 
 // Config is the role definition as declared.

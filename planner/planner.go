@@ -40,6 +40,18 @@ type Input struct {
 	// for this resource, its removal (whether or not the resource is
 	// Complete). Apply uses it to re-plan one role of a reviewed plan.
 	Only string
+	// Remove names roles to plan for removal (when the live role carries
+	// rolecd's marker for this resource and Roles does not declare it),
+	// whether or not the resource is Complete. With Remove set, a Complete
+	// resource plans the removal of these roles only: apply re-plans the
+	// roles of a reviewed plan, never more.
+	Remove []string
+	// Database, when set, plans only the statements that run in that
+	// database (the cluster-level ones too when it is the maintenance
+	// database); only that database need be Inspected in Snapshot, the
+	// others only listed. Apply re-plans one database at a time, inside the
+	// transaction that runs its statements.
+	Database string
 }
 
 // PlanResource computes the plan of every declared role of one resource
@@ -82,6 +94,7 @@ func PlanResource(in Input) (ResourcePlan, error) {
 
 	p := newPlanner(in.Resource, snap)
 	p.resets = in.PasswordResets
+	p.only = in.Database
 	errs := p.validate(roles)
 	names := make(map[string]bool, len(roles))
 	for _, r := range roles {
@@ -107,7 +120,19 @@ func PlanResource(in Input) (ResourcePlan, error) {
 		}
 		rp.Roles = append(rp.Roles, plan)
 	}
-	if in.Resource.Complete || (in.Only != "" && !names[in.Only]) {
+	switch {
+	case len(in.Remove) > 0:
+		for _, name := range in.Remove {
+			if names[name] || (in.Only != "" && name != in.Only) {
+				continue
+			}
+			removals, err := p.removals(roles, name)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			rp.Roles = append(rp.Roles, removals...)
+		}
+	case in.Resource.Complete || (in.Only != "" && !names[in.Only]):
 		removals, err := p.removals(roles, in.Only)
 		if err != nil {
 			errs = append(errs, err)
@@ -135,7 +160,29 @@ type planner struct {
 	dbs    []*catalog.Database
 	grants map[string]*held
 	resets map[string]string
+	// only is Input.Database: plan just the statements of that database.
+	only string
 }
+
+// targetOf is the database where the ON DATABASE statements of db run: db
+// itself when rolecd works inside it, else the maintenance database. When
+// planning one database, the others are not inspected but still count as
+// places rolecd works in when they accept connections.
+func (p *planner) targetOf(db *catalog.Database) string {
+	if db.Inspected || (p.only != "" && db.AllowConn && !db.IsTemplate) {
+		return db.Name
+	}
+	return p.maint
+}
+
+// skips reports whether db's statements are left out: another database is
+// being planned alone.
+func (p *planner) skips(db *catalog.Database) bool {
+	return p.only != "" && p.targetOf(db) != p.only
+}
+
+// plansCluster reports whether the cluster-level statements are planned.
+func (p *planner) plansCluster() bool { return p.only == "" || p.only == p.maint }
 
 func newPlanner(res spec.Resource, snap *catalog.Snapshot) *planner {
 	p := &planner{resource: res.Name, maint: cmp.Or(res.Database, defaultMaintenanceDB), snap: snap,
@@ -164,7 +211,7 @@ func (p *planner) validate(roles []spec.Role) []error {
 	var errs []error
 	if d, ok := p.snap.Database(p.maint); !ok {
 		errs = append(errs, fmt.Errorf("maintenance database %q does not exist", p.maint))
-	} else if err := connectable(d); err != nil {
+	} else if err := connectable(d); err != nil && p.plansCluster() {
 		errs = append(errs, fmt.Errorf("maintenance database %q %w", p.maint, err))
 	}
 	if admin, ok := p.snap.Roles[p.snap.CurrentUser]; ok && !admin.Superuser {
@@ -250,6 +297,9 @@ func (p *planner) validateScope(s spec.Scope) error {
 	d, ok := p.snap.Database(s.Database)
 	if !ok {
 		return fmt.Errorf("database %q does not exist", s.Database)
+	}
+	if p.only != "" && s.Database != p.only {
+		return nil // checked when its own database is planned
 	}
 	if err := connectable(d); err != nil {
 		return fmt.Errorf("database %q %w", s.Database, err)

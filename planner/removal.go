@@ -81,8 +81,10 @@ func (p *planner) planRemoval(name string, m markerDoc) (RolePlan, error) {
 	var w renderer
 	b := sqlBuilder{}
 	state := State{Exists: true, Remove: true, Keep: p.keepRemoved, RequiresMigration: true}
-	b.add(p.maint, phaseCluster, w.alterRole(name, []string{"NOLOGIN"}, false))
-	b.add(p.maint, phaseCluster, w.terminateSessions(name))
+	if p.plansCluster() {
+		b.add(p.maint, phaseCluster, w.alterRole(name, []string{"NOLOGIN"}, false))
+		b.add(p.maint, phaseCluster, plainStatement(name, w.terminateSessions(name)))
+	}
 	if p.keepRemoved {
 		state.Changes = []string{
 			"no longer declared: keep the role (prune: false)",
@@ -91,14 +93,16 @@ func (p *planner) planRemoval(name string, m markerDoc) (RolePlan, error) {
 	} else {
 		var dbs []string
 		for _, db := range p.dbsInPlanOrder() {
-			if !db.Inspected {
+			if !db.Inspected || p.skips(db) {
 				continue
 			}
-			b.add(db.Name, phaseDropOwned, w.reassignOwned(name, p.reassignTo))
-			b.add(db.Name, phaseDropOwned, w.dropOwned(name))
+			b.add(db.Name, phaseDropOwned, plainStatement(name, w.reassignOwned(name, p.reassignTo)))
+			b.add(db.Name, phaseDropOwned, plainStatement(name, w.dropOwned(name)))
 			dbs = append(dbs, db.Name)
 		}
-		b.add(p.maint, phaseDropRole, w.dropRole(name))
+		if p.plansCluster() {
+			b.add(p.maint, phaseDropRole, plainStatement(name, w.dropRole(name)))
+		}
 		state.Changes = []string{
 			"no longer declared: DROP ROLE",
 			"disable LOGIN and terminate its sessions",
@@ -109,12 +113,14 @@ func (p *planner) planRemoval(name string, m markerDoc) (RolePlan, error) {
 	if w.err != nil {
 		return RolePlan{}, fmt.Errorf("rendering SQL: %w", w.err)
 	}
-	sqlPlan := b.plan()
+	stmts := b.statements()
+	plan := sqlPlan(stmts)
 	return RolePlan{
 		Config:       Config{Type: cmpType(m.Type), Label: m.Label, RoleName: name},
 		CurrentState: state,
-		SQLPlan:      sqlPlan,
-		Checksum:     Checksum(p.resource, name, sqlPlan),
+		SQLPlan:      plan,
+		Checksum:     Checksum(p.resource, name, plan),
+		Statements:   stmts,
 	}, nil
 }
 

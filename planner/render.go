@@ -84,7 +84,7 @@ func (w *renderer) privilegeList(kind objectKind, privs []string) string {
 // createRole renders CREATE ROLE with the desired attributes, the
 // connection limit, the password expiry when there is one, and the
 // password placeholder (always last).
-func (w *renderer) createRole(role string, connLimit int, validUntil string) string {
+func (w *renderer) createRole(role string, connLimit int, validUntil string) Statement {
 	var attrs []string
 	for _, a := range roleAttributes(catalog.Role{}) {
 		attrs = append(attrs, a.word(a.want))
@@ -93,16 +93,17 @@ func (w *renderer) createRole(role string, connLimit int, validUntil string) str
 	if validUntil != "" {
 		attrs = append(attrs, "VALID UNTIL "+w.literal(validUntil))
 	}
-	return "CREATE ROLE " + w.ident(role) + " WITH " + strings.Join(attrs, " ") + " PASSWORD " + PasswordPlaceholder
+	return withPassword(role, "CREATE ROLE "+w.ident(role)+" WITH "+strings.Join(attrs, " ")+" PASSWORD ", "")
 }
 
 // alterRole renders ALTER ROLE with the given attribute clauses, and the
 // password placeholder when rotate is set.
-func (w *renderer) alterRole(role string, attrs []string, rotate bool) string {
+func (w *renderer) alterRole(role string, attrs []string, rotate bool) Statement {
 	if rotate {
-		attrs = append(slices.Clip(attrs), "PASSWORD "+PasswordPlaceholder)
+		head := "ALTER ROLE " + w.ident(role) + " WITH " + strings.Join(append(slices.Clip(attrs), "PASSWORD "), " ")
+		return withPassword(role, head, "")
 	}
-	return "ALTER ROLE " + w.ident(role) + " WITH " + strings.Join(attrs, " ")
+	return plainStatement(role, "ALTER ROLE "+w.ident(role)+" WITH "+strings.Join(attrs, " "))
 }
 
 // commentOnRole renders COMMENT ON ROLE.
@@ -137,32 +138,32 @@ func (w *renderer) grantMembership(group, role string, options bool) string {
 }
 
 // grant renders GRANT privs ON <kind> objects TO role.
-func (w *renderer) grant(kind objectKind, privs, objects []string, role string) string {
-	return "GRANT " + w.privilegeList(kind, privs) + " " + kind.clause(w.identList(objects)) +
-		" TO " + w.ident(role)
+func (w *renderer) grant(kind objectKind, privs, objects []string, role string) Statement {
+	return w.grantee("GRANT "+w.privilegeList(kind, privs)+" "+kind.clause(w.identList(objects))+" TO ", role, "").
+		rewrites(kind, objects)
 }
 
 // revoke renders REVOKE privs ON <kind> objects FROM role.
-func (w *renderer) revoke(kind objectKind, privs, objects []string, role string) string {
-	return "REVOKE " + w.privilegeList(kind, privs) + " " + kind.clause(w.identList(objects)) +
-		" FROM " + w.ident(role)
+func (w *renderer) revoke(kind objectKind, privs, objects []string, role string) Statement {
+	return w.grantee("REVOKE "+w.privilegeList(kind, privs)+" "+kind.clause(w.identList(objects))+" FROM ", role, "").
+		rewrites(kind, objects)
 }
 
 // revokeGrantOption renders REVOKE GRANT OPTION FOR privs ON <kind> objects
 // FROM role: the privileges stay, the right to pass them on goes.
-func (w *renderer) revokeGrantOption(kind objectKind, privs, objects []string, role string) string {
-	return "REVOKE GRANT OPTION FOR " + w.privilegeList(kind, privs) + " " +
-		kind.clause(w.identList(objects)) + " FROM " + w.ident(role)
+func (w *renderer) revokeGrantOption(kind objectKind, privs, objects []string, role string) Statement {
+	return w.grantee("REVOKE GRANT OPTION FOR "+w.privilegeList(kind, privs)+" "+
+		kind.clause(w.identList(objects))+" FROM ", role, "").rewrites(kind, objects)
 }
 
 // alterDefaultPrivileges renders ALTER DEFAULT PRIVILEGES FOR ROLE creators
 // [IN SCHEMA schemas] GRANT/REVOKE privs ON objects TO/FROM role. No schemas
 // means database-wide.
-func (w *renderer) alterDefaultPrivileges(action defaultAction, creators, schemas, privs []string, objects, role string) string {
+func (w *renderer) alterDefaultPrivileges(action defaultAction, creators, schemas, privs []string, objects, role string) Statement {
 	allowed := defaultPrivileges(objects)
 	if allowed == nil {
 		w.fail(fmt.Errorf("unknown default privilege object kind %q", objects))
-		return ""
+		return Statement{}
 	}
 	if len(privs) == 0 || len(creators) == 0 {
 		w.fail(errors.New("no privilege or creator to render"))
@@ -170,7 +171,7 @@ func (w *renderer) alterDefaultPrivileges(action defaultAction, creators, schema
 	for _, p := range privs {
 		if !slices.Contains(allowed, p) {
 			w.fail(fmt.Errorf("unknown privilege %q on %s", p, objects))
-			return ""
+			return Statement{}
 		}
 	}
 	var b strings.Builder
@@ -181,13 +182,24 @@ func (w *renderer) alterDefaultPrivileges(action defaultAction, creators, schema
 	list := strings.Join(privs, ", ")
 	switch action {
 	case defaultGrant:
-		b.WriteString(" GRANT " + list + " ON " + objects + " TO " + w.ident(role))
+		b.WriteString(" GRANT " + list + " ON " + objects + " TO ")
 	case defaultRevokeGrantOption:
-		b.WriteString(" REVOKE GRANT OPTION FOR " + list + " ON " + objects + " FROM " + w.ident(role))
+		b.WriteString(" REVOKE GRANT OPTION FOR " + list + " ON " + objects + " FROM ")
 	default:
-		b.WriteString(" REVOKE " + list + " ON " + objects + " FROM " + w.ident(role))
+		b.WriteString(" REVOKE " + list + " ON " + objects + " FROM ")
 	}
-	return b.String()
+	st := w.grantee(b.String(), role, "")
+	// One pg_default_acl row per creator, schema and kind of object.
+	scopes := schemas
+	if len(scopes) == 0 {
+		scopes = []string{""} // database-wide
+	}
+	for _, c := range creators {
+		for _, sc := range scopes {
+			st.objects = append(st.objects, "defaults\x00"+c+"\x00"+sc+"\x00"+objects)
+		}
+	}
+	return st
 }
 
 // settingName renders a setting name: an allow-listed name as is (they are

@@ -31,25 +31,25 @@ func TestRendererQuoting(t *testing.T) {
 		{name: "NUL in literal", render: func(w *renderer) string { return w.literal("a\x00") }, wantErr: true},
 		{
 			name:   "grant on schemas",
-			render: func(w *renderer) string { return w.grant(onSchema, []string{"USAGE"}, []string{"a", `b"c`}, "r") },
+			render: func(w *renderer) string { return w.grant(onSchema, []string{"USAGE"}, []string{"a", `b"c`}, "r").SQL },
 			want:   `GRANT USAGE ON SCHEMA "a", "b""c" TO "r"`,
 		},
 		{
 			name: "revoke grant option on tables",
 			render: func(w *renderer) string {
-				return w.revokeGrantOption(onAllTables, []string{"SELECT", "INSERT"}, []string{"s"}, "r")
+				return w.revokeGrantOption(onAllTables, []string{"SELECT", "INSERT"}, []string{"s"}, "r").SQL
 			},
 			want: `REVOKE GRANT OPTION FOR SELECT, INSERT ON ALL TABLES IN SCHEMA "s" FROM "r"`,
 		},
 		{
 			name:    "privilege not valid for the object",
-			render:  func(w *renderer) string { return w.grant(onDatabase, []string{"SELECT"}, []string{"d"}, "r") },
+			render:  func(w *renderer) string { return w.grant(onDatabase, []string{"SELECT"}, []string{"d"}, "r").SQL },
 			wantErr: true,
 		},
 		{
 			name: "injected privilege",
 			render: func(w *renderer) string {
-				return w.revoke(onAllTables, []string{"SELECT ON x; --"}, []string{"s"}, "r")
+				return w.revoke(onAllTables, []string{"SELECT ON x; --"}, []string{"s"}, "r").SQL
 			},
 			wantErr: true,
 		},
@@ -65,7 +65,7 @@ func TestRendererQuoting(t *testing.T) {
 		},
 		{
 			name:   "alter role with rotation only",
-			render: func(w *renderer) string { return w.alterRole("r", nil, true) },
+			render: func(w *renderer) string { return w.alterRole("r", nil, true).SQL },
 			want:   `ALTER ROLE "r" WITH PASSWORD '<redacted>'`,
 		},
 	}

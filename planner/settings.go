@@ -23,7 +23,7 @@ func (d *roleDiff) settings() {
 		if ok && sameSetting(name, have, value) {
 			continue
 		}
-		d.add(d.maint, phaseCluster, d.w.setRole(d.role.Name, name, value))
+		d.add(d.maint, phaseCluster, plainStatement(d.role.Name, d.w.setRole(d.role.Name, name, value)))
 		if ok {
 			d.changes = append(d.changes, fmt.Sprintf("set %s to %q (was %q)", name, value, have))
 		} else {
@@ -34,7 +34,7 @@ func (d *roleDiff) settings() {
 		if _, declared := want[name]; declared {
 			continue
 		}
-		d.add(d.maint, phaseCluster, d.w.resetRole(d.role.Name, name))
+		d.add(d.maint, phaseCluster, plainStatement(d.role.Name, d.w.resetRole(d.role.Name, name)))
 		d.changes = append(d.changes, fmt.Sprintf("reset %s (was %q): not declared", name, live[name]))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -85,6 +86,10 @@ func (r *Reconciler) readyz(w http.ResponseWriter, req *http.Request) {
 		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339) + "; the last fetch failed"
 	default:
 		status["repository"] = "fetched " + at.UTC().Format(time.RFC3339)
+	}
+	if task, late := r.overdue(); task != "" {
+		ready = false
+		status["task"] = fmt.Sprintf("%s running %s past its deadline of %s", task, late.Round(time.Second), r.opts.TaskDeadline)
 	}
 	code := http.StatusOK
 	if !ready {

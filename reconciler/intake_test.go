@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rolecd/rolecd/store"
 )
@@ -227,6 +228,52 @@ func TestSessionsAPI(t *testing.T) {
 				t.Errorf("GET %s has %s", tc.path, s)
 			}
 		}
+	}
+}
+
+// A task running past its deadline makes /readyz answer 503 naming it,
+// and the overdue metric non-zero; both clear when it ends.
+func TestReadyzReportsOverdueTask(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.TaskDeadline = time.Nanosecond })
+	if err := h.src.Fetch(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		w := httptest.NewRecorder()
+		h.r.Handler().ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code, w.Body.String()
+	}
+	h.openPR(5, "h1", "SELECT")
+	h.post("pull_request", "d1", prPayload("opened", 5))
+	h.drain()
+	h.merge(5, "m1")
+	h.post("pull_request", "d2", prPayload("closed", 5))
+	h.db.block = make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- h.r.Drain(t.Context()) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get("/readyz")
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "past its deadline") {
+			w := httptest.NewRecorder()
+			h.r.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+			metrics := w.Body.String()
+			if !strings.Contains(metrics, "rolecd_task_overdue_seconds") || strings.Contains(metrics, "rolecd_task_overdue_seconds 0\n") {
+				t.Errorf("metrics while overdue:\n%s", metrics)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz never reported the blocked task: %d %s", code, body)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(h.db.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK {
+		t.Errorf("after the task: %d %s", code, body)
 	}
 }
 

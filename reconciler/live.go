@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -23,7 +24,10 @@ type Live struct {
 	// Passwords, when set, detects passwords changed outside rolecd.
 	Passwords liveplan.PasswordCheck
 	Parallel  int // resources inspected at once (default liveplan's)
-	Log       zerolog.Logger
+	// PlanTimeout and ApplyTimeout bound each resource's plan and apply
+	// (0: no bound), so a slow resource does not hold up the others.
+	PlanTimeout, ApplyTimeout time.Duration
+	Log                       zerolog.Logger
 }
 
 var (
@@ -37,11 +41,12 @@ func (l *Live) Plan(ctx context.Context, tree *spec.Tree, src planner.Source, si
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 			return catalog.Inspect(ctx, l.Dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 		},
-		Passwords: l.Passwords,
-		Parallel:  l.Parallel,
-		SID:       sid,
-		Source:    src,
-		Log:       l.Log,
+		Passwords:       l.Passwords,
+		Parallel:        l.Parallel,
+		ResourceTimeout: l.PlanTimeout,
+		SID:             sid,
+		Source:          src,
+		Log:             l.Log,
 	})
 }
 
@@ -53,6 +58,6 @@ func (l *Live) Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document
 	}
 	return applier.Apply(ctx, doc, applier.Options{
 		Store: l.Store, Secrets: l.Secrets, Connect: l.Dialer.Connect, Resources: resources,
-		SID: sid, Actor: actor, Log: l.Log,
+		SID: sid, Actor: actor, Log: l.Log, ResourceTimeout: l.ApplyTimeout,
 	})
 }

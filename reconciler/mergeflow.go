@@ -51,9 +51,20 @@ func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest,
 		}
 	case store.PRMergedPending:
 		if rec.ApplySID != "" {
-			done, err := r.resumeApply(ctx, &rec)
+			done, doc, err := r.resumeApply(ctx, &rec)
 			if done || err != nil {
 				return err
+			}
+			if doc != nil {
+				if tree, problems, err := r.loadTree(rec.MergeSHA); err == nil && problems == nil {
+					// The interrupted apply's own (reviewed) plan, applied
+					// again: the applier re-plans each database and runs
+					// what remains of every role whose statements there
+					// still equal the reviewed ones; the roles it finished
+					// find nothing left to do.
+					log.Info().Str("plan_sid", doc.SID).Msg("resuming the remaining roles of an interrupted apply")
+					return r.applyMerge(ctx, &rec, tree, doc, r.opts.Actor, "resume")
+				}
 			}
 		}
 	}
@@ -164,28 +175,51 @@ func waitingText(rec store.PullRequest, diff []string, digest string) string {
 }
 
 // resumeApply looks at the apply a previous run started for rec. A
-// finished, successful apply is reported (done); anything else (running
-// when the daemon died, refused, failed) means the merge is planned and
-// compared again.
-func (r *Reconciler) resumeApply(ctx context.Context, rec *store.PullRequest) (done bool, err error) {
+// finished, successful apply is reported (done). An interrupted one (the
+// daemon was stopped or died while it ran) returns the plan document it
+// was applying, to be applied again. Anything else (refused, failed, or no
+// plan to resume) means the merge is planned and compared again.
+func (r *Reconciler) resumeApply(ctx context.Context, rec *store.PullRequest) (done bool, resume *planner.Document, err error) {
 	sess, err := r.opts.Store.GetSession(ctx, rec.ApplySID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return false, nil // the daemon died before the applier recorded anything
+		return false, nil, nil // the daemon died before the applier recorded anything
 	case err != nil:
-		return false, waiting("reading the apply session", err)
+		return false, nil, waiting("reading the apply session", err)
+	}
+	if sess.Status == store.StatusInterrupted || sess.Status == store.StatusRunning {
+		if doc := r.planOf(ctx, sess.PlanSID); doc != nil {
+			return false, doc, nil
+		}
 	}
 	if sess.Status != store.StatusApplied {
 		r.log.Warn().Int("pr", rec.Number).Str("sid", sess.SID).Str("status", string(sess.Status)).
 			Msg("resuming a merge whose apply did not finish: planning it again")
-		return false, nil
+		return false, nil, nil
 	}
 	var rep applier.Report
 	if err := json.Unmarshal(sess.Detail, &rep); err != nil {
-		return false, fmt.Errorf("reading apply report %s: %w", sess.SID, err)
+		return false, nil, fmt.Errorf("reading apply report %s: %w", sess.SID, err)
 	}
 	r.log.Info().Int("pr", rec.Number).Str("sid", sess.SID).Msg("resuming a merge whose apply finished: reporting it")
-	return true, r.finishApply(ctx, rec, &rep, sess.PlanSID, "merge")
+	return true, nil, r.finishApply(ctx, rec, &rep, sess.PlanSID, "merge")
+}
+
+// planOf returns the plan document of plan session sid, or nil when it
+// cannot be read.
+func (r *Reconciler) planOf(ctx context.Context, sid string) *planner.Document {
+	if sid == "" {
+		return nil
+	}
+	sess, err := r.opts.Store.GetSession(ctx, sid)
+	if err != nil || sess.Kind != store.KindPlan {
+		return nil
+	}
+	var doc planner.Document
+	if err := json.Unmarshal(sess.Detail, &doc); err != nil || doc.Version != planner.DocumentVersion {
+		return nil
+	}
+	return &doc
 }
 
 // applyMerge applies doc for a merged pull request and reports the result.

@@ -18,10 +18,16 @@ type metrics struct {
 	forgeErrs  *prometheus.CounterVec
 	outbox     prometheus.Gauge
 	leader     prometheus.Gauge
+	// overdue is set by New: how long the running task is past its
+	// deadline (0: none is).
+	overdue prometheus.Collector
 }
 
-func newMetrics() *metrics {
+func newMetrics(overdue func() float64) *metrics {
 	m := &metrics{
+		overdue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rolecd_task_overdue_seconds", Help: "How long the running task is past its deadline (0 when none is).",
+		}, overdue),
 		registry: prometheus.NewRegistry(),
 		plans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rolecd_plans_total", Help: "Plans made, by trigger (pr, merge, drift) and outcome (changes, no-changes, invalid, error).",
@@ -52,7 +58,7 @@ func newMetrics() *metrics {
 			Name: "rolecd_leader", Help: "1 when this daemon holds the reconciler lease.",
 		}),
 	}
-	m.registry.MustRegister(m.plans, m.applies, m.refusals, m.drift, m.duration, m.deliveries, m.forgeErrs, m.outbox, m.leader,
+	m.registry.MustRegister(m.plans, m.applies, m.refusals, m.drift, m.duration, m.deliveries, m.forgeErrs, m.outbox, m.leader, m.overdue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -42,7 +42,9 @@ const LeaseName = "reconciler"
 // Defaults of Options.
 const (
 	DefaultLeaseTTL = 30 * time.Second
-	DefaultActor    = "daemon"
+	// DefaultTaskDeadline is Options.TaskDeadline's default.
+	DefaultTaskDeadline = 15 * time.Minute
+	DefaultActor        = "daemon"
 )
 
 // Options configures a Reconciler.
@@ -90,6 +92,12 @@ type Options struct {
 	LeaseTTL time.Duration
 	// Actor is recorded on the sessions the daemon creates (default "daemon").
 	Actor string
+	// TaskDeadline is how long one task (a pull request's plan, a merge's
+	// apply, a drift check) may run before /readyz and the
+	// rolecd_task_overdue_seconds metric report it (default
+	// DefaultTaskDeadline). The task itself is bounded by the planner's and
+	// applier's per-resource timeouts.
+	TaskDeadline time.Duration
 	// MaxCommentLen bounds one comment part (default: the renderer's, 65536).
 	MaxCommentLen int
 	// Transient tells forge errors worth a retry (GitHub: github.IsTransient)
@@ -122,6 +130,24 @@ type Reconciler struct {
 	// remediated: Once skips a second check of the same head.
 	lastDrift          string
 	lastDriftRemediate bool
+	// current is the task running now and when it started (zero: none).
+	current      string
+	currentSince time.Time
+}
+
+// overdue returns the running task and how long past its deadline it is,
+// or "" when no task is past its deadline.
+func (r *Reconciler) overdue() (string, time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current == "" {
+		return "", 0
+	}
+	late := time.Since(r.currentSince) - r.opts.TaskDeadline
+	if late <= 0 {
+		return "", 0
+	}
+	return r.current, late
 }
 
 // deferredTask is a task that hit a waiting error.
@@ -165,6 +191,9 @@ func New(opts Options) (*Reconciler, error) {
 	if opts.LeaseTTL <= 0 {
 		opts.LeaseTTL = DefaultLeaseTTL
 	}
+	if opts.TaskDeadline <= 0 {
+		opts.TaskDeadline = DefaultTaskDeadline
+	}
 	if opts.Holder == "" {
 		host, _ := os.Hostname()
 		opts.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
@@ -175,13 +204,17 @@ func New(opts Options) (*Reconciler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Reconciler{
+	r := &Reconciler{
 		opts:     opts,
 		log:      opts.Log.With().Str("component", "reconciler").Logger(),
 		queue:    newQueue(),
-		metrics:  newMetrics(),
 		deferred: map[string]deferredTask{},
-	}, nil
+	}
+	r.metrics = newMetrics(func() float64 {
+		_, late := r.overdue()
+		return late.Seconds()
+	})
+	return r, nil
 }
 
 // TriggerPoll queues a poll: fetch, list open pull requests, pick up

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rolecd/rolecd/store"
@@ -22,6 +23,18 @@ func (r *Reconciler) run(ctx context.Context, t task) error {
 	if t.pr > 0 {
 		log = log.With().Int("pr", t.pr).Logger()
 	}
+	name := taskNames[t.kind]
+	if t.pr > 0 {
+		name = fmt.Sprintf("%s #%d", name, t.pr)
+	}
+	r.mu.Lock()
+	r.current, r.currentSince = name, start
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.current, r.currentSince = "", time.Time{}
+		r.mu.Unlock()
+	}()
 	var err error
 	switch t.kind {
 	case taskPoll:

@@ -5,70 +5,110 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // PutPendingCredential stores c as a new pending version of its role and
 // returns the version number: 1 for a role's first, then one more than
 // the newest. A zero CreatedAt is now; c.State and c.Version are ignored.
 func (s *sqlStore) PutPendingCredential(ctx context.Context, c Credential) (int, error) {
-	if c.RoleName == "" || c.Resource == "" {
-		return 0, errors.New("storing credential: role name and resource are required")
+	versions, err := s.PutPendingCredentials(ctx, []Credential{c})
+	if err != nil {
+		return 0, err
 	}
-	if len(c.Ciphertext) == 0 {
-		return 0, fmt.Errorf("storing credential of %q: empty ciphertext", c.RoleName)
+	return versions[0], nil
+}
+
+// PutPendingCredentials stores several pending credentials in one
+// transaction (all or none) and returns their versions, in order.
+func (s *sqlStore) PutPendingCredentials(ctx context.Context, cs []Credential) ([]int, error) {
+	for _, c := range cs {
+		if c.RoleName == "" || c.Resource == "" {
+			return nil, errors.New("storing credential: role name and resource are required")
+		}
+		if len(c.Ciphertext) == 0 {
+			return nil, fmt.Errorf("storing credential of %q: empty ciphertext", c.RoleName)
+		}
 	}
-	createdAt := nowIfZero(c.CreatedAt)
-	var version int
+	versions := make([]int, len(cs))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.d.lockRole != nil {
-			if err := s.d.lockRole(ctx, tx, c.RoleName); err != nil {
-				return fmt.Errorf("locking role: %w", err)
+		for i, c := range cs {
+			v, err := s.putPending(ctx, tx, c)
+			if err != nil {
+				return fmt.Errorf("storing credential of %q: %w", c.RoleName, err)
 			}
+			versions[i] = v
 		}
-		if err := tx.QueryRowContext(ctx,
-			`SELECT COALESCE(MAX(version), 0) + 1 FROM credentials WHERE role_name = $1`, c.RoleName).Scan(&version); err != nil {
-			return fmt.Errorf("numbering version: %w", err)
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO credentials
-			(role_name, version, resource, state, ciphertext, created_at, host, port, database_name, sslmode)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			c.RoleName, version, c.Resource, string(CredentialPending), c.Ciphertext, s.d.timeArg(createdAt),
-			c.Host, c.Port, c.Database, c.SSLMode)
-		return err
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("storing credential of %q: %w", c.RoleName, err)
+		return nil, err
 	}
-	return version, nil
+	return versions, nil
+}
+
+// putPending inserts c as its role's next version, pending, inside tx.
+func (s *sqlStore) putPending(ctx context.Context, tx *sql.Tx, c Credential) (int, error) {
+	if s.d.lockRole != nil {
+		if err := s.d.lockRole(ctx, tx, c.RoleName); err != nil {
+			return 0, fmt.Errorf("locking role: %w", err)
+		}
+	}
+	var version int
+	if err := tx.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(version), 0) + 1 FROM credentials WHERE role_name = $1`, c.RoleName).Scan(&version); err != nil {
+		return 0, fmt.Errorf("numbering version: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO credentials
+		(role_name, version, resource, state, ciphertext, created_at, host, port, database_name, sslmode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.RoleName, version, c.Resource, string(CredentialPending), c.Ciphertext, s.d.timeArg(nowIfZero(c.CreatedAt)),
+		c.Host, c.Port, c.Database, c.SSLMode)
+	return version, err
 }
 
 // ActivateCredential makes version the active one of roleName and retires
 // every other version; ErrNotFound when there is no such version.
 func (s *sqlStore) ActivateCredential(ctx context.Context, roleName string, version int) error {
+	return s.ActivateCredentials(ctx, map[string]int{roleName: version})
+}
+
+// ActivateCredentials activates, in one transaction, the given version of
+// each role (see ActivateCredential); ErrNotFound, and nothing changed,
+// when one is missing.
+func (s *sqlStore) ActivateCredentials(ctx context.Context, versions map[string]int) error {
+	roles := slices.Sorted(maps.Keys(versions)) // one lock order for every caller
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.d.lockRole != nil {
-			if err := s.d.lockRole(ctx, tx, roleName); err != nil {
-				return fmt.Errorf("locking role: %w", err)
+		for _, roleName := range roles {
+			if err := s.activate(ctx, tx, roleName, versions[roleName]); err != nil {
+				return fmt.Errorf("activating version %d of credential %q: %w", versions[roleName], roleName, err)
 			}
 		}
-		var one int
-		err := tx.QueryRowContext(ctx,
-			`SELECT 1 FROM credentials WHERE role_name = $1 AND version = $2`, roleName, version).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE credentials
-			SET state = CASE WHEN version = $2 THEN $3 ELSE $4 END
-			WHERE role_name = $1`,
-			roleName, version, string(CredentialActive), string(CredentialRetired))
-		return err
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("activating version %d of credential %q: %w", version, roleName, err)
+	return err
+}
+
+func (s *sqlStore) activate(ctx context.Context, tx *sql.Tx, roleName string, version int) error {
+	if s.d.lockRole != nil {
+		if err := s.d.lockRole(ctx, tx, roleName); err != nil {
+			return fmt.Errorf("locking role: %w", err)
+		}
 	}
-	return nil
+	var one int
+	err := tx.QueryRowContext(ctx,
+		`SELECT 1 FROM credentials WHERE role_name = $1 AND version = $2`, roleName, version).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE credentials
+		SET state = CASE WHEN version = $2 THEN $3 ELSE $4 END
+		WHERE role_name = $1`,
+		roleName, version, string(CredentialActive), string(CredentialRetired))
+	return err
 }
 
 // Credentials returns every version of roleName's password, newest first,

@@ -64,5 +64,9 @@ func openPostgres(ctx context.Context, url string) (Store, error) {
 	if err := migrate(ctx, db, d); err != nil {
 		return nil, scrub(errors.Join(fmt.Errorf("migrating schema: %w", err), db.Close()), cfg.Password)
 	}
-	return &sqlStore{write: db, read: db, d: d}, nil
+	st := &sqlStore{write: db, read: db, d: d}
+	if _, err := st.markInterrupted(ctx); err != nil {
+		return nil, scrub(errors.Join(err, db.Close()), cfg.Password)
+	}
+	return st, nil
 }

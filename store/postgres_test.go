@@ -130,6 +130,7 @@ func shippedMigrations(t *testing.T) []string {
 func testPostgresReopen(t *testing.T, f *postgresFixture) {
 	u := f.newDatabase(t)
 	reopenThrice(t, u)
+	interruptedOnOpen(t, f.newDatabase(t))
 	if got, want := pgMigrations(t, u), shippedMigrations(t); !slices.Equal(got, want) {
 		t.Errorf("schema_migrations = %v, want %v", got, want)
 	}

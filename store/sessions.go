@@ -63,6 +63,15 @@ func (s *sqlStore) createSession(ctx context.Context, sess *Session) error {
 		} else if n == 0 {
 			return errors.New("a session with this sid already exists")
 		}
+		if sess.Status == StatusRunning {
+			// The process running it holds its lease (KeepSessionAlive);
+			// once the lease lapses, Open marks it interrupted.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, generation, expires_at) VALUES ($1, $2, 1, `+s.d.dbNowPlus("$3")+`)
+				ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
+				sessionLease(sess.SID), sess.SID, SessionLeaseTTL.Microseconds()); err != nil {
+				return fmt.Errorf("recording the session's lease: %w", err)
+			}
+		}
 		for _, r := range sess.Resources {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO session_resources (sid, resource) VALUES ($1, $2)`, sess.SID, r); err != nil {
 				return fmt.Errorf("recording resource %q: %w", r, err)
@@ -93,12 +102,20 @@ func normStatement(st *Statement, seq int) {
 }
 
 func (s *sqlStore) insertStatement(ctx context.Context, tx *sql.Tx, sid string, st Statement) error {
+	roles := st.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	rolesJSON, err := json.Marshal(roles)
+	if err != nil {
+		return fmt.Errorf("recording statement %d: %w", st.Seq, err)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO session_statements
-		(sid, seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		(sid, seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at, roles)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (sid, seq) DO NOTHING`,
 		sid, st.Seq, st.Resource, st.Role, st.Database, st.SQL, st.Outcome, st.Error,
-		st.Duration.Microseconds(), s.d.timeArg(st.At))
+		st.Duration.Microseconds(), s.d.timeArg(st.At), string(rolesJSON))
 	if err != nil {
 		return fmt.Errorf("recording statement %d: %w", st.Seq, err)
 	}
@@ -113,6 +130,16 @@ func (s *sqlStore) insertStatement(ctx context.Context, tx *sql.Tx, sid string, 
 // AppendStatement records st in the running session sid. A zero Seq is
 // assigned the next number; a zero At is now.
 func (s *sqlStore) AppendStatement(ctx context.Context, sid string, st Statement) error {
+	return s.AppendStatements(ctx, sid, []Statement{st})
+}
+
+// AppendStatements records sts, in order, in the running session sid, in
+// one transaction: all or none. A zero Seq is assigned the next number; a
+// zero At is now.
+func (s *sqlStore) AppendStatements(ctx context.Context, sid string, sts []Statement) error {
+	if len(sts) == 0 {
+		return nil
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var status Status
 		err := tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE sid = $1`+s.d.forUpdate, sid).Scan(&status)
@@ -125,19 +152,69 @@ func (s *sqlStore) AppendStatement(ctx context.Context, sid string, st Statement
 			return fmt.Errorf("session is %s, not running", status)
 		}
 		next := 0
-		if st.Seq <= 0 {
-			if err := tx.QueryRowContext(ctx,
-				`SELECT COALESCE(MAX(seq), 0) + 1 FROM session_statements WHERE sid = $1`, sid).Scan(&next); err != nil {
-				return fmt.Errorf("numbering statement: %w", err)
+		for _, st := range sts {
+			if st.Seq <= 0 && next == 0 {
+				if err := tx.QueryRowContext(ctx,
+					`SELECT COALESCE(MAX(seq), 0) + 1 FROM session_statements WHERE sid = $1`, sid).Scan(&next); err != nil {
+					return fmt.Errorf("numbering statement: %w", err)
+				}
 			}
+			normStatement(&st, next)
+			if err := s.insertStatement(ctx, tx, sid, st); err != nil {
+				return err
+			}
+			next = max(next, st.Seq) + 1
 		}
-		normStatement(&st, next)
-		return s.insertStatement(ctx, tx, sid, st)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("appending statement to session %q: %w", sid, err)
 	}
 	return nil
+}
+
+// SessionLeaseTTL is how long a running session stays running without a
+// sign of life from the process running it (KeepSessionAlive); after
+// that, the next Open marks it interrupted.
+const SessionLeaseTTL = 2 * time.Minute
+
+// sessionLease names the lease a running session's process holds.
+func sessionLease(sid string) string { return "session:" + sid }
+
+// KeepSessionAlive renews the lease of the running session sid: the
+// process running it is alive. Call it more often than SessionLeaseTTL.
+func (s *sqlStore) KeepSessionAlive(ctx context.Context, sid string) error {
+	if _, _, err := s.TryLease(ctx, sessionLease(sid), sid, SessionLeaseTTL); err != nil {
+		return fmt.Errorf("keeping session %q alive: %w", sid, err)
+	}
+	return nil
+}
+
+// interruptedReason is the error of a session whose process died.
+const interruptedReason = "interrupted: the process running it stopped (killed or crashed) before it finished; its statements show how far it got"
+
+// markInterrupted ends every running session whose lease lapsed (its
+// process died without finishing it): status interrupted, with what its
+// statements recorded. It returns how many it marked.
+func (s *sqlStore) markInterrupted(ctx context.Context) (int64, error) {
+	// Leases expire by the database clock (one clock for every process).
+	res, err := s.write.ExecContext(ctx, `UPDATE sessions SET status = $1, error = $2, finished_at = $3
+		WHERE status = $4 AND NOT EXISTS (
+			SELECT 1 FROM leases AS l WHERE l.name = 'session:' || sessions.sid AND l.expires_at > `+s.d.dbNow+`)`,
+		string(StatusInterrupted), interruptedReason, s.d.timeArg(normTime(time.Now())), string(StatusRunning))
+	if err != nil {
+		return 0, fmt.Errorf("marking sessions of dead processes interrupted: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("marking sessions of dead processes interrupted: %w", err)
+	}
+	if n > 0 {
+		if _, err := s.write.ExecContext(ctx, `DELETE FROM leases WHERE name LIKE 'session:%' AND expires_at <= `+s.d.dbNow); err != nil {
+			return n, fmt.Errorf("forgetting lapsed session leases: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // FinishSession ends the running session sid. A nil detail keeps the
@@ -169,7 +246,8 @@ func (s *sqlStore) finishSession(ctx context.Context, sid string, status Status,
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 1 {
-			return nil
+			_, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE name = $1`, sessionLease(sid))
+			return err
 		}
 		var current Status
 		err = tx.QueryRowContext(ctx, `SELECT status FROM sessions WHERE sid = $1`, sid).Scan(&current)
@@ -241,13 +319,22 @@ func (s *sqlStore) GetSession(ctx context.Context, sid string) (*Session, error)
 func (s *sqlStore) statements(ctx context.Context, tx *sql.Tx, sid string) ([]Statement, error) {
 	return queryAll(ctx, tx, "reading statements", func(row rowScanner) (Statement, error) {
 		var (
-			st Statement
-			us int64
+			st    Statement
+			us    int64
+			roles string
 		)
-		err := row.Scan(&st.Seq, &st.Resource, &st.Role, &st.Database, &st.SQL, &st.Outcome, &st.Error, &us, timeScanner{&st.At})
+		if err := row.Scan(&st.Seq, &st.Resource, &st.Role, &st.Database, &st.SQL, &st.Outcome, &st.Error, &us, timeScanner{&st.At}, &roles); err != nil {
+			return st, err
+		}
 		st.Duration = time.Duration(us) * time.Microsecond
-		return st, err
-	}, `SELECT seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at
+		if err := json.Unmarshal([]byte(roles), &st.Roles); err != nil {
+			return st, fmt.Errorf("statement %d: decoding roles: %w", st.Seq, err)
+		}
+		if len(st.Roles) == 0 {
+			st.Roles = nil
+		}
+		return st, nil
+	}, `SELECT seq, resource, role, database_name, sql, outcome, error, duration_us, ran_at, roles
 		FROM session_statements WHERE sid = $1 ORDER BY seq`, sid)
 }
 

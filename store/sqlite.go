@@ -90,5 +90,9 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, errors.Join(fmt.Errorf("opening database: %w", err), write.Close())
 	}
 	read.SetMaxOpenConns(sqliteReaders)
-	return &sqlStore{write: write, read: read, d: d}, nil
+	st := &sqlStore{write: write, read: read, d: d}
+	if _, err := st.markInterrupted(ctx); err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	return st, nil
 }

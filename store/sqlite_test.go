@@ -136,6 +136,10 @@ func TestSQLiteCreatesFilesPrivately(t *testing.T) {
 	}
 }
 
+func TestSQLiteInterruptedOnOpen(t *testing.T) {
+	interruptedOnOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "rolecd.db"))
+}
+
 func TestSQLiteReopenIsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rolecd.db")
 	reopenThrice(t, "sqlite://"+path)

@@ -46,6 +46,9 @@ const (
 	StatusRefused   Status = "refused"
 	StatusFailed    Status = "failed"
 	StatusOK        Status = "ok"
+	// StatusInterrupted is an apply that was cancelled, or whose process
+	// died while it ran (marked on the store's next open).
+	StatusInterrupted Status = "interrupted"
 )
 
 // Session is one audit record. Secrets never appear in it: SQL is stored
@@ -78,7 +81,13 @@ type Session struct {
 type Statement struct {
 	Seq      int // 1, 2, ... within the session
 	Resource string
-	Role     string
+	// Role is the role the statement served; for a statement shared by
+	// several roles (GRANT ... TO r1, r2), recorded once, the roles it
+	// served joined by ", ", for display.
+	Role string
+	// Roles are the roles a shared statement served, in order (nil for a
+	// statement of one role: Role).
+	Roles    []string
 	Database string
 	SQL      string // redacted
 	Outcome  string // "ok", "failed", "skipped" (not run because an earlier one failed), "rolled-back"
@@ -152,9 +161,16 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	// AppendStatement records one statement of a running session.
 	AppendStatement(ctx context.Context, sid string, st Statement) error
+	// AppendStatements records statements of a running session, in order,
+	// in one transaction.
+	AppendStatements(ctx context.Context, sid string, sts []Statement) error
 	// FinishSession sets the final status, detail, error and finish time of
 	// a running session, once; finishing a finished session is an error.
 	FinishSession(ctx context.Context, sid string, status Status, detail json.RawMessage, errMsg string, finishedAt time.Time) error
+	// KeepSessionAlive renews the lease of a running session: its process
+	// is alive. A running session whose lease lapsed (its process died) is
+	// marked StatusInterrupted when the store is next opened.
+	KeepSessionAlive(ctx context.Context, sid string) error
 	// GetSession returns a session with its statements, or ErrNotFound.
 	GetSession(ctx context.Context, sid string) (*Session, error)
 	// ListSessions returns matching sessions, newest first, without statements.
@@ -164,6 +180,12 @@ type Store interface {
 	PutPendingCredential(ctx context.Context, c Credential) (int, error)
 	// ActivateCredential makes version the active one and retires the others.
 	ActivateCredential(ctx context.Context, roleName string, version int) error
+	// PutPendingCredentials stores several new pending versions in one
+	// transaction and returns their numbers, in order.
+	PutPendingCredentials(ctx context.Context, cs []Credential) ([]int, error)
+	// ActivateCredentials activates a version of each role, in one
+	// transaction.
+	ActivateCredentials(ctx context.Context, versions map[string]int) error
 	// Credentials returns every version of a role's password, newest first,
 	// or ErrNotFound when there is none.
 	Credentials(ctx context.Context, roleName string) ([]Credential, error)

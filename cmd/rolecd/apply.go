@@ -8,7 +8,9 @@ import (
 	"io"
 	"maps"
 	"os"
+	"os/signal"
 	"slices"
+	"syscall"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -33,9 +35,11 @@ func newApplyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply --sid SID | -f PLAN",
 		Short: "Apply a reviewed plan, refusing any role whose live state drifted since",
-		Long: "apply runs exactly the SQL of a plan session (--sid) or plan document (-f). Before each database's\n" +
-			"statements it re-plans the role inside the same transaction and refuses it when the SQL differs.\n" +
-			"Exit status: 0 applied (or nothing to do), 3 refused (drift), 1 error.",
+		Long: "apply runs exactly the SQL of a plan session (--sid) or plan document (-f). Each database's\n" +
+			"statements run in a transaction that first re-inspects that database once and re-plans every role;\n" +
+			"a role whose SQL differs is refused, the others run (roles needing the same grant share one statement).\n" +
+			"Ctrl-C rolls back the transaction in flight and records the session interrupted.\n" +
+			"Exit status: 0 applied (or nothing to do), 3 refused (drift), 1 error or interrupted.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return applyRun(cmd.Context(), g, opts)
@@ -70,6 +74,13 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	if (opts.sid == "") == (opts.file == "") {
 		return fmt.Errorf("give exactly one of --sid SID and -f PLAN")
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// Ctrl-C or SIGTERM: the transaction in flight is rolled back, nothing
+	// after it runs, and the session is recorded interrupted.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
@@ -91,6 +102,7 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	sid := uuid.NewString()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
 		Store: st.store, Secrets: secrets{st.cipher}, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
+		Progress: g.progress().applyFunc(),
 		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
 			return dialer.Connect(ctx, res, db)
 		},
@@ -112,6 +124,8 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	writeApplyReasons(g.stderr, rep)
 	_, _, refused, failed := rep.Counts()
 	switch {
+	case rep.Interrupted:
+		return &exitError{exitError1, fmt.Sprintf("apply %s interrupted: the transaction in flight was rolled back and nothing after it ran; see rolecd sessions show %s", sid, sid)}
 	case failed > 0:
 		return &exitError{exitError1, fmt.Sprintf("apply %s: %d role(s) or resource(s) failed; see rolecd sessions show %s", sid, failed, sid)}
 	case refused > 0:

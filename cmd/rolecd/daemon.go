@@ -59,6 +59,14 @@ type daemonStore struct {
 	store.Bookkeeping
 }
 
+// The daemon bounds each resource's plan and apply, so that one slow
+// cluster does not hold up the others; /readyz reports a task running past
+// reconciler.DefaultTaskDeadline.
+const (
+	daemonPlanTimeout  = 5 * time.Minute
+	daemonApplyTimeout = 30 * time.Minute
+)
+
 func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -111,6 +119,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		Passwords: liveplan.Passwords{
 			Credentials: st.store.Credentials, Open: st.cipher.Open, Verify: credentials.VerifyPassword, Connect: dialer.Connect,
 		}.Check,
+		PlanTimeout: daemonPlanTimeout, ApplyTimeout: daemonApplyTimeout,
 		Log: log,
 	}
 	rec, err := reconciler.New(reconciler.Options{

@@ -117,6 +117,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		Resources: resources,
 		SID:       uuid.NewString(),
 		Log:       g.logger(),
+		Progress:  g.progress().planFunc(),
 	})
 	if err != nil {
 		return err

@@ -176,9 +176,18 @@ func TestInspect(t *testing.T) {
 		return base(ctx, database)
 	}
 	got, err := catalog.Inspect(ctx, connect, "postgres",
-		catalog.Options{Roles: []string{"app_ro", oddRole, "does_not_exist"}})
+		catalog.Options{Roles: []string{"app_ro", oddRole, marked, "does_not_exist"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Only the roles asked for: a role carrying rolecd's marker is not
+	// collected unless named (its cost would grow with unrelated roles).
+	only, err := catalog.Inspect(ctx, base, "postgres", catalog.Options{Roles: []string{"app_ro"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(dump(t, only.Databases), `"Grantee": "`+marked+`"`) {
+		t.Errorf("grants of %s, not asked for, were collected", marked)
 	}
 	// One connection per inspectable database, the maintenance one reused;
 	// none to templates or to a database that refuses connections.

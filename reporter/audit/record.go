@@ -38,6 +38,7 @@ type statement struct {
 	Seq        int       `json:"seq"`
 	Resource   string    `json:"resource"`
 	Role       string    `json:"role"`
+	Roles      []string  `json:"roles,omitempty"` // a shared statement's roles
 	Database   string    `json:"database"`
 	SQL        string    `json:"sql"`
 	Outcome    string    `json:"outcome"`
@@ -81,6 +82,7 @@ func Record(s store.Session) ([]byte, error) {
 			Seq:        st.Seq,
 			Resource:   st.Resource,
 			Role:       st.Role,
+			Roles:      st.Roles,
 			Database:   st.Database,
 			SQL:        st.SQL,
 			Outcome:    st.Outcome,

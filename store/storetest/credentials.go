@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,6 +101,42 @@ func testCredentials(t *testing.T, s store.Store) {
 		if _, err := s.PutPendingCredential(ctx, bad); err == nil {
 			t.Errorf("PutPendingCredential(%+v) succeeded", bad)
 		}
+	}
+
+	// Several roles in one call: versions in order, all or none.
+	batch := []store.Credential{
+		{RoleName: "batch_a", Resource: "analytics", Ciphertext: []byte("a1")},
+		{RoleName: "batch_b", Resource: "analytics", Ciphertext: []byte("b1")},
+		{RoleName: "batch_a", Resource: "analytics", Ciphertext: []byte("a2")},
+	}
+	versions, err := s.PutPendingCredentials(ctx, batch)
+	if err != nil || !slices.Equal(versions, []int{1, 1, 2}) {
+		t.Fatalf("PutPendingCredentials = %v, %v; want [1 1 2]", versions, err)
+	}
+	if _, err := s.PutPendingCredentials(ctx, []store.Credential{{RoleName: "batch_c", Resource: "analytics", Ciphertext: []byte("c")}, {RoleName: "batch_c"}}); err == nil {
+		t.Error("PutPendingCredentials with an invalid credential succeeded")
+	}
+	_, err = s.Credentials(ctx, "batch_c")
+	wantNotFound(t, "a credential of a refused batch", err)
+	if err := s.ActivateCredentials(ctx, map[string]int{"batch_a": 2, "batch_b": 1}); err != nil {
+		t.Fatal(err)
+	}
+	for role, active := range map[string]int{"batch_a": 2, "batch_b": 1} {
+		cs, err := s.Credentials(ctx, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if want := c.Version == active; (c.State == store.CredentialActive) != want {
+				t.Errorf("%s version %d is %s", role, c.Version, c.State)
+			}
+		}
+	}
+	if err := s.ActivateCredentials(ctx, map[string]int{"batch_a": 1, "batch_b": 9}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ActivateCredentials with a missing version = %v, want ErrNotFound", err)
+	}
+	if cs, _ := s.Credentials(ctx, "batch_a"); len(cs) != 2 || cs[0].State != store.CredentialActive {
+		t.Errorf("a refused ActivateCredentials changed batch_a: %+v", cs)
 	}
 }
 

@@ -330,6 +330,15 @@ func testRunningFinishOnce(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
+	// Several in one call, in order, numbered on from the last one.
+	if err := s.AppendStatements(ctx, "apply", []store.Statement{{SQL: "SELECT 2", Outcome: "ok", At: at(time.Second)},
+		{SQL: "GRANT x TO a, b", Role: "a, b", Roles: []string{"a", "b"}, Outcome: "ok", At: at(time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, s, "apply").Statements; len(got) != 4 || got[2].Seq != 3 || got[3].Seq != 4 || got[3].SQL != "GRANT x TO a, b" ||
+		!slices.Equal(got[3].Roles, []string{"a", "b"}) || got[2].Roles != nil {
+		t.Fatalf("statements after AppendStatements = %+v", got)
+	}
 	wantOtherError(t, "FinishSession with status running", s.FinishSession(ctx, "apply", store.StatusRunning, nil, "", at(time.Minute)))
 
 	// A nil detail keeps the session's detail.
@@ -341,12 +350,12 @@ func testRunningFinishOnce(t *testing.T, s store.Store) {
 	got := get(t, s, "apply")
 	want.Statements = got.Statements
 	equal(t, "finished session", *got, want)
-	if len(got.Statements) != 2 {
-		t.Errorf("got %d statements, want 2", len(got.Statements))
+	if len(got.Statements) != 4 {
+		t.Errorf("got %d statements, want 4", len(got.Statements))
 	}
 
 	wantOtherError(t, "second FinishSession", s.FinishSession(ctx, "apply", store.StatusApplied, json.RawMessage(`{}`), "", at(time.Hour)))
-	wantOtherError(t, "AppendStatement to a finished session", s.AppendStatement(ctx, "apply", store.Statement{Seq: 3, SQL: "SELECT 2", Outcome: "ok"}))
+	wantOtherError(t, "AppendStatement to a finished session", s.AppendStatement(ctx, "apply", store.Statement{Seq: 5, SQL: "SELECT 2", Outcome: "ok"}))
 	equal(t, "session after the refused calls", *get(t, s, "apply"), *got)
 
 	create(t, s, store.Session{SID: "plan", Kind: store.KindPlan, Status: store.StatusChanges, StartedAt: at(0), FinishedAt: at(time.Second)})

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 	"github.com/rolecd/rolecd/test/pgtest"
@@ -298,19 +301,20 @@ func TestPasswordsNeverInServerLog(t *testing.T) {
 	}
 }
 
-// A connection killed in the middle of an apply leaves nothing half-applied
-// inside a database; the session says what happened; a second apply
-// converges.
-func TestKilledConnectionMidApply(t *testing.T) {
+// killedApply starts an apply of a role scoped to databases a and b while
+// an uncommitted transaction holds b's "public" schema row, so the apply's
+// GRANT USAGE in b waits on it. It returns the running apply's report
+// channel, the blocker's transaction and a function that waits for the
+// apply's backend blocked in b (one not seen before) and, with terminate,
+// terminates it.
+func killedApply(t *testing.T) (c *pgtest.Cluster, h *applyHarness, tree *spec.Tree, done chan *applier.Report, btx pgx.Tx, kill func(terminate bool)) {
 	c, clusters := setup(t, pgtest.Config{}, "a", "b")
 	c.Exec(t, "a", `CREATE TABLE t (id int)`)
 	c.Exec(t, "b", `CREATE TABLE t (id int); CREATE ROLE blocker`)
-	h := newApplyHarness(t, clusters)
-	tree := mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [a, b], privileges: [SELECT]}\n")
+	h = newApplyHarness(t, clusters)
+	tree = mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [a, b], privileges: [SELECT]}\n")
 	doc := plan(t, tree, clusters)
 
-	// Hold an uncommitted update of b's "public" schema row: the apply's
-	// GRANT USAGE ON SCHEMA public in b waits for it.
 	ctx := context.Background()
 	blocker := c.Connect(t, "b")
 	btx, err := blocker.Begin(ctx)
@@ -320,7 +324,7 @@ func TestKilledConnectionMidApply(t *testing.T) {
 	if _, err := btx.Exec(ctx, `GRANT USAGE ON SCHEMA public TO blocker`); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan *applier.Report, 1)
+	done = make(chan *applier.Report, 1)
 	go func() {
 		rep, err := applier.Apply(ctx, doc, h.options(tree))
 		if err != nil {
@@ -329,27 +333,75 @@ func TestKilledConnectionMidApply(t *testing.T) {
 		done <- rep
 	}()
 	admin := c.Connect(t, "postgres")
-	var pid int
-	deadline := time.Now().Add(30 * time.Second)
-	for pid == 0 {
-		err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = 'rolecd' AND datname = 'b' AND wait_event_type = 'Lock'`).Scan(&pid)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	killed := map[int]bool{}
+	kill = func(terminate bool) {
+		t.Helper()
+		var pid int
+		deadline := time.Now().Add(30 * time.Second)
+		for pid == 0 || killed[pid] {
+			pid = 0
+			err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = 'rolecd' AND datname = 'b' AND wait_event_type = 'Lock'`).Scan(&pid)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				t.Fatal(err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the apply never waited on the held lock in database b")
+			}
+		}
+		killed[pid] = true
+		if !terminate {
+			return
+		}
+		if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the apply never waited on the held lock in database b")
-		}
 	}
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+	return c, h, tree, done, btx, kill
+}
+
+// A connection killed in the middle of an apply is reopened, the database
+// re-inspected and its transaction retried once: the apply completes.
+func TestKilledConnectionIsRetried(t *testing.T) {
+	_, h, tree, done, btx, kill := killedApply(t)
+	kill(true)
+	// The retry waits on the same lock again: let it through.
+	kill(false)
+	if err := btx.Rollback(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rep := <-done
+	rr := roleStatus(rep, "ro")
+	if rr.Status != applier.RoleApplied || rep.Status() != store.StatusApplied {
+		t.Fatalf("role = %+v, want applied after the retry", rr)
+	}
+	outcomes := map[string]string{}
+	for _, s := range rr.Statements {
+		outcomes[s.Database] += s.Outcome + " "
+	}
+	if !strings.Contains(outcomes["b"], "failed") || !strings.Contains(outcomes["b"], "ok") {
+		t.Errorf("statement outcomes in b = %q, want the killed attempt and the retry", outcomes["b"])
+	}
+	requireEmpty(t, plan(t, tree, h.clusters))
+}
+
+// A database whose connection is killed again on the retry stops the
+// resource with one reason; nothing is half-applied inside a database; the
+// session says what happened; a second apply converges.
+func TestKilledConnectionTwiceStops(t *testing.T) {
+	c, h, tree, done, btx, kill := killedApply(t)
+	kill(true)
+	kill(true)
+	rep := <-done
+	ctx := context.Background()
 	if err := btx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rr := roleStatus(rep, "ro")
-	if rr.Status != applier.RoleFailed || !strings.Contains(rr.Reason, `database "b"`) {
-		t.Fatalf("role = %+v, want failed in database b", rr)
+	if rr.Status != applier.RoleFailed || !strings.Contains(rr.Reason, `database "b" unreachable`) {
+		t.Fatalf("role = %+v, want failed: database b unreachable", rr)
+	}
+	if e := rep.Resources[0].Error; !strings.Contains(e, "after one retry") {
+		t.Errorf("resource error = %q, want one clear reason", e)
 	}
 	outcomes := map[string]string{}
 	for _, s := range rr.Statements {
@@ -374,7 +426,7 @@ func TestKilledConnectionMidApply(t *testing.T) {
 	if pw, _ := h.password(t, ro); pw == "" {
 		t.Error("no stored password for the role created by the failed apply")
 	}
-	second := plan(t, tree, clusters)
+	second := plan(t, tree, h.clusters)
 	sql := allSQL(second)
 	if strings.Contains(sql, "[postgres]") || strings.Contains(sql, "[a]") || !strings.Contains(sql, "[b]") {
 		t.Fatalf("the second plan should only finish database b:\n%s", sql)
@@ -382,5 +434,256 @@ func TestKilledConnectionMidApply(t *testing.T) {
 	if rep := h.apply(t, second, tree); rep.Status() != store.StatusApplied {
 		t.Fatalf("second apply: %+v", rep)
 	}
+	requireEmpty(t, plan(t, tree, h.clusters))
+}
+
+// catalogCounter counts the catalog queries (the embedded inspection SQL,
+// which starts with a comment) sent to each database.
+type catalogCounter struct {
+	mu      sync.Mutex
+	queries map[string]int
+	begins  map[string]int // transactions per database
+}
+
+func (cc *catalogCounter) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	switch sql := strings.TrimSpace(d.SQL); {
+	case strings.HasPrefix(sql, "--"):
+		cc.queries[conn.Config().Database]++
+	case strings.EqualFold(sql, "begin") && cc.begins != nil:
+		cc.begins[conn.Config().Database]++
+	}
+	return ctx
+}
+
+func (cc *catalogCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// An apply inspects the cluster and each database once, whatever the
+// number of roles: the catalog queries per apply do not grow with them.
+func TestApplyQueryCountIsFixed(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "a", "b")
+	c.Exec(t, "a", `CREATE SCHEMA s; CREATE TABLE s.t (id int); CREATE TABLE public.u (id int)`)
+	c.Exec(t, "b", `CREATE TABLE t (id int)`)
+	h := newApplyHarness(t, clusters)
+	count := func(roles int) map[string]int {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("roles:\n")
+		for i := range roles {
+			privs := "[SELECT]"
+			if i%2 == 1 {
+				privs = "[SELECT, INSERT]"
+			}
+			fmt.Fprintf(&b, "  - {resource: app, role: r%d, scopes: [a, b], privileges: %s}\n", i, privs)
+		}
+		tree := mustTree(t, c, b.String())
+		doc := plan(t, tree, clusters)
+		cc := &catalogCounter{queries: map[string]int{}}
+		opts := h.options(tree)
+		dialer := adminconn.Dialer{Getenv: env(clusters)}
+		opts.Connect = func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
+			cfg, err := dialer.Config(res, db)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Tracer = cc
+			return pgx.ConnectConfig(ctx, cfg)
+		}
+		var last applier.Progress
+		opts.Progress = func(p applier.Progress) { last = p }
+		rep, err := applier.Apply(context.Background(), doc, opts)
+		if err != nil || rep.Status() != store.StatusApplied {
+			t.Fatalf("apply of %d roles: %v %+v", roles, err, rep)
+		}
+		if last.Step != last.Steps || last.RolesDone != last.Roles || last.Roles == 0 {
+			t.Errorf("last progress = %+v, want every transaction and role done", last)
+		}
+		return cc.queries
+	}
+	per := catalog.QueriesPerCluster + catalog.QueriesPerDatabase
+	want := map[string]int{"postgres": per, "a": per, "b": per}
+	// Each apply adds roles to the ones already applied (no removal).
+	for _, roles := range []int{1, 2, 8} {
+		if got := count(roles); !reflect.DeepEqual(got, want) {
+			t.Errorf("%d roles: catalog queries per database %v, want %v", roles, got, want)
+		}
+	}
+}
+
+// Roles needing the same privileges share statements, recorded once with
+// the roles they served; a role that drifted is refused while the others
+// apply; a role option equal to the password placeholder is applied as
+// the literal it is, never replaced by a verifier.
+func TestApplySharedStatementsAndDrift(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "app")
+	c.Exec(t, "app", `CREATE SCHEMA s; CREATE TABLE s.t (id int); CREATE TABLE s.u (id int)`)
+	h := newApplyHarness(t, clusters)
+	roles := "roles:\n" +
+		"  - {resource: app, role: a, scopes: [app.s], privileges: [SELECT]}\n" +
+		"  - {resource: app, role: b, scopes: [app.s], privileges: [SELECT]}\n" +
+		"  - {resource: app, role: c, scopes: [app.s], privileges: [SELECT], options: {application_name: \"<redacted>\"}}\n"
+	tree := mustTree(t, c, roles)
+	rep := h.apply(t, plan(t, tree, clusters), tree)
+	if rep.Status() != store.StatusApplied {
+		t.Fatalf("apply: %+v", rep)
+	}
+	a, b, cc := expand("{app:a}"), expand("{app:b}"), expand("{app:c}")
+	sess, err := h.store.GetSession(context.Background(), rep.SID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`GRANT SELECT ON ALL TABLES IN SCHEMA "s" TO "%s", "%s", "%s"`, a, b, cc)
+	found := 0
+	for _, st := range sess.Statements {
+		if st.SQL == want {
+			found++
+			if st.Role != strings.Join([]string{a, b, cc}, ", ") || !slices.Equal(st.Roles, []string{a, b, cc}) || st.Outcome != "ok" {
+				t.Errorf("shared statement recorded as %+v", st)
+			}
+		}
+	}
+	if found != 1 {
+		t.Fatalf("the shared GRANT was recorded %d times, want once:\n%v", found, sess.Statements)
+	}
+	seqOf := map[int]string{}
+	for _, st := range sess.Statements {
+		seqOf[st.Seq] = st.SQL
+	}
+	for label, name := range map[string]string{"a": a, "b": b, "c": cc} {
+		rr := roleStatus(rep, label)
+		own := fmt.Sprintf(`GRANT SELECT ON ALL TABLES IN SCHEMA "s" TO "%s"`, name)
+		if !slices.ContainsFunc(rr.Statements, func(s applier.StatementReport) bool {
+			return s.SQL == own && s.Roles == 3 && seqOf[s.Seq] == want
+		}) {
+			t.Errorf("role %s's report does not list its own statement and the shared one it ran in: %+v", label, rr.Statements)
+		}
+	}
+	if !queryBool(t, c, "postgres", fmt.Sprintf(`SELECT rolconfig = ARRAY['application_name=<redacted>'] FROM pg_roles WHERE rolname = '%s'`, cc)) {
+		t.Error("the option equal to the placeholder was not applied literally")
+	}
+	if !queryBool(t, c, "postgres", fmt.Sprintf(`SELECT rolpassword LIKE 'SCRAM-SHA-256$%%' FROM pg_authid WHERE rolname = '%s'`, cc)) {
+		t.Error("the role's password is not a SCRAM verifier")
+	}
 	requireEmpty(t, plan(t, tree, clusters))
+
+	// A new table and a wider privilege for all; then b drifts.
+	wider := mustTree(t, c, strings.ReplaceAll(roles, "privileges: [SELECT]", "privileges: [SELECT, INSERT]"))
+	reviewed := plan(t, wider, clusters)
+	c.Exec(t, "app", fmt.Sprintf(`GRANT UPDATE ON s.t TO "%s"`, b))
+	rep = h.apply(t, reviewed, wider)
+	if rr := roleStatus(rep, "b"); rr.Status != applier.RoleRefused || !strings.Contains(rr.Reason, "drifted") {
+		t.Errorf("b = %+v, want refused", rr)
+	}
+	for _, label := range []string{"a", "c"} {
+		if rr := roleStatus(rep, label); rr.Status != applier.RoleApplied {
+			t.Errorf("%s = %+v, want applied", label, rr)
+		}
+	}
+	if queryBool(t, c, "app", fmt.Sprintf(`SELECT has_table_privilege('%s', 's.u', 'INSERT')`, b)) {
+		t.Error("the refused role was granted INSERT")
+	}
+	if !queryBool(t, c, "app", fmt.Sprintf(`SELECT has_table_privilege('%s', 's.u', 'INSERT') AND has_table_privilege('%s', 's.u', 'INSERT')`, a, cc)) {
+		t.Error("the roles that did not drift were not granted INSERT")
+	}
+}
+
+// Roles needing many different privilege sets on the same tables are
+// applied in several transactions, so that no transaction rewrites a
+// table's catalog row more than a handful of times; the result is exact.
+func TestApplyBatchesDistinctPrivilegeSets(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "app")
+	c.Exec(t, "app", `CREATE TABLE t1 (id int); CREATE TABLE t2 (id int)`)
+	h := newApplyHarness(t, clusters)
+	privs := []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
+	var b strings.Builder
+	b.WriteString("roles:\n")
+	for i := 1; i <= 24; i++ {
+		var p []string
+		for bit, name := range privs {
+			if i&(1<<bit) != 0 {
+				p = append(p, name)
+			}
+		}
+		fmt.Fprintf(&b, "  - {resource: app, role: r%d, scopes: [app.public], privileges: [%s]}\n", i, strings.Join(p, ", "))
+	}
+	tree := mustTree(t, c, b.String())
+	doc := plan(t, tree, clusters)
+	cc := &catalogCounter{queries: map[string]int{}, begins: map[string]int{}}
+	opts := h.options(tree)
+	dialer := adminconn.Dialer{Getenv: env(clusters)}
+	opts.Connect = func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
+		cfg, err := dialer.Config(res, db)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Tracer = cc
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	rep, err := applier.Apply(context.Background(), doc, opts)
+	if err != nil || rep.Status() != store.StatusApplied {
+		t.Fatalf("apply: %v %+v", err, rep)
+	}
+	if cc.begins["app"] < 2 || cc.queries["app"] != catalog.QueriesPerCluster+catalog.QueriesPerDatabase {
+		t.Errorf("database app: %d transactions, %d catalog queries; want several transactions and one inspection", cc.begins["app"], cc.queries["app"])
+	}
+	requireEmpty(t, plan(t, tree, clusters))
+}
+
+// An apply cancelled (Ctrl-C, SIGTERM) while a database's transaction
+// waits rolls that transaction back, runs nothing after it, and records
+// the session interrupted with what ran.
+func TestApplyInterrupted(t *testing.T) {
+	c, clusters := setup(t, pgtest.Config{}, "a", "b")
+	c.Exec(t, "a", `CREATE TABLE t (id int)`)
+	c.Exec(t, "b", `CREATE TABLE t (id int); CREATE ROLE blocker`)
+	h := newApplyHarness(t, clusters)
+	tree := mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [a, b], privileges: [SELECT]}\n")
+	doc := plan(t, tree, clusters)
+	bg := context.Background()
+	btx, err := c.Connect(t, "b").Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := btx.Exec(bg, `GRANT USAGE ON SCHEMA public TO blocker`); err != nil {
+		t.Fatal(err)
+	}
+	defer btx.Rollback(bg)
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan *applier.Report, 1)
+	go func() {
+		rep, err := applier.Apply(ctx, doc, h.options(tree))
+		if err != nil {
+			t.Errorf("apply: %v", err)
+		}
+		done <- rep
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !queryBool(t, c, "postgres", `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'rolecd' AND datname = 'b' AND wait_event_type = 'Lock')`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never waited in database b")
+		}
+	}
+	cancel()
+	rep := <-done
+	if !rep.Interrupted || rep.Status() != store.StatusInterrupted {
+		t.Fatalf("report = %+v, want interrupted", rep)
+	}
+	sess, err := h.store.GetSession(bg, rep.SID)
+	if err != nil || sess.Status != store.StatusInterrupted {
+		t.Fatalf("session = %+v, %v; want interrupted", sess, err)
+	}
+	ok := map[string]bool{}
+	for _, st := range sess.Statements {
+		if st.Outcome == "ok" {
+			ok[st.Database] = true
+		}
+	}
+	if !ok["postgres"] || !ok["a"] || ok["b"] {
+		t.Errorf("databases with statements run: %v, want postgres and a, not b", ok)
+	}
+	ro := expand("{app:ro}")
+	if queryBool(t, c, "b", fmt.Sprintf(`SELECT has_database_privilege('%s', 'b', 'CONNECT') AND EXISTS (SELECT 1 FROM pg_database d, aclexplode(d.datacl) x WHERE d.datname = 'b' AND x.grantee = '%s'::regrole)`, ro, ro)) {
+		t.Error("the interrupted transaction in b committed")
+	}
 }

@@ -462,8 +462,8 @@ func TestDaemonKilledBetweenMergeAndApply(t *testing.T) {
 	// Two apply sessions: the interrupted one (nothing ran) and the one
 	// after the restart.
 	applies := d2.sessions(store.KindApply)
-	if len(applies) != 2 || applies[0].Status != store.StatusApplied || applies[1].Status != store.StatusFailed {
-		t.Fatalf("apply sessions after the restart: %d, newest first %v; want the interrupted one failed and one applied", len(applies), statuses(applies))
+	if len(applies) != 2 || applies[0].Status != store.StatusApplied || applies[1].Status != store.StatusInterrupted {
+		t.Fatalf("apply sessions after the restart: %d, newest first %v; want the interrupted one and one applied", len(applies), statuses(applies))
 	}
 	for _, st := range d2.statementsOf(applies[1].SID) {
 		if st.Outcome == "ok" {
@@ -692,4 +692,65 @@ func writeCalls(gh *githubtest.Server) int {
 		n += gh.Calls(ep)
 	}
 	return n
+}
+
+// A daemon killed in the middle of an apply, after the cluster-level
+// statements committed and while a database's transaction waits: the
+// restarted daemon applies the remaining statements of the same reviewed
+// plan, with no /rolecd apply, and the password is created once.
+func TestDaemonKilledMidApplyResumesRemainingRoles(t *testing.T) {
+	e := newDaemonEnv(t)
+	d1 := e.newDaemon(nil)
+	ro, rw := roleName(t, "ro"), roleName(t, "rw")
+	e.openPR(5, rolesYAML(map[string]string{"ro": "SELECT", "rw": "SELECT, INSERT"}))
+	d1.mustDeliver("pull_request", "d-open", e.gh.PullRequestEvent("opened", 5))
+	d1.drain()
+
+	// An uncommitted change of app's "public" schema row: the apply's
+	// GRANT USAGE in app waits for it, after the roles were created.
+	e.cluster.Exec(t, "app", "CREATE ROLE blocker")
+	ctx := context.Background()
+	btx, err := e.cluster.Connect(t, "app").Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := btx.Exec(ctx, "GRANT USAGE ON SCHEMA public TO blocker"); err != nil {
+		t.Fatal(err)
+	}
+	e.mergePR(5)
+	d1.mustDeliver("pull_request", "d-closed", e.gh.PullRequestEvent("closed", 5))
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d1.Drain(dctx) }()
+	eventually(t, "the apply waiting in database app", func() bool {
+		return queryBool(t, e.cluster, "postgres", `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'rolecd' AND datname = 'app' AND wait_event_type = 'Lock')`)
+	})
+	cancel() // the daemon dies here
+	<-done
+	if err := btx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !queryBool(t, e.cluster, "postgres", fmt.Sprintf("SELECT count(*) = 2 FROM pg_roles WHERE rolname IN ('%s', '%s')", ro, rw)) {
+		t.Fatal("the interrupted apply did not create the roles before it waited")
+	}
+
+	d2 := e.newDaemon(nil)
+	d2.TriggerPoll()
+	d2.drain()
+	if got := d2.pr(5).State; got != store.PRApplied {
+		t.Fatalf("state after the restart = %s, want applied without an approval", got)
+	}
+	applies := d2.sessions(store.KindApply)
+	if len(applies) != 2 || applies[0].Status != store.StatusApplied || applies[1].Status != store.StatusInterrupted {
+		t.Fatalf("apply sessions: newest first %v; want interrupted then applied", statuses(applies))
+	}
+	for label, name := range map[string]string{"ro": ro, "rw": rw} {
+		if !queryBool(t, e.cluster, "app", fmt.Sprintf("SELECT has_table_privilege('%s', 'public.orders', 'SELECT')", name)) {
+			t.Errorf("%s was not granted after the restart", label)
+		}
+		creds, err := d2.store.Credentials(ctx, name)
+		if err != nil || len(creds) != 1 || creds[0].State != store.CredentialActive {
+			t.Errorf("%s: password versions %+v, %v; want one, active", label, creds, err)
+		}
+	}
 }

@@ -88,7 +88,13 @@ func execute(t *testing.T, doc *planner.Document, clusters map[string]*pgtest.Cl
 					t.Fatal(err)
 				}
 				for _, stmt := range step.Statements {
-					stmt = strings.ReplaceAll(stmt, "PASSWORD "+planner.PasswordPlaceholder, "PASSWORD NULL")
+					// The planner's statement model says which one sets the
+					// password: executed with PASSWORD NULL.
+					for _, st := range role.Statements[db] {
+						if st.SQL == stmt {
+							stmt = st.Exec("")
+						}
+					}
 					if _, err := tx.Exec(ctx, stmt); err != nil {
 						t.Fatalf("resource %s database %s: %s: %v", rp.Resource, db, stmt, err)
 					}

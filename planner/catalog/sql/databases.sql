@@ -1,12 +1,11 @@
 -- Every database with its direct grants to the roles of interest: the roles
--- named in $1 and those whose comment carries the rolecd marker. One row per
+-- named in $1 (the roles being planned), never the others. One row per
 -- database and (grantee, privilege); NULL grantee for a database without
 -- such grants. The same privilege granted by several grantors is one row.
 WITH interest AS (
     SELECT r.oid, r.rolname
     FROM pg_catalog.pg_roles AS r
     WHERE r.rolname = ANY ($1::text[])
-       OR shobj_description(r.oid, 'pg_authid') LIKE 'rolecd: %'
 )
 SELECT d.datname::text,
        pg_catalog.pg_get_userbyid(d.datdba)::text AS owner,

@@ -1,13 +1,13 @@
 -- Default privileges (ALTER DEFAULT PRIVILEGES) of the connected database
--- that grant something to the roles of interest ($1 and marker-commented
--- roles): one row per (schema, creator, object kind, grantee, privilege).
+-- that grant something to the roles of interest ($1: the roles being
+-- planned, never the others): one row per (schema, creator, object kind,
+-- grantee, privilege).
 -- schema is '' for the database-wide entries (no IN SCHEMA). A creator's
 -- own entry in a database-wide row is its owner default, not a grant.
 WITH interest AS (
     SELECT r.oid, r.rolname
     FROM pg_catalog.pg_roles AS r
     WHERE r.rolname = ANY ($1::text[])
-       OR shobj_description(r.oid, 'pg_authid') LIKE 'rolecd: %'
 ),
 grants AS (
     SELECT coalesce(n.nspname::text, '') AS schema,

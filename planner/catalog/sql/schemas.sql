@@ -3,13 +3,13 @@
 -- partitions, views, materialized views, foreign tables), of sequences and
 -- of routines (functions, procedures, aggregates), the owners of those
 -- objects (the roles that create in the schema), and their direct grants
--- to the roles of interest ($1 and marker-commented roles). One row per
--- schema and (grantee, privilege); NULL grantee when there is none.
+-- to the roles of interest ($1: the roles being planned, never the
+-- others). One row per schema and (grantee, privilege); NULL grantee when
+-- there is none.
 WITH interest AS (
     SELECT r.oid, r.rolname
     FROM pg_catalog.pg_roles AS r
     WHERE r.rolname = ANY ($1::text[])
-       OR shobj_description(r.oid, 'pg_authid') LIKE 'rolecd: %'
 ),
 relations AS (
     SELECT c.relnamespace AS nsp,
