@@ -243,7 +243,7 @@ func (f *fixture) seed() {
 
 	f.create(store.Session{SID: "apply-4", Kind: store.KindApply, Status: store.StatusInterrupted, Actor: "ops@laptop", Commit: "dd44ee55ff66",
 		Resources: []string{"billing"}, Roles: []string{app}, StartedAt: t0.Add(-90 * time.Minute), FinishedAt: t0.Add(-89 * time.Minute),
-		Error: "interrupted: the process running it stopped (killed or crashed) before it finished; its statements show how far it got",
+		Error:      "interrupted: the process running it stopped (killed or crashed) before it finished; its statements show how far it got",
 		Statements: []store.Statement{{Resource: "billing", Role: app, Database: "billing", SQL: `GRANT UPDATE ON ALL TABLES IN SCHEMA "public" TO "` + app + `"`, Outcome: "rolled-back", Duration: 3 * time.Millisecond, At: t0.Add(-90 * time.Minute)}}})
 
 	plan7 := &planner.Document{Version: 1, SID: "plan-7", Source: planner.Source{Commit: "7777aaaa", PullRequest: 7}, Resources: []planner.ResourcePlan{
