@@ -706,8 +706,15 @@ func inspect(ctx context.Context, tx pgx.Tx, c *cluster, db string) (*catalog.Sn
 
 // quietLog keeps the statement that carries a SCRAM verifier out of the
 // server log, as CloudNativePG does, where the admin may change these
-// settings (superusers).
+// settings: they are superuser-only (PGC_SUSET), so for any other admin
+// nothing is attempted, and the server log may show the statement with
+// the SCRAM verifier (never the password, which never reaches PostgreSQL).
 func (a *applier) quietLog(ctx context.Context, tx pgx.Tx) {
+	var super bool
+	if err := tx.QueryRow(ctx, "SELECT pg_catalog.current_setting('is_superuser') = 'on'").Scan(&super); err != nil || !super {
+		a.opts.Log.Debug().Msg("admin is not a superuser: log_statement stays as configured; the server log may show the SCRAM verifier, never the password")
+		return
+	}
 	if _, err := tx.Exec(ctx, "SAVEPOINT rolecd_quiet"); err != nil {
 		return
 	}
@@ -715,7 +722,7 @@ func (a *applier) quietLog(ctx context.Context, tx pgx.Tx) {
 	// slow statements, and failed ones.
 	if _, err := tx.Exec(ctx, "SET LOCAL log_statement = 'none'; SET LOCAL log_min_duration_statement = -1; SET LOCAL log_min_error_statement = 'panic'"); err != nil {
 		_, _ = tx.Exec(ctx, "ROLLBACK TO SAVEPOINT rolecd_quiet")
-		a.opts.Log.Warn().Msg("cannot set log_statement = 'none' (admin is not a superuser): the server log may show the SCRAM verifier, never the password")
+		a.opts.Log.Warn().Msg("cannot set log_statement = 'none': the server log may show the SCRAM verifier, never the password")
 		return
 	}
 	_, _ = tx.Exec(ctx, "RELEASE SAVEPOINT rolecd_quiet")

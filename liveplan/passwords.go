@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,18 +32,82 @@ type Passwords struct {
 	Verify func(verifier, role, password string) (bool, error)
 	// Connect opens an admin connection to a database of res.
 	Connect func(ctx context.Context, res spec.Resource, database string) (*pgx.Conn, error)
+	// Now is the clock password_max_age is measured by; nil: time.Now.
+	Now func() time.Time
 }
 
-// Check implements PasswordCheck. Without superuser rights the verifiers
-// cannot be read and nothing is reset.
+// Check implements PasswordCheck. A role with password_max_age whose
+// active stored password is older than that gets a new one (scheduled
+// rotation, which needs no rights on pg_authid). Without superuser rights
+// the verifiers cannot be read, so a password changed by hand is not
+// seen (the plan says so).
 func (p Passwords) Check(ctx context.Context, res spec.Resource, roles []spec.Role, snap *catalog.Snapshot) (map[string]string, error) {
-	if !snap.Roles[snap.CurrentUser].Superuser {
-		return nil, nil
+	resets, err := p.maxAge(ctx, roles, snap)
+	if err != nil || !superuser(snap) {
+		return resets, err
 	}
+	drift, err := p.drift(ctx, res, roles, snap, resets)
+	if err != nil {
+		return nil, err
+	}
+	for name, reason := range drift {
+		if resets == nil {
+			resets = map[string]string{}
+		}
+		resets[name] = reason
+	}
+	return resets, nil
+}
+
+// superuser reports whether the admin of snap may read pg_authid.
+func superuser(snap *catalog.Snapshot) bool {
+	if snap.Admin.Name != "" {
+		return snap.Admin.Superuser
+	}
+	return snap.Roles[snap.CurrentUser].Superuser
+}
+
+// maxAge returns the existing roles whose active stored password is
+// older than their password_max_age, or that have none rolecd set.
+func (p Passwords) maxAge(ctx context.Context, roles []spec.Role, snap *catalog.Snapshot) (map[string]string, error) {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	var resets map[string]string
+	reset := func(name, reason string) {
+		if resets == nil {
+			resets = map[string]string{}
+		}
+		resets[name] = reason
+	}
+	for _, r := range roles {
+		if _, exists := snap.Roles[r.Name]; !exists || r.RotatePassword || r.PasswordMaxAge == 0 {
+			continue
+		}
+		versions, err := p.Credentials(ctx, r.Name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("stored credentials of %s: %w", r.Name, err)
+		}
+		i := slices.IndexFunc(versions, func(c store.Credential) bool { return c.State == store.CredentialActive })
+		if i < 0 {
+			reset(r.Name, "password_max_age: no password set by rolecd")
+			continue
+		}
+		if age := now().Sub(versions[i].CreatedAt); age > r.PasswordMaxAge {
+			reset(r.Name, fmt.Sprintf("password_max_age %s: the password was set %s", spec.FormatPasswordMaxAge(r.PasswordMaxAge), versions[i].CreatedAt.UTC().Format(time.DateOnly)))
+		}
+	}
+	return resets, nil
+}
+
+// drift compares the live verifiers of the roles not already reset with
+// their stored passwords.
+func (p Passwords) drift(ctx context.Context, res spec.Resource, roles []spec.Role, snap *catalog.Snapshot, already map[string]string) (map[string]string, error) {
 	stored := map[string][]store.Credential{}
 	var names []string
 	for _, r := range roles {
-		if _, exists := snap.Roles[r.Name]; !exists || r.RotatePassword {
+		if _, exists := snap.Roles[r.Name]; !exists || r.RotatePassword || already[r.Name] != "" {
 			continue
 		}
 		versions, err := p.Credentials(ctx, r.Name)

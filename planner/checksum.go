@@ -94,6 +94,7 @@ func ConfigOf(r spec.Role) Config {
 		c.ConnectionLimit = &limit
 	}
 	c.ValidUntil = r.ValidUntil
+	c.PasswordMaxAge = spec.FormatPasswordMaxAge(r.PasswordMaxAge)
 	if len(r.Options) > 0 {
 		c.Options = maps.Clone(r.Options)
 	}

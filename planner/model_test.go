@@ -406,20 +406,26 @@ func TestNonSuperuserAdmin(t *testing.T) {
 	cluster := func(version int, createRole bool) *catalog.Snapshot {
 		s := appCluster(version)
 		s.CurrentUser = createRoleAdmin
-		withRole(s, catalog.Role{Name: createRoleAdmin, Login: true, Inherit: true, CreateRole: createRole, ConnLimit: -1})
+		withRole(s, catalog.Role{Name: createRoleAdmin, Login: true, Inherit: true, CreateRole: createRole, ConnLimit: -1,
+			MemberOf: []catalog.Membership{{Role: "pg_monitor", Admin: true, Inherit: true, Set: true}, {Role: "postgres", Inherit: true, Set: true}}})
 		return s
 	}
-	if _, err := PlanResource(input(cluster(v16, true), ro, external("bi", "pg_monitor"))); err != nil {
-		t.Errorf("CREATEROLE admin on 16: %v", err)
+	for _, v := range []int{v15, v16} {
+		if _, err := PlanResource(input(cluster(v, true), ro, external("bi", "pg_monitor"))); err != nil {
+			t.Errorf("CREATEROLE admin on %d: %v", v, err)
+		}
 	}
+	notMember := cluster(v16, true)
+	notMember.Roles[createRoleAdmin] = catalog.Role{Name: createRoleAdmin, Login: true, Inherit: true, CreateRole: true, ConnLimit: -1}
 	for _, tt := range []struct {
 		s    *catalog.Snapshot
 		want string
 	}{
-		{cluster(v15, true), `admin "rolecd_admin" is not a superuser: a non-superuser admin needs PostgreSQL 16 or newer, the server is 15.18`},
 		{cluster(v16, false), `admin "rolecd_admin" is neither a superuser nor has CREATEROLE`},
+		{notMember, `role "ro": database "app", schema "app"."public" owned by "postgres": admin "rolecd_admin" does not have the privileges of "postgres", so PostgreSQL would grant nothing there; fix: "postgres" is a superuser, which a non-superuser admin cannot act for`},
+		{notMember, `role "bi": admin "rolecd_admin" lacks ADMIN OPTION on source role "pg_monitor", which granting it needs from PostgreSQL 16 on; fix: GRANT "pg_monitor" TO "rolecd_admin" WITH ADMIN OPTION`},
 	} {
-		if _, err := PlanResource(input(tt.s, ro)); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := PlanResource(input(tt.s, ro, external("bi", "pg_monitor"))); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("err = %v, want %q", err, tt.want)
 		}
 	}

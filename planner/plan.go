@@ -72,6 +72,9 @@ type ResourcePlan struct {
 	// Error is set when the resource could not be planned (unreachable,
 	// scope naming a missing database, ...); Roles is then empty.
 	Error string `json:"error,omitempty"`
+	// Notes say what this plan could not check on this cluster (e.g.
+	// password drift, with an admin that cannot read pg_authid).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ResourceSettings are a resource's declared settings, other than its
@@ -161,6 +164,9 @@ type Config struct {
 	ConnectionLimit *int `json:"connection_limit,omitempty"`
 	// ValidUntil is the declared password expiry (absent: never).
 	ValidUntil string `json:"valid_until,omitempty"`
+	// PasswordMaxAge is the declared password_max_age ("90d"; absent:
+	// none), for the reviewer: the rotation it causes is in the SQL.
+	PasswordMaxAge string `json:"password_max_age,omitempty"`
 	// Options are the declared per-role settings.
 	Options map[string]string `json:"options,omitempty"`
 }

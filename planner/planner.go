@@ -69,9 +69,10 @@ type Input struct {
 // role whose source role does not exist, is a superuser or is the role
 // rolecd connects as; a declared role named like the role rolecd connects
 // as or like its own source role; an object creator or drop_reassign_to
-// role that does not exist; an admin that is not a superuser, unless it
-// has CREATEROLE on PostgreSQL 16 or later. All problems are reported at
-// once, each naming the role, scope, database or schema at fault.
+// role that does not exist; an admin that is neither a superuser nor has
+// CREATEROLE, or lacks a right the plan needs (see capabilityErrors). All
+// problems are reported at once, each naming the role, scope, database or
+// schema at fault.
 func PlanResource(in Input) (ResourcePlan, error) {
 	rp := ResourcePlan{
 		Resource:            in.Resource.Name,
@@ -142,6 +143,7 @@ func PlanResource(in Input) (ResourcePlan, error) {
 	if len(errs) > 0 {
 		return fail(errors.Join(errs...))
 	}
+	rp.Notes = p.notes()
 	return rp, nil
 }
 
@@ -214,15 +216,6 @@ func (p *planner) validate(roles []spec.Role) []error {
 	} else if err := connectable(d); err != nil && p.plansCluster() {
 		errs = append(errs, fmt.Errorf("maintenance database %q %w", p.maint, err))
 	}
-	if admin, ok := p.snap.Roles[p.snap.CurrentUser]; ok && !admin.Superuser {
-		switch {
-		case p.snap.ServerVersionNum < pg16:
-			errs = append(errs, fmt.Errorf("admin %q is not a superuser: a non-superuser admin needs PostgreSQL 16 or newer, the server is %s",
-				p.snap.CurrentUser, p.serverVersion()))
-		case !admin.CreateRole:
-			errs = append(errs, fmt.Errorf("admin %q is neither a superuser nor has CREATEROLE", p.snap.CurrentUser))
-		}
-	}
 	for _, c := range p.objectCreators {
 		if _, ok := p.snap.Roles[c]; !ok {
 			errs = append(errs, fmt.Errorf("object creator %q does not exist", c))
@@ -241,7 +234,7 @@ func (p *planner) validate(roles []spec.Role) []error {
 		}
 		byName[r.Name] = r.Label
 	}
-	return errs
+	return append(errs, p.capabilityErrors(roles)...)
 }
 
 func (p *planner) validateRole(r spec.Role) []error {

@@ -68,6 +68,9 @@ func (p *planner) removals(declared []spec.Role, only string) ([]RolePlan, error
 				return nil, fmt.Errorf("drop_reassign_to role %q does not exist (needed to remove %q)", p.reassignTo, name)
 			}
 		}
+		if err := p.removalError(name); err != nil {
+			return nil, fmt.Errorf("removing %q: %w", name, err)
+		}
 		plan, err := p.planRemoval(name, m)
 		if err != nil {
 			return nil, fmt.Errorf("removing %q: %w", name, err)
@@ -82,6 +85,9 @@ func (p *planner) planRemoval(name string, m markerDoc) (RolePlan, error) {
 	b := sqlBuilder{}
 	state := State{Exists: true, Remove: true, Keep: p.keepRemoved, RequiresMigration: true}
 	if p.plansCluster() {
+		if grant := p.removalGrant(&w, name); grant != "" {
+			b.add(p.maint, phaseCluster, plainStatement(name, grant))
+		}
 		b.add(p.maint, phaseCluster, w.alterRole(name, []string{"NOLOGIN"}, false))
 		b.add(p.maint, phaseCluster, plainStatement(name, w.terminateSessions(name)))
 	}

@@ -129,6 +129,7 @@ func PlanComment(doc *planner.Document, info CommentInfo) []string {
 	if doc != nil {
 		blocks = append(blocks, tableBlocks(doc, false)...)
 		blocks = append(blocks, failedBlocks(doc)...)
+		blocks = append(blocks, noteBlocks(doc)...)
 		blocks = append(blocks, sqlBlocks(doc, budget)...)
 	}
 	bodies, _ := pack(blocks, budget)
@@ -178,6 +179,18 @@ func tableBlocks(doc *planner.Document, changedOnly bool) []block {
 				Statements: fmt.Sprint(statementCount(r)),
 				Checksum:   codeSpan(r.Checksum),
 			}, rp.Resource+"/"+r.Config.RoleName)
+		}
+	}
+	return out
+}
+
+// noteBlocks renders what each resource's plan could not check.
+func noteBlocks(doc *planner.Document) []block {
+	group := renderMD("md-plan-notes-group", nil)
+	var out []block
+	for _, rp := range doc.Resources {
+		for _, n := range rp.Notes {
+			out = append(out, block{group, renderMD("md-plan-note", failedView{mdText(rp.Resource), mdText(clip(n, 2000))}), rp.Resource})
 		}
 	}
 	return out

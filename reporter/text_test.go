@@ -2,6 +2,7 @@ package reporter
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,4 +59,24 @@ func TestWritePlanText(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Assert(t, "plan.txt.golden", b.Bytes())
+}
+
+// What a plan could not check is shown under its resource, in the text
+// and in the pull-request comment.
+func TestPlanNotes(t *testing.T) {
+	doc := sampleDocument()
+	const note = `password drift is not checked: admin "rds_master" is not a superuser`
+	doc.Resources[0].Notes = []string{note}
+	var b bytes.Buffer
+	if err := WritePlanText(&b, doc); err != nil {
+		t.Fatal(err)
+	}
+	header := "resource " + doc.Resources[0].Resource + " "
+	if text := b.String(); !strings.Contains(text, "\n  note: "+note+"\n") || strings.Index(text, header) > strings.Index(text, "note: ") {
+		t.Errorf("plan text lacks the note under its resource:\n%s", text)
+	}
+	comment := strings.Join(PlanComment(doc, CommentInfo{Commit: headSHA, PR: 12}), "")
+	if !strings.Contains(comment, "#### Not checked\n\n- **"+doc.Resources[0].Resource+"**: password drift is not checked") {
+		t.Errorf("plan comment lacks the note:\n%s", comment)
+	}
 }

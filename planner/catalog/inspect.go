@@ -15,7 +15,7 @@ import (
 )
 
 // QueriesPerCluster is the fixed number of queries InspectCluster runs.
-const QueriesPerCluster = 4
+const QueriesPerCluster = 5
 
 // QueriesPerDatabase is the fixed number of queries InspectDatabase runs,
 // whatever the number of schemas, objects and roles: schemas, object
@@ -163,6 +163,9 @@ func InspectCluster(ctx context.Context, q Querier, opts Options) (*Snapshot, er
 	}
 	if err := inspectDatabases(ctx, q, snap, opts); err != nil {
 		return nil, fmt.Errorf("inspecting databases: %w", err)
+	}
+	if err := inspectAdmin(ctx, q, snap); err != nil {
+		return nil, fmt.Errorf("inspecting the admin's rights: %w", err)
 	}
 	return snap, nil
 }

@@ -216,6 +216,7 @@ func TestInspect(t *testing.T) {
 		ServerVersionNum: c.VersionNum,
 		ServerVersion:    got.ServerVersion, // checked below
 		CurrentUser:      "postgres",
+		Admin:            catalog.Admin{Name: "postgres", Superuser: true, CreateRole: true, CreateDB: true, Replication: true, BypassRLS: true},
 		Roles: map[string]catalog.Role{
 			"postgres": {Name: "postgres", Superuser: true, Inherit: true, CreateRole: true, CreateDB: true,
 				Login: true, Replication: true, BypassRLS: true, ConnLimit: -1},

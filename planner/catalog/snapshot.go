@@ -18,6 +18,8 @@ type Snapshot struct {
 	Roles map[string]Role
 	// Databases holds every database, sorted by name.
 	Databases []Database
+	// Admin is what CurrentUser may do (see Admin).
+	Admin Admin
 }
 
 // Role is one pg_roles row with its ownership comment and memberships.

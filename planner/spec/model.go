@@ -7,6 +7,7 @@ package spec
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Type is the kind of a declared role.
@@ -132,6 +133,9 @@ type Role struct {
 	// ValidUntil is when the role's password expires, as an RFC 3339 UTC
 	// time with whole seconds ("2027-01-01T00:00:00Z"); "" means never.
 	ValidUntil string
+	// PasswordMaxAge is how old the password rolecd set may get before a
+	// plan sets a new one (scheduled rotation); 0 means no limit.
+	PasswordMaxAge time.Duration
 	// Options are per-role settings (ALTER ROLE ... SET) from the
 	// RoleOptions allow-list, by name; nil when none.
 	Options map[string]string

@@ -189,6 +189,46 @@ func parseValidUntil(s string) (string, error) {
 	return t.Format(ValidUntilLayout), nil
 }
 
+// ParsePasswordMaxAge reads a password_max_age: a whole number of days
+// ("90d"), weeks ("2w") or hours ("12h"), from one hour to ten years.
+func ParsePasswordMaxAge(s string) (time.Duration, error) {
+	bad := errors.New("want a whole number of days (90d), weeks (2w) or hours (12h), from 1h to 3650d")
+	if len(s) < 2 {
+		return 0, bad
+	}
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+	if err != nil || n < 1 {
+		return 0, bad
+	}
+	var unit time.Duration
+	switch s[len(s)-1] {
+	case 'h':
+		unit = time.Hour
+	case 'd':
+		unit = 24 * time.Hour
+	case 'w':
+		unit = 7 * 24 * time.Hour
+	default:
+		return 0, bad
+	}
+	if n > int64(3650*24*time.Hour/unit) {
+		return 0, bad
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// FormatPasswordMaxAge writes a password_max_age in days when whole, else
+// in hours; "" for 0 (none).
+func FormatPasswordMaxAge(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return ""
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return fmt.Sprintf("%dh", d/time.Hour)
+}
+
 // parseConnectionLimit reads a connection_limit: -1 (none) or more.
 func parseConnectionLimit(s string) (int, error) {
 	n, err := strconv.ParseInt(s, 10, 64)

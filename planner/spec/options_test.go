@@ -5,7 +5,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
+
+func TestParsePasswordMaxAge(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90d": 90 * 24 * time.Hour, "2w": 14 * 24 * time.Hour, "12h": 12 * time.Hour, "3650d": 3650 * 24 * time.Hour} {
+		if got, err := ParsePasswordMaxAge(in); err != nil || got != want {
+			t.Errorf("ParsePasswordMaxAge(%q) = %v, %v, want %v", in, got, err, want)
+		}
+		if back := FormatPasswordMaxAge(want); back != in && !(in == "2w" && back == "14d") {
+			t.Errorf("FormatPasswordMaxAge(%v) = %q, want %q", want, back, in)
+		}
+	}
+}
 
 func TestRoleOptionErrors(t *testing.T) {
 	tests := []struct {
@@ -36,6 +48,15 @@ func TestRoleOptionErrors(t *testing.T) {
 			`roles.yaml:2:84: invalid valid_until "tomorrow": want a date (2027-01-31), an RFC 3339 time (2027-01-31T18:00:00Z) or infinity`,
 			`roles.yaml:3:84: invalid valid_until "2027-01-01 10:00": want a date (2027-01-31), an RFC 3339 time (2027-01-31T18:00:00Z) or infinity`,
 			`roles.yaml:4:84: invalid valid_until "1969-12-31": want a year from 1970 to 9999`,
+		}},
+		{name: "password_max_age", data: `roles:
+  - {resource: analytics, role: a, scopes: [a], privileges: [SELECT], password_max_age: 90}
+  - {resource: analytics, role: b, scopes: [a], privileges: [SELECT], password_max_age: 0d}
+  - {resource: analytics, role: c, scopes: [a], privileges: [SELECT], password_max_age: 3651d}
+`, want: []string{
+			`roles.yaml:2:89: invalid password_max_age "90": want a whole number of days (90d), weeks (2w) or hours (12h), from 1h to 3650d`,
+			`roles.yaml:3:89: invalid password_max_age "0d": want a whole number of days (90d), weeks (2w) or hours (12h), from 1h to 3650d`,
+			`roles.yaml:4:89: invalid password_max_age "3651d": want a whole number of days (90d), weeks (2w) or hours (12h), from 1h to 3650d`,
 		}},
 		{name: "options outside the allow-list and bad values", data: `roles:
   - resource: analytics

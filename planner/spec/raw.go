@@ -80,6 +80,7 @@ type rawRole struct {
 	functions  listValue
 	connLimit  value // connection_limit
 	validUntil value // valid_until
+	maxAge     value // password_max_age
 	options    rawOptions
 }
 

@@ -129,7 +129,7 @@ func TestRoleErrors(t *testing.T) {
   - {resource: analytics, label: ro, scopes: [a], privileges: [SELECT]}
 `, want: []string{
 			"roles.yaml:2:5: role needs a label (role: ...)",
-			`roles.yaml:2:27: unknown key "label" in role: want resource, type, role, scopes, privileges, permissions, source_role, rotate_password, functions, connection_limit, valid_until, options`,
+			`roles.yaml:2:27: unknown key "label" in role: want resource, type, role, scopes, privileges, permissions, source_role, rotate_password, functions, connection_limit, valid_until, password_max_age, options`,
 		}},
 		{name: "role not a mapping", data: `roles:
   - analytics
@@ -145,7 +145,7 @@ func TestRoleErrors(t *testing.T) {
   - {resource: analytics, role: ro, scopes: [a], privileges: [SELECT]}
 `, want: []string{
 			"roles.yaml:2:5: role needs a resource",
-			`roles.yaml:2:6: unknown key "resource" in item: want resource_name, type, role, scopes, privileges, permissions, source_role, rotate_password, functions, connection_limit, valid_until, options`,
+			`roles.yaml:2:6: unknown key "resource" in item: want resource_name, type, role, scopes, privileges, permissions, source_role, rotate_password, functions, connection_limit, valid_until, password_max_age, options`,
 		}},
 	}
 	for _, tt := range tests {

@@ -296,6 +296,13 @@ func (v *validator) roleOptions(raw rawRole, r *Role) {
 		}
 		r.ValidUntil = t
 	}
+	if a := raw.maxAge; a.usable() {
+		d, err := ParsePasswordMaxAge(a.s)
+		if err != nil {
+			v.errorf(a.pos, "invalid password_max_age %s: %v", quote(a.s), err)
+		}
+		r.PasswordMaxAge = d
+	}
 	for _, o := range raw.options.items {
 		name := strings.ToLower(o.name.s)
 		if !slices.Contains(RoleOptions(), name) {

@@ -27,7 +27,7 @@ func resourceKeys() []string {
 // items: entry, which names its resource resource_name.
 func roleKeys(resourceKey string) []string {
 	return []string{resourceKey, "type", "role", "scopes", "privileges", "permissions", "source_role", "rotate_password",
-		"functions", "connection_limit", "valid_until", "options"}
+		"functions", "connection_limit", "valid_until", "password_max_age", "options"}
 }
 
 // yamlFile decodes one YAML file into raw declarations. It reads the node
@@ -413,6 +413,8 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 			r.connLimit = f.scalar(key, v)
 		case "valid_until":
 			r.validUntil = f.scalar(key, v)
+		case "password_max_age":
+			r.maxAge = f.scalar(key, v)
 		case "options":
 			r.options = f.options(key, v)
 		}
