@@ -3,7 +3,9 @@
 // operator-configured command the resource names (each allowed by the
 // operator's credential policy, checked again here at use), else the store,
 // else libpq's usual sources (PGPASSWORD, ~/.pgpass, trust). Passwords
-// never appear in its errors.
+// never appear in its errors, and never go to a server that asks for them
+// in cleartext or as MD5 unless the resource allows it (see
+// AuthRefusedError).
 package adminconn
 
 import (
@@ -96,6 +98,7 @@ func (d Dialer) config(ctx context.Context, res spec.Resource, database string) 
 	if password != "" {
 		cfg.Password = password
 	}
+	requireAuth(cfg, res)
 	return cfg, nil
 }
 
@@ -176,7 +179,12 @@ func (d Dialer) Connect(ctx context.Context, res spec.Resource, database string)
 	if err != nil {
 		return nil, err
 	}
+	var watch authWatch
+	watch.install(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if method, refused := watch.refused(); err != nil && refused && !res.Admin.AllowCleartext {
+		return nil, &AuthRefusedError{Resource: res.Name, Endpoint: fmt.Sprintf("%s:%d", res.Host, res.Port), Method: method, Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("resource %s: connecting to %s:%d database %q as %q: %w",
 			res.Name, res.Host, res.Port, database, cfg.User, unwrapConnect(err))

@@ -262,6 +262,8 @@ type fakeDB struct {
 	// onPlan, when set, runs at the start of every Plan (long work, a
 	// takeover in the middle of it).
 	onPlan func(ctx context.Context)
+	// connected lists "resource host:port credential" per planned resource.
+	connected []string
 }
 
 func (db *fakeDB) Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error) {
@@ -272,6 +274,8 @@ func (db *fakeDB) Plan(ctx context.Context, tree *spec.Tree, src planner.Source,
 	defer db.mu.Unlock()
 	doc := &planner.Document{Version: planner.DocumentVersion, SID: sid, Source: src}
 	for _, res := range tree.Resources {
+		c := res.Connection()
+		db.connected = append(db.connected, res.Name+" "+fmt.Sprintf("%s:%d", c.Host, c.Port)+" "+c.Credential)
 		rp := planner.ResourcePlan{Resource: res.Name, MaintenanceDatabase: res.Database, Roles: []planner.RolePlan{}}
 		if db.down {
 			rp.Error = "connection refused"

@@ -84,6 +84,9 @@ func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest,
 	if err := r.ensureCommit(ctx, mergeSHA, 0, ""); err != nil {
 		return err
 	}
+	if err := r.onBranch(ctx, mergeSHA); err != nil {
+		return err
+	}
 	rec.State, rec.MergeSHA, rec.HeadSHA = store.PRMergedPending, mergeSHA, fpr.HeadSHA
 	if err := r.putPR(ctx, &rec); err != nil {
 		return err
@@ -307,4 +310,37 @@ func (r *Reconciler) prTouches(ctx context.Context, fpr PR) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// onBranch makes sure sha, the merge commit the forge reports, is in the
+// watched branch's history (fetching once if the branch is behind): the
+// merge flow connects with the settings of that commit, so it must be
+// merged, reviewed state, never a commit only a pull request carries.
+// A Source without an ancestor test (the in-memory fakes of unit tests)
+// is trusted to report merged commits; gitsource.Source has one.
+func (r *Reconciler) onBranch(ctx context.Context, sha string) error {
+	anc, ok := r.opts.Source.(ancestry)
+	if !ok {
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		head, err := r.opts.Source.BranchHead()
+		if err != nil {
+			return waiting("reading the branch head", err)
+		}
+		ok, err := anc.IsAncestor(sha, head)
+		if err != nil {
+			return waiting("checking the merge commit is on the branch", err)
+		}
+		if ok {
+			return nil
+		}
+		if attempt > 0 {
+			r.metrics.refusals.WithLabelValues("off-branch").Inc()
+			return stalled("merge commit", fmt.Errorf("%s is not in the history of branch %s: rolecd connects only with merged settings", short(sha), r.opts.Branch))
+		}
+		if err := r.opts.Source.Fetch(ctx); err != nil {
+			return waiting("fetching the branch", err)
+		}
+	}
 }

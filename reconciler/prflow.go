@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rolecd/rolecd/inventory"
 	"github.com/rolecd/rolecd/planner"
+	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -140,8 +142,18 @@ func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr PR)
 		return stalled("invalid role files", errors.New(strings.Join(problems, "; ")))
 	}
 
+	// trust: connections come from the branch head, never from the PR
+	planned, inv, err := r.reviewedConnections(base, tree)
+	if err != nil {
+		return err
+	}
+	if !inv.Empty() {
+		log.Warn().Int("not_connected", inv.NotConnected()).Int("changes", len(inv.Changes)).
+			Msg("pull request changes the inventory: new or changed resources are not connected until merged")
+	}
+
 	// plan
-	doc, err := r.plan(ctx, tree, src, store.KindPlan)
+	doc, err := r.plan(ctx, planned, src, store.KindPlan)
 	if err != nil {
 		return err
 	}
@@ -150,7 +162,7 @@ func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr PR)
 	sum := doc.Summary()
 
 	// report
-	if err := r.upsertComment(ctx, fpr.Number, commentPlan, r.planComment(doc, head, fpr.Number, onMergeText(doc), nil)); err != nil {
+	if err := r.upsertComment(ctx, fpr.Number, commentPlan, r.inventoryComment(doc, head, fpr.Number, onMergeText(doc, inv), inv)); err != nil {
 		return err
 	}
 	rec.PlanSID, rec.Digest, rec.Checksums = doc.SID, doc.Digest(), checksumsOf(doc)
@@ -170,6 +182,9 @@ func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr PR)
 		outcome = "changes"
 		desc = fmt.Sprintf("%s to change, digest %s", plural(sum.Changes, "role"), doc.Digest()[:12])
 	}
+	if n := inv.NotConnected(); n > 0 {
+		desc += fmt.Sprintf("; %s not connected until merged", plural(n, "resource"))
+	}
 	r.metrics.plans.WithLabelValues("pr", outcome).Inc()
 	if err := r.setStatus(ctx, head, StatusPlan, "success", desc); err != nil {
 		return err
@@ -183,12 +198,34 @@ func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr PR)
 }
 
 // onMergeText tells reviewers what happens on merge.
-func onMergeText(doc *planner.Document) string {
+func onMergeText(doc *planner.Document, inv inventory.Diff) string {
+	if inv.NotConnected() > 0 {
+		return "On merge, rolecd connects to the new or changed resources for the first time and plans the merged tree; " +
+			"their roles were not reviewed here, so it comments the new plan and waits for `/rolecd apply <digest>` from a user with the required permission."
+	}
 	if doc.Summary().Changes == 0 {
 		return "On merge: nothing to apply; every role is in sync."
 	}
 	return "On merge, rolecd plans the merged tree and applies it only if every role's checksum equals the one above; " +
 		"otherwise it comments the new plan here and waits for `/rolecd apply <digest>` from a user with the required permission."
+}
+
+// reviewedConnections restricts the pull request's tree to the resources
+// whose connection equals the one at the branch head base, each with the
+// branch head's connection (inventory.Restrict). When the branch head's
+// role files are invalid nothing is trusted: no resource is connected.
+func (r *Reconciler) reviewedConnections(base string, proposed *spec.Tree) (*spec.Tree, inventory.Diff, error) {
+	trusted, problems, err := r.loadTree(base)
+	if err != nil {
+		return nil, inventory.Diff{}, err
+	}
+	if problems != nil {
+		r.log.Warn().Str("commit", short(base)).Strs("problems", problems).
+			Msg("the branch head has invalid role files: no connection of a pull request is trusted")
+		trusted = nil
+	}
+	planned, diff := inventory.Restrict(trusted, proposed)
+	return planned, diff, nil
 }
 
 // noChangesComment replaces an earlier plan comment when the head no

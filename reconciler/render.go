@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/inventory"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/reporter"
 )
@@ -15,6 +16,16 @@ func (r *Reconciler) planComment(doc *planner.Document, commit string, pr int, o
 	return reporter.PlanComment(doc, reporter.CommentInfo{
 		Commit: commit, PR: pr, OnMerge: onMerge, Errors: problems, MaxLen: r.opts.MaxCommentLen,
 	})
+}
+
+// inventoryComment renders a pull request's plan with the inventory
+// changes that were not connected.
+func (r *Reconciler) inventoryComment(doc *planner.Document, commit string, pr int, onMerge string, inv inventory.Diff) []string {
+	info := reporter.CommentInfo{Commit: commit, PR: pr, OnMerge: onMerge, MaxLen: r.opts.MaxCommentLen}
+	if !inv.Empty() {
+		info.Inventory = &inv
+	}
+	return reporter.PlanComment(doc, info)
 }
 
 // applyComment renders an apply result.

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/inventory"
 	"github.com/rolecd/rolecd/planner"
 )
 
@@ -55,6 +56,9 @@ type CommentInfo struct {
 	Errors []string
 	// MaxLen bounds each part in bytes (default DefaultCommentMaxLen).
 	MaxLen int
+	// Inventory lists the resources of the planned tree that were not
+	// connected: new, changed or removed relative to the reviewed branch.
+	Inventory *inventory.Diff
 }
 
 // planView is what the plan templates print once.
@@ -66,6 +70,7 @@ type planView struct {
 	HasDoc              bool
 	Sum                 planner.Summary
 	Errors              int
+	NotConnected        int
 	Part, Parts         int
 }
 
@@ -106,6 +111,9 @@ func PlanComment(doc *planner.Document, info CommentInfo) []string {
 	}
 	maxLen = max(maxLen, MinCommentMaxLen)
 	v := planView{Commit: commitRef(info.Commit), PR: info.PR, OnMerge: strings.TrimSpace(info.OnMerge), Errors: len(info.Errors)}
+	if info.Inventory != nil {
+		v.NotConnected = info.Inventory.NotConnected()
+	}
 	if doc != nil && len(doc.Resources) == 0 && len(info.Errors) > 0 {
 		doc = nil // an empty plan of invalid files: nothing was planned
 	}
@@ -126,6 +134,7 @@ func PlanComment(doc *planner.Document, info CommentInfo) []string {
 
 	blocks := []block{{text: renderMD("md-plan-head", v)}}
 	blocks = append(blocks, errorBlocks(info.Errors)...)
+	blocks = append(blocks, inventoryBlocks(info.Inventory)...)
 	if doc != nil {
 		blocks = append(blocks, tableBlocks(doc, false)...)
 		blocks = append(blocks, failedBlocks(doc)...)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/inventory"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
@@ -34,6 +35,7 @@ type planOptions struct {
 	file           string
 	out            string
 	parallel       int
+	trusted        string
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -62,11 +64,13 @@ func newPlanCmd(g *globals) *cobra.Command {
 	f.StringVarP(&opts.file, "file", "f", "", "plan the roles of this file (role file, CSV, or Hoop batch plan) instead of the tree's")
 	f.StringVarP(&opts.out, "out", "o", "", "also write the plan document (JSON) to this file")
 	f.IntVar(&opts.parallel, "parallel", liveplan.DefaultParallel, "resources inspected at once")
+	f.StringVar(&opts.trusted, "trusted-inventory", "", "take every connection (host, port, database, sslmode, admin user, credential source) from this git revision "+
+		"(e.g. origin/main) or directory of reviewed role files; resources new or changed relative to it are reported, not connected")
 	return cmd
 }
 
 func planRun(ctx context.Context, g *globals, opts *planOptions) error {
-	tree, cfg, _, err := g.loadTree()
+	tree, cfg, dir, err := g.loadTree()
 	if err != nil {
 		return err
 	}
@@ -98,6 +102,21 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		resources = rolesResources(tree, opts.resource)
 	case opts.resource != "":
 		resources = []string{opts.resource}
+	}
+	var inv inventory.Diff
+	if opts.trusted != "" {
+		trusted, name, err := loadTrusted(opts.trusted, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy()})
+		if err != nil {
+			return err
+		}
+		tree, inv = inventory.Restrict(trusted, tree)
+		if resources != nil {
+			if resources = connectedOnly(resources, tree); len(resources) == 0 {
+				tree, resources = &spec.Tree{}, nil // every selected resource is unconnected
+			}
+		}
+		log := g.logger()
+		log.Info().Str("trusted_inventory", name).Int("not_connected", inv.NotConnected()).Msg("connections taken from the trusted inventory")
 	}
 	st, err := g.openState(ctx, cfg)
 	if err != nil {
@@ -134,7 +153,13 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err := writeJSON(g.stdout, doc); err != nil {
 			return err
 		}
+		if err := reporter.WriteInventoryText(g.stderr, inv); err != nil {
+			return err
+		}
 	} else {
+		if err := reporter.WriteInventoryText(g.stdout, inv); err != nil {
+			return err
+		}
 		if err := reporter.WritePlanText(g.stdout, doc); err != nil {
 			return err
 		}
@@ -146,10 +171,22 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	switch {
 	case sum.FailedResources > 0:
 		return &exitError{exitError1, fmt.Sprintf("%d of %d resource(s) could not be planned", sum.FailedResources, sum.Resources)}
-	case sum.Changes > 0:
+	case sum.Changes > 0 || !inv.Empty():
 		return &exitError{code: exitChanges}
 	}
 	return nil
+}
+
+// connectedOnly drops from a --resource/-f selection the resources the
+// trusted inventory left out.
+func connectedOnly(selected []string, tree *spec.Tree) []string {
+	var out []string
+	for _, name := range selected {
+		if _, ok := tree.Resource(name); ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // planSession is the audit session of a plan document.

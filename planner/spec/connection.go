@@ -67,7 +67,7 @@ func (r Resource) Connection() Connection {
 	}
 	return Connection{
 		Host: r.Host, Port: r.Port, Database: r.Database, SSLMode: r.SSLMode, SSLRootCert: r.SSLRootCert,
-		AdminUser: r.Admin.User, Credential: cred,
+		AdminUser: r.Admin.User, Credential: cred, AllowCleartext: r.Admin.AllowCleartext,
 	}
 }
 
@@ -77,7 +77,7 @@ func (r Resource) Connection() Connection {
 func (c Connection) Resource(name string) (Resource, error) {
 	r := Resource{
 		Name: name, Host: c.Host, Port: c.Port, Database: c.Database, SSLMode: c.SSLMode, SSLRootCert: c.SSLRootCert,
-		Admin: Admin{User: c.AdminUser},
+		Admin: Admin{User: c.AdminUser, AllowCleartext: c.AllowCleartext},
 	}
 	kind, arg := c.CredentialSource()
 	switch kind {

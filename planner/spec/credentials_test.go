@@ -95,6 +95,7 @@ func TestSSLRootCert(t *testing.T) {
 func TestConnectionRoundTrip(t *testing.T) {
 	for _, admin := range []Admin{
 		{User: "u"}, {User: "u", PasswordEnv: "PG_ADMIN_A"}, {User: "u", PasswordFile: "/run/secrets/a"}, {User: "u", PasswordCommand: "rds"},
+		{User: "u", PasswordEnv: "PG_ADMIN_A", AllowCleartext: true},
 	} {
 		res := Resource{Name: "a", Host: "h", Port: 5433, Database: "postgres", SSLMode: "verify-full", SSLRootCert: "/ca.pem", Admin: admin}
 		got, err := res.Connection().Resource("a")

@@ -63,6 +63,11 @@ type Admin struct {
 	// short-lived IAM token; the command line itself never comes from the
 	// role files.
 	PasswordCommand string
+	// AllowCleartext is `allow_cleartext: true`: rolecd answers a server
+	// that asks for the password in cleartext or as an MD5 response.
+	// Off by default: such a server (or whoever sits on the path to it)
+	// would learn the password or something that cracks offline.
+	AllowCleartext bool
 }
 
 // Resource is one PostgreSQL cluster of the inventory.

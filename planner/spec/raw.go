@@ -48,6 +48,8 @@ type rawAdmin struct {
 	passwordFile value
 	// passwordCommand names a configured command.
 	passwordCommand value
+	// allowCleartext is allow_cleartext.
+	allowCleartext value
 }
 
 // rawResource is a resource declaration before validation.

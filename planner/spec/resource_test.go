@@ -83,6 +83,9 @@ func TestResourceErrors(t *testing.T) {
 		{"password_file with NUL", `resources:
   - {name: a, host: h, admin: {user: u, password_file: "/x\0"}}
 `, []string{`roles.yaml:2:56: invalid admin.password_file "/x\x00": contains a NUL byte`}},
+		{"allow_cleartext not a boolean", `resources:
+  - {name: a, host: h, admin: {user: u, allow_cleartext: sometimes}}
+`, []string{`roles.yaml:2:58: invalid admin.allow_cleartext "sometimes": want true (answer a server that asks for a cleartext or MD5 password) or false`}},
 		{"key that is not a name", `resources:
   - name: a
     host: h
@@ -137,14 +140,14 @@ func TestResourceDefaultsAndMerge(t *testing.T) {
 `)
 	b := File{Name: "more/b.yaml", Data: []byte(`resources:
   - {name: analytics, host: db1.internal, port: 5432, database: postgres, sslmode: prefer, admin: {user: postgres, password_file: /run/secrets/pw}}
-  - {name: billing, host: db2, port: "6432", database: main, sslmode: verify-full, admin: {user: admin, password_env: BILLING_PW}}
+  - {name: billing, host: db2, port: "6432", database: main, sslmode: verify-full, admin: {user: admin, password_env: BILLING_PW, allow_cleartext: true}}
 `)}
 	tree := mustParse(t, Options{}, a, b)
 	want := []Resource{
 		{Name: "analytics", Host: "db1.internal", Port: 5432, Database: "postgres", SSLMode: "prefer",
 			Admin: Admin{User: "postgres", PasswordFile: "/run/secrets/pw"}, Complete: true, Pos: Pos{File: "roles.yaml", Line: 2, Col: 5}},
 		{Name: "billing", Host: "db2", Port: 6432, Database: "main", SSLMode: "verify-full",
-			Admin: Admin{User: "admin", PasswordEnv: "BILLING_PW"}, Complete: true, Pos: Pos{File: "more/b.yaml", Line: 3, Col: 5}},
+			Admin: Admin{User: "admin", PasswordEnv: "BILLING_PW", AllowCleartext: true}, Complete: true, Pos: Pos{File: "more/b.yaml", Line: 3, Col: 5}},
 	}
 	if !reflect.DeepEqual(tree.Resources, want) {
 		t.Errorf("resources = %+v\nwant %+v", tree.Resources, want)

@@ -228,6 +228,15 @@ func (v *validator) admin(raw rawResource, what string) Admin {
 	if len(sources) > 1 {
 		v.errorf(sources[1], "admin.password_env, admin.password_file and admin.password_command are mutually exclusive")
 	}
+	if a.allowCleartext.usable() {
+		switch strings.ToLower(a.allowCleartext.s) {
+		case "true":
+			out.AllowCleartext = true
+		case "false":
+		default:
+			v.errorf(a.allowCleartext.pos, "invalid admin.allow_cleartext %s: want true (answer a server that asks for a cleartext or MD5 password) or false", quote(a.allowCleartext.s))
+		}
+	}
 	return out
 }
 

@@ -15,7 +15,7 @@ import (
 // Keys accepted in YAML role files.
 func topKeys() []string { return []string{"resources", "roles", "items"} }
 func adminKeys() []string {
-	return []string{"user", "password_env", "password_file", "password_command"}
+	return []string{"user", "password_env", "password_file", "password_command", "allow_cleartext"}
 }
 
 // resourceKeys are the keys of a resources: entry.
@@ -368,6 +368,8 @@ func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
 			a.passwordFile = f.scalar("admin.password_file", v)
 		case "password_command":
 			a.passwordCommand = f.scalar("admin.password_command", v)
+		case "allow_cleartext":
+			a.allowCleartext = f.scalar("admin.allow_cleartext", v)
 		}
 	})
 	return a
