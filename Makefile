@@ -3,6 +3,10 @@
 
 GO      ?= go
 BIN     := bin/rolecd
+# What `rolecd version` reports (Go's own VCS stamping may be off: GOFLAGS=-buildvcs=false).
+VERSION ?= $(shell git describe --tags 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -modified)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Integration tests start real PostgreSQL clusters; keep the run bounded.
 TESTFLAGS ?= -count=1 -timeout 20m
@@ -13,7 +17,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/rolecd
-	$(GO) build -o $(BIN) ./cmd/rolecd
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rolecd
 
 # axe-core (npm) checks the hub's pages for accessibility in the browser tests.
 AXE_VERSION := 4.14.1
@@ -24,6 +28,7 @@ deps: ## install what the tests and the demo need when missing: PostgreSQL (init
 	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "$$ROLECD_TEST_PGBIN" ]; then \
 		echo "deps: found initdb"; else pkgs="$$pkgs postgresql"; fi; \
 	command -v git >/dev/null 2>&1 || pkgs="$$pkgs git"; \
+	command -v file >/dev/null 2>&1 || pkgs="$$pkgs file"; \
 	command -v npm >/dev/null 2>&1 || pkgs="$$pkgs npm"; \
 	command -v chromium >/dev/null 2>&1 || [ -n "$$ROLECD_CHROMIUM" ] || pkgs="$$pkgs chromium fonts-dejavu-core"; \
 	if [ -n "$$pkgs" ]; then \
@@ -37,10 +42,15 @@ deps: ## install what the tests and the demo need when missing: PostgreSQL (init
 		npm install --silent --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_VERSION); \
 	fi
 
-lint: ## go vet and a gofmt check
+lint: ## go vet, a gofmt check, and no compiled binary or archive tracked by git
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+		command -v file >/dev/null 2>&1 || { echo "lint: the file command is missing (make deps installs it)"; exit 1; }; \
+		out=$$(git ls-files -z | xargs -0 -r file -N | grep -E ': .*(ELF|archive|compressed data)' || true); \
+		if [ -n "$$out" ]; then echo "lint: git tracks compiled binaries or archives (never commit build outputs):"; echo "$$out"; exit 1; fi; \
+	fi
 
 test: deps lint ## install what is missing, then vet and every test (integration included)
 	$(GO) test $(TESTFLAGS) ./...

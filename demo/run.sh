@@ -28,6 +28,12 @@ expect 2 $rolecd --repo roles.example plan -o .demo/plan.json
 sid=$(sed -n 's/^  "sid": "\(.*\)",$/\1/p' .demo/plan.json)
 expect 2 $rolecd --repo roles.example plan --resource analytics --role auditor --scopes legacy --privileges select
 
+# A Hoop team's files, unchanged: they keep Hoop's meaning (a bare scope is
+# its public schema, the CSV label lower-cased, "SELECT, INSERT" is a list),
+# and a batch item naming an unknown resource fails alone (exit 1).
+expect 2 $rolecd --repo roles.example plan -f demo/hoop/roles.csv
+expect 1 $rolecd --repo roles.example plan -f demo/hoop/plan.yaml
+
 # Apply exactly the reviewed plan, then read a generated credential and use it.
 expect 0 $rolecd --repo roles.example apply --sid "$sid"
 role=$($rolecd --repo roles.example --output json plan --resource analytics 2>/dev/null | sed -n 's/.*"role_name": "\(rolecd_analytics_ro_[0-9a-f]*\)".*/\1/p' | head -n 1)

@@ -81,6 +81,13 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	// after it runs, and the session is recorded interrupted.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if opts.file != "" {
+		// Before anything else: a file that is no plan (a Hoop plan-result
+		// file, a role file) is explained, wherever apply runs.
+		if _, err := loadPlan(ctx, nil, opts); err != nil {
+			return err
+		}
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return err
@@ -245,7 +252,9 @@ func loadPlan(ctx context.Context, st store.Store, opts *applyOptions) (*planner
 		data = sess.Detail
 	}
 	var doc planner.Document
-	if err := json.Unmarshal(data, &doc); err != nil {
+	if err := json.Unmarshal(data, &doc); (err != nil || doc.Version == 0) && opts.file != "" {
+		return nil, notAPlan(opts.file, data, err)
+	} else if err != nil {
 		return nil, fmt.Errorf("reading plan document: %w", err)
 	}
 	if doc.Version != planner.DocumentVersion {

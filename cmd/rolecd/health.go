@@ -36,12 +36,15 @@ type healthResult struct {
 }
 
 func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
-	tree, cfg, st, err := g.treeAndState(ctx)
+	tree, cfg, dir, err := g.loadTree()
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	dialer := g.dialer(st, cfg)
+	// Nothing to check is a failure, found before the store (and its key)
+	// is created.
+	if len(tree.Resources) == 0 {
+		return &exitError{exitError1, fmt.Sprintf("no resources in the role files under %s: nothing to check (declare them under resources:)", dir)}
+	}
 	var targets []spec.Resource
 	if len(opts.resources) == 0 {
 		targets = tree.Resources
@@ -53,6 +56,12 @@ func healthRun(ctx context.Context, g *globals, opts *healthOptions) error {
 		}
 		targets = append(targets, res)
 	}
+	st, err := g.openState(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	dialer := g.dialer(st, cfg)
 	var results []healthResult
 	failed := 0
 	for _, res := range targets {

@@ -81,7 +81,15 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		for _, e := range es {
 			fmt.Fprintln(stderr, e.Error())
 		}
-		fmt.Fprintf(stderr, "rolecd: %d problem(s) in the role files\n", len(es))
+		where := ""
+		if te := (*treeErrors)(nil); errors.As(err, &te) {
+			where = " under " + te.where()
+		}
+		fmt.Fprintf(stderr, "rolecd: %d problem(s) in the role files%s\n", len(es), where)
+		return exitError1
+	}
+	if line, ok := suggestionLine(err.Error()); ok {
+		fmt.Fprintf(stderr, "rolecd: %s\n", line)
 		return exitError1
 	}
 	fmt.Fprintf(stderr, "rolecd: %s\n", oneLine(err.Error()))
@@ -95,22 +103,30 @@ func newRootCmd(g *globals) *cobra.Command {
 		Long:          "rolecd turns role files in a Git repository into reviewed, checksummed SQL plans and applies them to PostgreSQL.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.configExplicit = cmd.Flags().Changed("config")
-			if g.output != "text" && g.output != "json" {
-				return &exitError{exitError1, fmt.Sprintf("--output %q: want text or json", g.output)}
-			}
-			return nil
+			return checkGlobals(g)
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configPath, "config", "rolecd.yaml", "configuration file")
 	pf.StringVarP(&g.output, "output", "", "text", "output format: text or json")
 	pf.StringVar(&g.store, "store", "", "session store URL (default sqlite://.rolecd/rolecd.db)")
-	pf.StringVar(&g.repo, "repo", "", "role-files tree (default: the config's git path, else .)")
+	pf.StringVar(&g.repo, "repo", "", "role-files tree (default: the config's git.path, else roles/, else . when it holds role files)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(newValidateCmd(g), newHealthCmd(g), newPlanCmd(g), newApplyCmd(g),
-		newSessionsCmd(g), newCredsCmd(g), newAdminCmd(g), newDaemonCmd(g))
+		newSessionsCmd(g), newCredsCmd(g), newAdminCmd(g), newDaemonCmd(g), newVersionCmd(g))
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() && !c.Runnable() {
+			c.RunE = groupRun
+		}
+	}
+	addHelp(root)
 	return root
 }
 

@@ -62,7 +62,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	f.StringVar(&opts.sourceRole, "source-role", "", "ad-hoc external role's source role")
 	f.BoolVar(&opts.rotatePassword, "rotate-password", false, "ad-hoc role: set a new password on apply")
 	f.StringVarP(&opts.file, "file", "f", "", "plan the roles of this file (role file, CSV, or Hoop batch plan) instead of the tree's")
-	f.StringVarP(&opts.out, "out", "o", "", "also write the plan document (JSON) to this file")
+	f.StringVarP(&opts.out, "out", "o", "", "also write the plan document (JSON) to this file path (JSON on stdout: --output json)")
 	f.IntVar(&opts.parallel, "parallel", liveplan.DefaultParallel, "resources inspected at once")
 	f.StringVar(&opts.trusted, "trusted-inventory", "", "take every connection (host, port, database, sslmode, admin user, credential source) from this git revision "+
 		"(e.g. origin/main) or directory of reviewed role files; resources new or changed relative to it are reported, not connected")
@@ -70,6 +70,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 }
 
 func planRun(ctx context.Context, g *globals, opts *planOptions) error {
+	if err := checkOutPath(opts.out); err != nil {
+		return err
+	}
 	tree, cfg, dir, err := g.loadTree()
 	if err != nil {
 		return err
@@ -87,7 +90,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return err
 		}
-		if tree, err = parseExtra(tree, "flags.yaml", data, cfg); err != nil {
+		if tree, err = parseExtra(tree, "flags.yaml", data, cfg, false); err != nil {
 			return flagErrors(err)
 		}
 		resources = []string{opts.resource}
@@ -96,13 +99,14 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", opts.file, err)
 		}
-		if tree, err = parseExtra(tree, opts.file, data, cfg); err != nil {
+		if tree, err = parseExtra(tree, opts.file, data, cfg, true); err != nil {
 			return err
 		}
 		resources = rolesResources(tree, opts.resource)
 	case opts.resource != "":
 		resources = []string{opts.resource}
 	}
+	failedBatch := tree.Failed // Hoop batch items that fail alone, whatever the inventory
 	var inv inventory.Diff
 	if opts.trusted != "" {
 		trusted, name, err := loadTrusted(opts.trusted, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy()})
@@ -141,6 +145,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
+	doc.Resources = append(doc.Resources, failedItems(failedBatch)...)
 	if err := st.record(ctx, planSession(doc, started)); err != nil {
 		return err
 	}
@@ -217,10 +222,11 @@ func planSession(doc *planner.Document, started time.Time) *store.Session {
 }
 
 // parseExtra parses one role file whose roles may use the tree's resources;
-// the result holds the file's roles and the resources of both.
-func parseExtra(base *spec.Tree, name string, data []byte, cfg config.Config) (*spec.Tree, error) {
+// the result holds the file's roles and the resources of both. With batch
+// (plan -f), a Hoop batch item naming an unknown resource fails alone.
+func parseExtra(base *spec.Tree, name string, data []byte, cfg config.Config, batch bool) (*spec.Tree, error) {
 	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{
-		Prefix: cfg.RolePrefix, Resources: base.Resources, Credentials: cfg.CredentialPolicy(),
+		Prefix: cfg.RolePrefix, Resources: base.Resources, Credentials: cfg.CredentialPolicy(), Batch: batch,
 	})
 	if err != nil {
 		return nil, err

@@ -221,7 +221,7 @@ func TestCredsGetOfAnOlderCredential(t *testing.T) {
 
 	t.Chdir(t.TempDir())
 	r := rolecd(t, env, "creds", "get", role)
-	if r.code != 1 || !strings.Contains(r.stderr, `role "`+role+`" belongs to resource "app", which is not in the role files at . (its password predates rolecd storing where it logs in)`) {
+	if r.code != 1 || !strings.Contains(r.stderr, `the stored password of "`+role+`" predates rolecd storing where it logs in, so the role files must tell: no role files found`) {
 		t.Fatalf("creds get without the role files: %+v", r)
 	}
 	r = rolecd(t, env, "--repo", repo, "--output", "json", "creds", "get", role)

@@ -68,6 +68,9 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func sessionsListRun(ctx context.Context, g *globals, o *sessionsListOptions) error {
+	if err := checkSessionFilter(o); err != nil {
+		return err
+	}
 	since, err := parseSince(o.since, time.Now())
 	if err != nil {
 		return err

@@ -10,11 +10,15 @@ import (
 	"strings"
 )
 
-// csvColumns are the columns of Hoop's import header, all required.
-// "privileges" is accepted as an alias of "permissions".
+// csvColumns are the columns of Hoop's import header. All are required but
+// source_role, which Hoop's importer also lets older (managed-only) CSVs
+// omit. "privileges" is accepted as an alias of "permissions".
 func csvColumns() []string {
 	return []string{"resource_name", "type", "role", "scopes", "permissions", "source_role"}
 }
+
+// csvMayOmit is the column of Hoop's header a CSV may leave out.
+const csvMayOmit = "source_role"
 
 // csvOptional is the column rolecd adds to Hoop's header.
 const csvOptional = "rotate_password"
@@ -30,7 +34,9 @@ type csvFile struct {
 
 // decodeCSV appends the roles and problems of one CSV file to out. The
 // header's columns may come in any order; blank rows are skipped; cells are
-// trimmed; lists inside a cell are ";"-separated.
+// trimmed. The file keeps the meaning Hoop's importer gives it (see
+// formatHoopCSV): scopes are ";"-separated, permissions ","-, ";"- or
+// space-separated, and the role label is lower-cased.
 func decodeCSV(name string, data []byte, out *decoded) {
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
@@ -109,7 +115,7 @@ func (f *csvFile) header(header []string, line int) bool {
 		}
 	}
 	for _, c := range csvColumns() {
-		if !f.has(c) {
+		if !f.has(c) && c != csvMayOmit {
 			f.out.errorf(f.at(line), "missing column %q (want header %s)", c, strings.Join(csvColumns(), ","))
 			ok = false
 		}
@@ -157,14 +163,18 @@ func (f *csvFile) row(rec []string, headerLine int) {
 		}
 		return splitList(v.s, v.pos)
 	}
+	label := cell("role")
+	label.s = strings.ToLower(label.s) // as Hoop's importer does before naming the role
+	perms := cell("permissions")
 	f.out.roles = append(f.out.roles, rawRole{
 		pos:        f.at(line),
+		format:     formatHoopCSV,
 		resource:   cell("resource_name"),
 		typ:        cell("type"),
-		label:      cell("role"),
+		label:      label,
 		sourceRole: cell("source_role"),
 		rotate:     cell("rotate_password"),
 		scopes:     list("scopes"),
-		privileges: list("permissions"),
+		privileges: splitPrivileges(perms.s, perms.pos),
 	})
 }

@@ -14,8 +14,7 @@ func TestCSVErrors(t *testing.T) {
 		data string
 		want []string
 	}{
-		{"unknown and missing columns", "resource_name,kind,role,scopes,permissions\n", []string{
-			`roles.csv:1: missing column "source_role" (want header resource_name,type,role,scopes,permissions,source_role)`,
+		{"unknown and missing columns (source_role may be omitted)", "resource_name,kind,role,scopes,permissions\n", []string{
 			`roles.csv:1: missing column "type" (want header resource_name,type,role,scopes,permissions,source_role)`,
 			`roles.csv:1: unknown column "kind": want resource_name,type,role,scopes,permissions,source_role (and optionally rotate_password)`,
 		}},
@@ -66,13 +65,15 @@ func TestCSVForms(t *testing.T) {
 		{Resource: "analytics", Type: External, Label: "bi", Name: "rolecd_analytics_bi_" + Hash8("analytics", "bi"),
 			SourceRole: "pg_read_all_data", Pos: Pos{File: "roles.csv", Line: 5}},
 		{Resource: "analytics", Type: Managed, Label: "ro", Name: "rolecd_analytics_ro_6075a443",
-			Scopes: []Scope{{"analytics", "public"}, {Database: "legacy"}}, Privileges: []string{"SELECT", "INSERT"},
+			Scopes: []Scope{{"analytics", "public"}, {"legacy", "public"}}, Privileges: []string{"SELECT", "INSERT"},
 			RotatePassword: true, Pos: Pos{File: "roles.csv", Line: 3}},
 	}
 	// A BOM, columns in another order, the privileges alias, an optional
-	// rotate_password column, blank lines and rows, spaces around cells.
+	// rotate_password column, blank lines and rows, spaces around cells;
+	// Hoop's meaning: the label lower-cased (RO names the role ro), a bare
+	// scope is its public schema, permissions ","-separated.
 	data := "\uFEFF\n source_role , Role,privileges,scopes,type,resource_name,rotate_password\n" +
-		`, ro , "INSERT; select", analytics.public;legacy;, managed, analytics,TRUE` + "\n" +
+		`, RO , "INSERT, select", analytics.public;legacy;, managed, analytics,TRUE` + "\n" +
 		" , , , , , ,\n" +
 		"pg_read_all_data,bi,,,EXTERNAL,analytics,\n"
 	tree := mustParse(t, Options{Resources: knownResources}, csvOf(data))

@@ -138,7 +138,7 @@ func TestHoopBatchPlan(t *testing.T) {
 		{Resource: "analytics", Type: External, Label: "bi", Name: "hoopdev_analytics_bi_" + Hash8("analytics", "bi"),
 			SourceRole: "pg_read_all_data", RotatePassword: true, Pos: Pos{File: "plan.yaml", Line: 9, Col: 5}},
 		{Resource: "analytics", Type: Managed, Label: "ro", Name: "hoopdev_analytics_ro_6075a443",
-			Scopes: []Scope{{"analytics", "public"}, {Database: "legacy"}}, Privileges: []string{"SELECT", "INSERT"},
+			Scopes: []Scope{{"analytics", "public"}, {"legacy", "public"}}, Privileges: []string{"SELECT", "INSERT"},
 			Pos: Pos{File: "plan.yaml", Line: 2, Col: 5}},
 	}
 	if !reflect.DeepEqual(tree.Roles, want) {

@@ -11,9 +11,15 @@ import (
 // Load reads every *.yaml, *.yml and *.csv file of fsys, walking from ".",
 // in sorted path order, and parses them with Parse. Hidden files and
 // directories (".git", ".github", ".pre-commit-config.yaml") and symbolic
-// links are skipped. Content problems are returned as Errors; a failure to
-// read fsys is returned as a wrapped error.
+// links are skipped; with opts.Discover, so is what obviously is not role
+// content. Content problems are returned as Errors; a failure to read fsys
+// is returned as a wrapped error.
 func Load(fsys fs.FS, opts Options) (*Tree, error) {
+	skipped := func(name, reason string) {
+		if opts.Skipped != nil {
+			opts.Skipped(name, reason)
+		}
+	}
 	var names []string
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -27,6 +33,10 @@ func Load(fsys fs.FS, opts Options) (*Tree, error) {
 				return fs.SkipDir
 			}
 			return nil
+		}
+		if opts.Discover && d.IsDir() && ForeignDir(d.Name()) {
+			skipped(p+"/", "a "+d.Name()+"/ directory never holds role files")
+			return fs.SkipDir
 		}
 		if d.Type().IsRegular() && isRoleFile(p) {
 			names = append(names, p)
@@ -43,7 +53,14 @@ func Load(fsys fs.FS, opts Options) (*Tree, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading role file %s: %w", name, err)
 		}
-		files = append(files, File{Name: name, Data: data})
+		f := File{Name: name, Data: data}
+		if opts.Discover {
+			if why := NotRoleFile(f); why != "" {
+				skipped(name, why)
+				continue
+			}
+		}
+		files = append(files, f)
 	}
 	return Parse(files, opts)
 }

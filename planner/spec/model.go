@@ -171,7 +171,20 @@ func (r Role) LoginDatabase(res Resource) string {
 type Tree struct {
 	Resources []Resource // sorted by Name
 	Roles     []Role     // sorted by Resource, then Label
+	// Failed are the Hoop batch items that name an unknown resource, in
+	// file order, when parsed with Options.Batch: each fails on its own.
+	Failed []ItemError
 }
+
+// ItemError is a Hoop batch item that fails on its own.
+type ItemError struct {
+	Resource string
+	Label    string
+	Pos      Pos
+	Msg      string
+}
+
+func (e ItemError) Error() string { return e.Pos.String() + ": " + e.Msg }
 
 // Resource returns the resource with the given name.
 func (t *Tree) Resource(name string) (Resource, bool) {

@@ -3,6 +3,7 @@ package spec
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -32,6 +33,17 @@ type Options struct {
 	// password_command it refuses is a validation error at its line.
 	// rolecd's commands always set it; nil skips the check (pure parsing).
 	Credentials *CredentialPolicy
+	// Batch is set for the files of `plan -f`: as in Hoop's batch plan, an
+	// items: entry naming an unknown resource fails alone (Tree.Failed)
+	// instead of failing the whole parse. In a role-files tree every
+	// reference must resolve, so Load leaves it unset.
+	Batch bool
+	// Discover makes Load skip what obviously is not role content instead
+	// of reporting it: directories for which ForeignDir is true and files
+	// for which NotRoleFile gives a reason. Skipped, when set, is told of
+	// each (slash-separated path, reason). Parse ignores both.
+	Discover bool
+	Skipped  func(name, reason string)
 }
 
 // utf8BOM is the byte order mark some editors put at the start of a file.
@@ -51,7 +63,7 @@ func Parse(files []File, opts Options) (*Tree, error) {
 		decodeFile(f, &d)
 	}
 	v := &validator{prefix: prefix, policy: opts.Credentials, errs: d.errs}
-	tree := v.tree(&d, opts.Resources)
+	tree := v.tree(&d, opts.Resources, opts.Batch)
 	if len(v.errs) > 0 {
 		sortErrors(v.errs)
 		return nil, v.errs
@@ -102,7 +114,7 @@ func invalidUTF8(name string, data []byte, withCol bool) Pos {
 }
 
 // tree validates the decoded declarations into a Tree.
-func (v *validator) tree(d *decoded, known []Resource) *Tree {
+func (v *validator) tree(d *decoded, known []Resource, batch bool) *Tree {
 	type entry struct {
 		res     Resource
 		fromOpt bool
@@ -137,6 +149,14 @@ func (v *validator) tree(d *decoded, known []Resource) *Tree {
 	roles := map[[2]string]Role{}
 	var out Tree
 	for _, raw := range d.roles {
+		if batch && raw.format == formatHoopBatch && raw.resource.usable() && !isKnown(raw.resource.s) {
+			// Checked like any item, then failed on its own, as Hoop does.
+			if r, ok := v.role(raw, func(string) bool { return true }); ok {
+				out.Failed = append(out.Failed, ItemError{Resource: r.Resource, Label: r.Label, Pos: r.Pos,
+					Msg: fmt.Sprintf("resource not found: %s", quote(r.Resource))})
+			}
+			continue
+		}
 		r, ok := v.role(raw, isKnown)
 		if !ok {
 			continue

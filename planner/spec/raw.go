@@ -72,6 +72,7 @@ type rawResource struct {
 // validation.
 type rawRole struct {
 	pos        Pos
+	format     format // which file format declared it
 	resource   value
 	typ        value
 	label      value

@@ -165,7 +165,7 @@ func TestRoleNormalisation(t *testing.T) {
   - resource: analytics
     type: MANAGED
     role: ro
-    scopes: [legacy, analytics.public, legacy, "analytics.Mixed Case"]
+    scopes: [legacy.public, analytics.public, legacy.public, "analytics.Mixed Case"]
     privileges: [trigger, Select, SELECT, maintain]
   - resource: analytics
     role: rw
@@ -174,7 +174,8 @@ func TestRoleNormalisation(t *testing.T) {
     rotate_password: true
   - {resource: analytics, type: external, role: bi, source_role: pg_read_all_data}
 `),
-		// The same roles again, identical once normalised: merged silently.
+		// The same roles again, identical once normalised (a bare scope of
+		// a Hoop CSV is its public schema): merged silently.
 		csvOf("resource_name,type,role,scopes,permissions,source_role\n" +
 			"analytics,managed,ro,analytics.public;legacy;analytics.Mixed Case,MAINTAIN;TRIGGER;SELECT,\n" +
 			"analytics,External,bi,,,pg_read_all_data\n"),
@@ -184,7 +185,7 @@ func TestRoleNormalisation(t *testing.T) {
 		{Resource: "analytics", Type: External, Label: "bi", Name: "hoopdev_analytics_bi_" + Hash8("analytics", "bi"),
 			SourceRole: "pg_read_all_data", Pos: Pos{File: "roles.yaml", Line: 12, Col: 5}},
 		{Resource: "analytics", Type: Managed, Label: "ro", Name: "hoopdev_analytics_ro_6075a443",
-			Scopes:     []Scope{{"analytics", "Mixed Case"}, {"analytics", "public"}, {Database: "legacy"}},
+			Scopes:     []Scope{{"analytics", "Mixed Case"}, {"analytics", "public"}, {"legacy", "public"}},
 			Privileges: []string{"SELECT", "TRIGGER", "MAINTAIN"}, Pos: Pos{File: "roles.yaml", Line: 2, Col: 5}},
 		{Resource: "analytics", Type: Managed, Label: "rw", Name: "hoopdev_analytics_rw_" + Hash8("analytics", "rw"),
 			Scopes: []Scope{{"analytics", "public"}}, Privileges: []string{"ALL"}, RotatePassword: true,

@@ -379,6 +379,9 @@ func (v *validator) managed(raw rawRole, r *Role) {
 			v.errorf(item.pos, "%v", err)
 			continue
 		}
+		if raw.format.hoop() {
+			s = hoopScope(s)
+		}
 		if !seen[s] {
 			seen[s] = true
 			r.Scopes = append(r.Scopes, s)
@@ -386,7 +389,11 @@ func (v *validator) managed(raw rawRole, r *Role) {
 	}
 	slices.SortFunc(r.Scopes, func(a, b Scope) int { return strings.Compare(a.String(), b.String()) })
 	var privs []string
-	for _, item := range raw.privileges.items {
+	privItems := raw.privileges
+	if raw.format == formatHoopBatch {
+		privItems = hoopPrivileges(privItems)
+	}
+	for _, item := range privItems.items {
 		p, err := canonicalPrivilege(item.s)
 		if err != nil {
 			v.errorf(item.pos, "%v", err)

@@ -193,6 +193,10 @@ func (f *yamlFile) document(doc *yaml.Node) {
 		f.errorf(root, "no resources, roles or items: the top level must be a mapping, got %s", kindName(root))
 		return
 	}
+	if k := hoopResultsKey(root); k != nil {
+		f.errorf(k, "this is a Hoop plan-result file (hoop resources plan -o), not a role file: give rolecd the batch plan file (items:) it was planned from")
+		return
+	}
 	found := false
 	f.fields(root, "role file", topKeys(), func(key string, _, v *yaml.Node) {
 		found = true
@@ -386,6 +390,9 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 		return
 	}
 	r := rawRole{pos: f.pos(n)}
+	if resourceKey == "resource_name" {
+		r.format = formatHoopBatch
+	}
 	var privKey *yaml.Node
 	f.fields(n, what, roleKeys(resourceKey), func(key string, k, v *yaml.Node) {
 		switch key {
