@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -38,6 +40,8 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Limits bound what reading a role-files tree may cost.
 	Limits Limits `yaml:"limits"`
+	// Hub configures the web hub; it is off until a way to sign in is set.
+	Hub Hub `yaml:"hub"`
 }
 
 // Limits bound the role-files tree that rolecd reads (the CLI from disk,
@@ -69,6 +73,49 @@ func ParseByteSize(s string) (ByteSize, error) {
 		return 0, fmt.Errorf("want a size such as 4MiB, 512KiB or 4194304 (bytes), got %q", s)
 	}
 	return ByteSize(n * mult), nil
+}
+
+// Hub configures the web hub (DESIGN §8), served on the API listener
+// (api.listen) under /hub/. It is never open: it serves only when GitHub
+// sign-in, a trusted proxy or a local token is configured.
+type Hub struct {
+	// BaseURL is the hub's public address, for the OAuth redirect URI
+	// ("" = the request's host, over https).
+	BaseURL string `yaml:"base_url"`
+	// CookieKeyEnv names the variable holding the session-cookie key (at
+	// least 32 bytes); unset, a random key is made at start (sign-ins end
+	// when the daemon restarts, and replicas do not share them).
+	CookieKeyEnv string `yaml:"cookie_key_env"`
+	// InsecureCookies drops the cookies' Secure flag: only for a demo on
+	// http://127.0.0.1.
+	InsecureCookies bool      `yaml:"insecure_cookies"`
+	GitHub          HubGitHub `yaml:"github"`
+	Proxy           HubProxy  `yaml:"proxy"`
+	// LocalTokenEnv names a variable holding a one-time sign-in token
+	// (local demos): whoever presents it once is signed in with write
+	// permission.
+	LocalTokenEnv string `yaml:"local_token_env"`
+}
+
+// HubGitHub is the GitHub OAuth app of the hub; the repository and the API
+// are github's (owner, repo, api_url).
+type HubGitHub struct {
+	ClientID        string `yaml:"client_id"`
+	ClientSecretEnv string `yaml:"client_secret_env"`
+	// WebURL is GitHub's web host ("" = derived from github.api_url:
+	// https://github.com/, or the GitHub Enterprise host).
+	WebURL string `yaml:"web_url"`
+}
+
+// HubProxy trusts an authenticating proxy's user header, only from its
+// addresses.
+type HubProxy struct {
+	Header string   `yaml:"header"`
+	From   []string `yaml:"from"` // CIDRs or addresses
+	// Permission is every proxy user's permission when GitHub is not
+	// configured (default read); with github:, the user's GitHub
+	// permission decides.
+	Permission string `yaml:"permission"`
 }
 
 // Git is the watched repository.
@@ -249,6 +296,7 @@ func (c Config) Validate() error {
 	if c.API.Enabled() && c.API.Listen == c.Listen {
 		errs = append(errs, fmt.Errorf("api.listen: %q is also listen: the API needs its own listener", c.API.Listen))
 	}
+	errs = append(errs, c.validateHub()...)
 	switch c.GitHub.ApplyPermission {
 	case "read", "triage", "write", "maintain", "admin":
 	default:
@@ -327,4 +375,75 @@ func applyEnv(v reflect.Value, prefix string, env func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// HubEnabled reports whether a way to sign in to the hub is configured.
+func (c Config) HubEnabled() bool {
+	return c.Hub.GitHub.ClientID != "" || c.Hub.Proxy.Header != "" || c.Hub.LocalTokenEnv != ""
+}
+
+// ProxyPrefixes parses hub.proxy.from.
+func (h Hub) ProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range h.Proxy.From {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("hub.proxy.from[%d]: %q is neither an address nor a CIDR", i, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func (c Config) validateHub() []error {
+	h := c.Hub
+	var errs []error
+	if c.HubEnabled() && !c.API.Enabled() {
+		errs = append(errs, errors.New("hub: the hub is served on api.listen, which is off"))
+	}
+	if h.GitHub.ClientID != "" {
+		if c.GitHub.Owner == "" {
+			errs = append(errs, errors.New("hub.github: GitHub sign-in needs github.owner and github.repo (their permissions decide)"))
+		}
+		if h.GitHub.ClientSecretEnv == "" {
+			errs = append(errs, errors.New("hub.github.client_secret_env: required with hub.github.client_id"))
+		}
+	}
+	if (h.Proxy.Header == "") != (len(h.Proxy.From) == 0) {
+		errs = append(errs, errors.New("hub.proxy: header and from go together (the header is trusted only from the proxy's addresses)"))
+	}
+	if _, err := h.ProxyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	switch h.Proxy.Permission {
+	case "", "read", "triage", "write", "maintain", "admin":
+	default:
+		errs = append(errs, fmt.Errorf("hub.proxy.permission: %q is not a GitHub permission", h.Proxy.Permission))
+	}
+	if h.InsecureCookies {
+		if !c.API.Enabled() || !loopback(c.API.Listen) {
+			errs = append(errs, errors.New("hub.insecure_cookies: only with api.listen on a loopback address (127.0.0.1:PORT)"))
+		}
+		if h.BaseURL != "" && !strings.HasPrefix(h.BaseURL, "http://127.0.0.1") && !strings.HasPrefix(h.BaseURL, "http://localhost") {
+			errs = append(errs, errors.New("hub.insecure_cookies: only for a base_url on http://127.0.0.1 or http://localhost"))
+		}
+	}
+	return errs
+}
+
+// loopback reports whether a host:port listens on a loopback address.
+func loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
