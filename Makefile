@@ -19,17 +19,27 @@ help: ## list the targets
 build: ## build bin/rolecd
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/rolecd
 
-deps: ## install what the tests and the demo need when missing: PostgreSQL (initdb), git, npm (Debian packages)
+# axe-core (npm) checks the hub's pages for accessibility in the browser tests.
+AXE_VERSION := 4.14.1
+AXE_DIR     := .cache/axe
+
+deps: ## install what the tests and the demo need when missing: PostgreSQL (initdb), git, npm, Chromium (Debian packages), axe-core (npm)
 	@pkgs=""; \
 	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "$$ROLECD_TEST_PGBIN" ]; then \
 		echo "deps: found initdb"; else pkgs="$$pkgs postgresql"; fi; \
 	command -v git >/dev/null 2>&1 || pkgs="$$pkgs git"; \
 	command -v file >/dev/null 2>&1 || pkgs="$$pkgs file"; \
 	command -v npm >/dev/null 2>&1 || pkgs="$$pkgs npm"; \
+	command -v chromium >/dev/null 2>&1 || [ -n "$$ROLECD_CHROMIUM" ] || pkgs="$$pkgs chromium fonts-dejavu-core"; \
 	if [ -n "$$pkgs" ]; then \
 		echo "deps: installing Debian's$$pkgs"; \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$pkgs; \
+	fi
+	@if [ ! -f $(AXE_DIR)/node_modules/axe-core/package.json ] || \
+		! grep -q '"version": "$(AXE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json; then \
+		echo "deps: installing axe-core $(AXE_VERSION) from npm into $(AXE_DIR)"; \
+		npm install --silent --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_VERSION); \
 	fi
 
 lint: ## go vet, a gofmt check, and no compiled binary or archive tracked by git
@@ -48,8 +58,8 @@ test: deps lint ## install what is missing, then vet and every test (integration
 demo: deps build ## the whole story on two throwaway clusters: validate, plan, apply, creds, drift, then the daemon on a local Git repository
 	$(GO) run ./test/pgtest/pgrun -port 54329 -port 54330 -- demo/run.sh
 
-bench: deps ## run the benchmarks (planner, catalog inspection)
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./planner/...
+bench: deps ## run the benchmarks (planner, catalog inspection, hub pages)
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./planner/... ./hub
 
 # PGMATRIXFLAGS passes flags to scripts/pgmatrix, e.g. PGMATRIXFLAGS='-versions 16,17 -run TestApply'.
 .PHONY: test-matrix

@@ -101,5 +101,14 @@ git_ checkout -q main && git_ merge -q --no-ff -m "Merge pull request #1" add-au
 expect 0 $rolecd --config "$demo/rolecd.yaml" --log-level warn daemon --once
 expect 0 $rolecd --repo "$demo/work/roles" plan --resource analytics
 expect 0 $rolecd sessions list --limit 6
+
+# ---- The hub: the same resources, roles and sessions on the web ----------
+token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+DEMO_HUB_TOKEN=$token ROLECD_HUB_LOCAL_TOKEN_ENV=DEMO_HUB_TOKEN ROLECD_HUB_INSECURE_COOKIES=true \
+	ROLECD_LISTEN=127.0.0.1:0 ROLECD_API_LISTEN=127.0.0.1:8081 $rolecd --config "$demo/rolecd.yaml" --log-level error daemon & hub=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8081) 2>/dev/null && break; sleep 0.1; done
+step "open http://127.0.0.1:8081/hub/login/token?token=$token   # the hub; a one-time sign-in link"
+if [ -t 0 ]; then read -r -p "demo: the hub serves until you press Enter " _; fi
+kill "$hub" && wait "$hub"
 echo
 echo "demo: done. (make demo removes .demo and .rolecd; the clusters are gone too)"

@@ -21,6 +21,12 @@ import (
 const (
 	DefaultBranch  = "main"
 	DefaultTimeout = 30 * time.Second
+	// DefaultMaxFileSize is the largest blob Files serves: planner/spec's
+	// default limit on a role file.
+	DefaultMaxFileSize int64 = 4 << 20
+	// DefaultMaxEntries bounds the entries (files and directories) Files
+	// lists under Path.
+	DefaultMaxEntries = 100000
 )
 
 // tokenUser is the basic-auth user name GitHub (and GitHub Enterprise) expects
@@ -50,6 +56,30 @@ type Config struct {
 	// Timeout bounds every network call (Fetch, FetchRef, the clone in Open);
 	// default 30s.
 	Timeout time.Duration
+	// MaxFileSize is the largest blob Files reads, in bytes (default
+	// DefaultMaxFileSize): a larger file is listed with its size but
+	// reading it fails with ErrTooLarge, before its blob is loaded.
+	MaxFileSize int64
+	// MaxEntries bounds the entries Files lists under Path (default
+	// DefaultMaxEntries); more fail Files with ErrTooLarge.
+	MaxEntries int
+}
+
+// maxFileSize is MaxFileSize, or its default when unset (a Config that
+// did not go through Open, as OpenLocal's).
+func (c Config) maxFileSize() int64 {
+	if c.MaxFileSize <= 0 {
+		return DefaultMaxFileSize
+	}
+	return c.MaxFileSize
+}
+
+// maxEntries is MaxEntries, or its default when unset.
+func (c Config) maxEntries() int {
+	if c.MaxEntries <= 0 {
+		return DefaultMaxEntries
+	}
+	return c.MaxEntries
 }
 
 // remote is a normalised Config: what go-git is given, what people are shown,
@@ -78,6 +108,12 @@ func normalize(cfg Config) (Config, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxFileSize <= 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = DefaultMaxEntries
 	}
 	if cfg.Timeout < 0 {
 		return cfg, fmt.Errorf("invalid git timeout %s: want a positive duration", cfg.Timeout)

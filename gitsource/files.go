@@ -131,6 +131,8 @@ type treeFS struct {
 	root  *node
 	nodes map[string]*node   // every path except "."
 	dirs  map[string][]*node // directory path -> entries sorted by name
+	// entries counts the listed entries, up to Config.MaxEntries.
+	entries int
 }
 
 var (
@@ -162,6 +164,9 @@ func (f *treeFS) loadLocked(dir string, h plumbing.Hash) error {
 			n.mode = fs.ModeSymlink | 0o777
 		default:
 			continue // submodules: their commits are not in this repository
+		}
+		if f.entries++; f.entries > f.src.cfg.maxEntries() {
+			return fmt.Errorf("more than %d files and directories: %w", f.src.cfg.maxEntries(), ErrTooLarge)
 		}
 		if n.mode.IsDir() {
 			if err := f.loadLocked(path.Join(dir, e.Name), e.Hash); err != nil {
@@ -250,8 +255,14 @@ func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
 	return n, nil
 }
 
-// read returns the blob behind n.
+// read returns the blob behind n. A blob over Config.MaxFileSize (its size
+// is known from the listing) is refused before it is loaded, and the read
+// itself stops at the limit.
 func (f *treeFS) read(n *node) ([]byte, error) {
+	limit := f.src.cfg.maxFileSize()
+	if n.size > limit {
+		return nil, fmt.Errorf("blob %s is %d bytes, more than %d: %w", n.hash, n.size, limit, ErrTooLarge)
+	}
 	f.src.readMu.Lock()
 	defer f.src.readMu.Unlock()
 	b, err := object.GetBlob(f.src.readSt, n.hash)
@@ -263,9 +274,12 @@ func (f *treeFS) read(n *node) ([]byte, error) {
 		return nil, fmt.Errorf("reading blob %s: %w", n.hash, err)
 	}
 	defer func() { _ = r.Close() }()
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", n.hash, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("blob %s is more than %d bytes: %w", n.hash, limit, ErrTooLarge)
 	}
 	return data, nil
 }

@@ -252,3 +252,42 @@ func TestTouches(t *testing.T) {
 		t.Errorf("Touches with an unfetched base: %v", err)
 	}
 }
+
+func TestFilesLimits(t *testing.T) {
+	r := gittest.New(t)
+	big := strings.Repeat("#", 2000)
+	sha := r.Commit("main", "a big file", gittest.File("roles/big.yaml", big), gittest.File("roles/small.yaml", "roles: []\n"))
+	s := open(t, gitsource.Config{URL: r.Dir(), Path: "roles", MaxFileSize: 1000})
+	fsys, err := s.Files(sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The size is known from the listing, without reading the blob.
+	if fi, err := fs.Stat(fsys, "big.yaml"); err != nil || fi.Size() != int64(len(big)) {
+		t.Fatalf("Stat(big.yaml) = %v, %v; want size %d", fi, err, len(big))
+	}
+	if _, err := fs.ReadFile(fsys, "big.yaml"); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Errorf("ReadFile(big.yaml) error = %v, want ErrTooLarge", err)
+	}
+	if _, err := fsys.Open("big.yaml"); !errors.Is(err, gitsource.ErrTooLarge) {
+		t.Errorf("Open(big.yaml) error = %v, want ErrTooLarge", err)
+	}
+	if b, err := fs.ReadFile(fsys, "small.yaml"); err != nil || string(b) != "roles: []\n" {
+		t.Errorf("ReadFile(small.yaml) = %q, %v", b, err)
+	}
+	// planner/spec refuses the file by its listed size, naming the limit.
+	_, err = spec.Load(fsys, spec.Options{Limits: spec.Limits{MaxFileBytes: 1000}})
+	var es spec.Errors
+	if !errors.As(err, &es) || len(es) != 1 || !strings.Contains(es[0].Error(), "big.yaml: file is 2.0 KiB, over the limit of 1000 bytes per role file (limits.max_file_size") {
+		t.Errorf("spec.Load = %v, want the file-size limit", err)
+	}
+
+	many := r.Commit("main", "many files", gittest.File("roles/a/1.yaml", "x"), gittest.File("roles/a/2.yaml", "x"))
+	s = open(t, gitsource.Config{URL: r.Dir(), Path: "roles", MaxEntries: 4})
+	if _, err := s.Files(many); !errors.Is(err, gitsource.ErrTooLarge) || !strings.Contains(err.Error(), "more than 4 files and directories") {
+		t.Errorf("Files with 5 entries, MaxEntries 4: %v, want ErrTooLarge", err)
+	}
+	if _, err := s.Files(sha); err != nil {
+		t.Errorf("Files with 2 entries, MaxEntries 4: %v", err)
+	}
+}

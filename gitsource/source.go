@@ -50,6 +50,9 @@ var (
 	ErrCommitNotFound = errors.New("commit not fetched")
 	// ErrPathNotFound: the commit has no role-file directory at Config.Path.
 	ErrPathNotFound = errors.New("role-file path not found")
+	// ErrTooLarge: a blob over Config.MaxFileSize, or a tree of more than
+	// Config.MaxEntries entries.
+	ErrTooLarge = errors.New("over the size limit")
 )
 
 const (

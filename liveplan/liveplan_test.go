@@ -93,7 +93,8 @@ func TestPlanIsolatesFailures(t *testing.T) {
 func TestPlanIsSelfContained(t *testing.T) {
 	tr := &spec.Tree{Resources: []spec.Resource{
 		{Name: "a", Host: "db1", Port: 5433, Database: "postgres", SSLMode: "verify-full", SSLRootCert: "/ca.pem",
-			Admin: spec.Admin{User: "admin", PasswordCommand: "rds"}, ObjectCreators: []string{"etl"}, DropReassignTo: "archive", KeepRemoved: true, Complete: true},
+			Admin: spec.Admin{User: "admin", PasswordCommand: "rds"}, ObjectCreators: []string{"etl"}, DropReassignTo: "archive", KeepRemoved: true,
+			AllowSourceRoles: []string{"pg_read_server_files"}, Complete: true},
 		{Name: "b", Host: "db2", Port: 5432, Database: "maint", SSLMode: "prefer", Admin: spec.Admin{User: "postgres", PasswordEnv: "PG_ADMIN_B"}, Complete: true},
 	}}
 	doc, err := Plan(context.Background(), tr, Options{Inspect: func(_ context.Context, res spec.Resource, _ []string) (*catalog.Snapshot, error) {

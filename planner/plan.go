@@ -84,15 +84,19 @@ type ResourceSettings struct {
 	DropReassignTo string   `json:"drop_reassign_to,omitempty"`
 	// KeepRemoved is `prune: false`.
 	KeepRemoved bool `json:"keep_removed,omitempty"`
+	// AllowSourceRoles is allow_source_roles: the reviewed opt-in to
+	// dangerous source roles, which apply's re-plan checks again.
+	AllowSourceRoles []string `json:"allow_source_roles,omitempty"`
 }
 
 // SettingsOf returns res's settings for a plan document, nil when they
 // are all defaults.
 func SettingsOf(res spec.Resource) *ResourceSettings {
-	if len(res.ObjectCreators) == 0 && res.DropReassignTo == "" && !res.KeepRemoved {
+	if len(res.ObjectCreators) == 0 && res.DropReassignTo == "" && !res.KeepRemoved && len(res.AllowSourceRoles) == 0 {
 		return nil
 	}
-	return &ResourceSettings{ObjectCreators: res.ObjectCreators, DropReassignTo: res.DropReassignTo, KeepRemoved: res.KeepRemoved}
+	return &ResourceSettings{ObjectCreators: res.ObjectCreators, DropReassignTo: res.DropReassignTo, KeepRemoved: res.KeepRemoved,
+		AllowSourceRoles: res.AllowSourceRoles}
 }
 
 // ResourceSpecs rebuilds, from the document alone, the resources apply
@@ -120,6 +124,7 @@ func (d *Document) ResourceSpecs() (map[string]spec.Resource, error) {
 		}
 		if s := rp.Settings; s != nil {
 			res.ObjectCreators, res.DropReassignTo, res.KeepRemoved = s.ObjectCreators, s.DropReassignTo, s.KeepRemoved
+			res.AllowSourceRoles = s.AllowSourceRoles
 		}
 		out[rp.Resource] = res
 	}

@@ -66,8 +66,10 @@ type Input struct {
 // when the declaration cannot be reconciled with the cluster: a scope naming
 // a missing database or schema, or a database that is a template or does
 // not accept connections; MAINTAIN on a server older than 17; an external
-// role whose source role does not exist, is a superuser or is the role
-// rolecd connects as; a declared role named like the role rolecd connects
+// role whose source role does not exist or is the role rolecd connects as,
+// or that is, or is a member (directly or not) of, a SUPERUSER, REPLICATION
+// or BYPASSRLS role or a predefined role reaching the server's files and
+// programs, unless the resource lists it in allow_source_roles; a declared role named like the role rolecd connects
 // as or like its own source role; an object creator or drop_reassign_to
 // role that does not exist; an admin that is neither a superuser nor has
 // CREATEROLE, or lacks a right the plan needs (see capabilityErrors). All
@@ -157,7 +159,9 @@ type planner struct {
 	objectCreators []string
 	reassignTo     string
 	keepRemoved    bool
-	snap           *catalog.Snapshot
+	// allowSources holds the resource's allow_source_roles.
+	allowSources spec.Resource
+	snap         *catalog.Snapshot
 	// dbs are the snapshot's databases sorted by name.
 	dbs    []*catalog.Database
 	grants map[string]*held
@@ -189,7 +193,8 @@ func (p *planner) plansCluster() bool { return p.only == "" || p.only == p.maint
 func newPlanner(res spec.Resource, snap *catalog.Snapshot) *planner {
 	p := &planner{resource: res.Name, maint: cmp.Or(res.Database, defaultMaintenanceDB), snap: snap,
 		admin: res.Admin.User, objectCreators: res.ObjectCreators, keepRemoved: res.KeepRemoved,
-		reassignTo: cmp.Or(res.DropReassignTo, res.Admin.User, snap.CurrentUser)}
+		allowSources: spec.Resource{AllowSourceRoles: res.AllowSourceRoles},
+		reassignTo:   cmp.Or(res.DropReassignTo, res.Admin.User, snap.CurrentUser)}
 	for i := range snap.Databases {
 		p.dbs = append(p.dbs, &snap.Databases[i])
 	}
@@ -266,7 +271,7 @@ func (p *planner) validateRole(r spec.Role) []error {
 			}
 		}
 	case spec.External:
-		src, exists := p.snap.Roles[r.SourceRole]
+		_, exists := p.snap.Roles[r.SourceRole]
 		switch {
 		case r.SourceRole == "":
 			add("external role without a source role")
@@ -276,9 +281,12 @@ func (p *planner) validateRole(r spec.Role) []error {
 			add("source role %q does not exist", r.SourceRole)
 		case r.SourceRole == p.snap.CurrentUser:
 			add("source role %q is the role rolecd connects as", r.SourceRole)
-		case src.Superuser:
-			// Membership would allow SET ROLE to a superuser.
-			add("source role %q is a superuser", r.SourceRole)
+		case !p.allowSources.AllowsSourceRole(r.SourceRole):
+			// Membership would allow SET ROLE to a superuser, a
+			// replication or an RLS-bypassing role.
+			if why := dangerousSource(p.snap, r.SourceRole); why != "" {
+				add("%s; to grant it anyway, list %q in allow_source_roles of resource %q", why, r.SourceRole, p.resource)
+			}
 		}
 	default:
 		add("unknown role type %q", r.Type)

@@ -498,7 +498,7 @@ func TestPlanResourceErrors(t *testing.T) {
 				return input(s, external("bi", "boss"), external("adm", admin))
 			},
 			want: []string{
-				`role "bi": source role "boss" is a superuser`,
+				`role "bi": source role "boss" has SUPERUSER; to grant it anyway, list "boss" in allow_source_roles of resource "analytics"`,
 				`role "adm": source role "postgres" is the role rolecd connects as`,
 			},
 		},

@@ -64,6 +64,9 @@ type Options struct {
 	// Credentials allow-lists the admin password sources of the role
 	// files (rolecd.yaml credentials:); nil checks nothing.
 	Credentials *spec.CredentialPolicy
+	// Limits bound the role files of each commit (zero fields: spec's
+	// defaults); a tree over them is reported as a problem naming the limit.
+	Limits spec.Limits
 	// ApplyPermission is the least repository permission that may comment
 	// /rolecd apply (default "write").
 	ApplyPermission string

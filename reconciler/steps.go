@@ -63,7 +63,7 @@ func (r *Reconciler) loadTree(sha string) (*spec.Tree, []string, error) {
 		// The role-file directory is missing at this commit: a human fixes it.
 		return nil, []string{err.Error()}, nil
 	}
-	tree, err := spec.Load(fsys, spec.Options{Prefix: r.opts.RolePrefix, Credentials: r.opts.Credentials})
+	tree, err := spec.Load(fsys, spec.Options{Prefix: r.opts.RolePrefix, Credentials: r.opts.Credentials, Limits: r.opts.Limits})
 	var es spec.Errors
 	switch {
 	case errors.As(err, &es):

@@ -358,8 +358,20 @@ func (s *sqlStore) ListSessions(ctx context.Context, f Filter) ([]Session, error
 	if f.Status != "" {
 		where = append(where, "s.status = "+arg(string(f.Status)))
 	}
+	if f.Actor != "" {
+		where = append(where, "s.actor = "+arg(f.Actor))
+	}
+	for _, k := range f.ExcludeKinds {
+		where = append(where, "s.kind <> "+arg(string(k)))
+	}
 	if !f.Since.IsZero() {
 		where = append(where, "s.started_at >= "+arg(s.d.timeArg(normTime(f.Since))))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "s.started_at < "+arg(s.d.timeArg(normTime(f.Until))))
+	}
+	if f.Role != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM session_roles o WHERE o.sid = s.sid AND o.role = "+arg(f.Role)+")")
 	}
 	if f.Resource != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM session_resources r WHERE r.sid = s.sid AND r.resource = "+arg(f.Resource)+")")

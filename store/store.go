@@ -27,6 +27,11 @@ const (
 	KindCredential Kind = "credential"
 	KindDrift      Kind = "drift"
 	KindAudit      Kind = "audit" // a failed SIEM delivery
+	// KindView is a page of the web hub someone read; KindAction an
+	// action someone took there (e.g. "check now"). Both are audit records
+	// of the hub itself.
+	KindView   Kind = "view"
+	KindAction Kind = "action"
 )
 
 // Status is a session's outcome.
@@ -96,8 +101,16 @@ type Filter struct {
 	Kind     Kind
 	Resource string
 	Status   Status
-	Since    time.Time
-	Limit    int // 0 = 100
+	// Role matches sessions that touched this role name; Actor matches
+	// the actor exactly.
+	Role  string
+	Actor string
+	// Since and Until bound StartedAt: Since <= started_at < Until.
+	Since time.Time
+	Until time.Time
+	// ExcludeKinds leaves these kinds out (e.g. the hub's own views).
+	ExcludeKinds []Kind
+	Limit        int // 0 = 100
 }
 
 // CredentialState is the life cycle of one stored password version.

@@ -17,6 +17,7 @@ import (
 	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
+	"github.com/rolecd/rolecd/hub"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/reporter/github"
@@ -39,7 +40,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			"only when every role's checksum equals the reviewed plan (else it waits for /rolecd apply <digest>), and checks\n" +
 			"drift on drift.schedule. It serves POST /webhooks/github, /healthz and /readyz on listen (and /metrics with\n" +
 			"metrics.public), and /api/v1/... on api.listen (default 127.0.0.1:8081) behind the bearer token of api.token_env\n" +
-			"or api.token_file (no token: every API request is refused).\n" +
+			"or api.token_file (no token: every API request is refused), and there the web hub (/hub/) when a way to sign\n" +
+			"in to it is configured (hub.github, hub.proxy or hub.local_token_env).\n" +
 			"With --once it makes one pass (fetch, plan open pull requests, apply merges, drift check) and exits:\n" +
 			"0 when everything was done, 1 when something must be retried.",
 		Args: cobra.NoArgs,
@@ -94,6 +96,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	src, err := gitsource.Open(ctx, gitsource.Config{
 		URL: cfg.Git.URL, Branch: cfg.Git.Branch, Path: cfg.Git.Path, CacheDir: cacheDir(cfg, g.storeURL(cfg)),
 		Token: envOf(g, cfg.Git.TokenEnv), SSHKeyFile: cfg.Git.SSHKeyFile, Timeout: cfg.Git.Timeout,
+		MaxFileSize: int64(cfg.Limits.MaxFileSize),
 	})
 	if err != nil {
 		return err
@@ -123,6 +126,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	rec, err := reconciler.New(reconciler.Options{
 		Source: src, Forge: forge, Store: daemonStore{st.store, bk}, Planner: live, Applier: live,
 		Branch: cfg.Git.Branch, Path: cfg.Git.Path, RolePrefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(),
+		Limits:          specLimits(cfg),
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
 		DriftRemediate: cfg.Drift.Action == "remediate", DriftSchedule: cfg.Drift.Schedule,
 		PollInterval: cfg.Git.PollInterval, WebhookSecret: secret, Transient: transient, Log: log,
@@ -152,8 +156,15 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		mux := apiMux(rec, cfg, guard)
 		// Pages served beside the API (the web hub) mount on mux at "/",
 		// with their own sign-in.
+		hubOn, err := mountHub(g, cfg, mux, daemonStore{st.store, bk}, src, forge, rec, st.finished, log)
+		if err != nil {
+			return errors.Join(err, web.stop(context.Background()))
+		}
 		if api, err = serve("api", cfg.API.Listen, mux, log); err != nil {
 			return errors.Join(err, web.stop(context.Background()))
+		}
+		if hubOn {
+			log.Info().Str("url", "http://"+api.ln.Addr().String()+hub.Prefix).Msg("serving the hub on the API listener")
 		}
 	} else if !cfg.Metrics.Public {
 		log.Warn().Msg("api.listen is off and metrics.public is false: /metrics is not served")

@@ -94,12 +94,12 @@ func checkOutPath(out string) error {
 // and --status.
 func sessionKinds() []string {
 	return []string{string(store.KindPlan), string(store.KindApply), string(store.KindHealth), string(store.KindCredential),
-		string(store.KindDrift), string(store.KindAudit)}
+		string(store.KindDrift), string(store.KindAudit), string(store.KindAction), string(store.KindView)}
 }
 
 func sessionStatuses() []string {
 	return []string{string(store.StatusNoChanges), string(store.StatusChanges), string(store.StatusApplied), string(store.StatusRefused),
-		string(store.StatusFailed), string(store.StatusOK), string(store.StatusRunning)}
+		string(store.StatusFailed), string(store.StatusOK), string(store.StatusRunning), string(store.StatusInterrupted)}
 }
 
 // checkSessionFilter rejects unknown --kind and --status values, which

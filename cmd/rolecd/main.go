@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 
@@ -90,6 +91,14 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	if line, ok := suggestionLine(err.Error()); ok {
 		fmt.Fprintf(stderr, "rolecd: %s\n", line)
+		return exitError1
+	}
+	var cp config.Problems
+	if errors.As(err, &cp) {
+		for _, e := range cp {
+			fmt.Fprintln(stderr, e.Error())
+		}
+		fmt.Fprintf(stderr, "rolecd: %d problem(s) in the configuration\n", len(cp))
 		return exitError1
 	}
 	fmt.Fprintf(stderr, "rolecd: %s\n", oneLine(err.Error()))

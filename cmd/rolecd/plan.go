@@ -109,7 +109,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	failedBatch := tree.Failed // Hoop batch items that fail alone, whatever the inventory
 	var inv inventory.Diff
 	if opts.trusted != "" {
-		trusted, name, err := loadTrusted(opts.trusted, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy()})
+		trusted, name, err := loadTrusted(opts.trusted, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(), Limits: specLimits(cfg)})
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func planSession(doc *planner.Document, started time.Time) *store.Session {
 // (plan -f), a Hoop batch item naming an unknown resource fails alone.
 func parseExtra(base *spec.Tree, name string, data []byte, cfg config.Config, batch bool) (*spec.Tree, error) {
 	tree, err := spec.Parse([]spec.File{{Name: name, Data: data}}, spec.Options{
-		Prefix: cfg.RolePrefix, Resources: base.Resources, Credentials: cfg.CredentialPolicy(), Batch: batch,
+		Prefix: cfg.RolePrefix, Resources: base.Resources, Credentials: cfg.CredentialPolicy(), Batch: batch, Limits: specLimits(cfg),
 	})
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func newSessionsCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := list.Flags()
-	f.StringVar(&lo.kind, "kind", "", "plan, apply, health, credential, drift or audit")
+	f.StringVar(&lo.kind, "kind", "", "plan, apply, health, credential, drift, audit, action or view (default: all but the hub's views)")
 	f.StringVar(&lo.resource, "resource", "", "sessions touching this resource")
 	f.StringVar(&lo.status, "status", "", "no-changes, changes, applied, refused, failed, ok or running")
 	f.StringVar(&lo.since, "since", "", "newer than this: a duration (24h) or a date (2026-11-01, RFC 3339)")
@@ -80,7 +80,11 @@ func sessionsListRun(ctx context.Context, g *globals, o *sessionsListOptions) er
 		return err
 	}
 	defer st.close()
-	list, err := st.store.ListSessions(ctx, store.Filter{Kind: store.Kind(o.kind), Resource: o.resource, Status: store.Status(o.status), Since: since, Limit: o.limit})
+	filter := store.Filter{Kind: store.Kind(o.kind), Resource: o.resource, Status: store.Status(o.status), Since: since, Limit: o.limit}
+	if o.kind == "" {
+		filter.ExcludeKinds = []store.Kind{store.KindView} // the hub's page views, listed with --kind view
+	}
+	list, err := st.store.ListSessions(ctx, filter)
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func (g *globals) loadTree() (*spec.Tree, config.Config, string, error) {
 		log.Info().Str("dir", dir).Str("found_by", loc.how).Msg("reading role files (--repo to choose)")
 	}
 	skipped := 0
-	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(), Discover: true, Skipped: func(name, reason string) {
+	tree, err := spec.Load(os.DirFS(dir), spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(), Discover: true, Limits: specLimits(cfg), Skipped: func(name, reason string) {
 		skipped++
 		if filepath.Clean(dir) != "." {
 			name = filepath.ToSlash(dir) + "/" + name
@@ -216,4 +216,10 @@ func prefixErrors(err error, dir string) error {
 		out[i] = e
 	}
 	return out
+}
+
+// specLimits are the configured limits on role files (config limits:).
+func specLimits(cfg config.Config) spec.Limits {
+	return spec.Limits{MaxFileBytes: int64(cfg.Limits.MaxFileSize), MaxTreeBytes: int64(cfg.Limits.MaxTreeSize),
+		MaxRoles: cfg.Limits.MaxRoles}
 }

@@ -38,6 +38,9 @@ type csvFile struct {
 // formatHoopCSV): scopes are ";"-separated, permissions ","-, ";"- or
 // space-separated, and the role label is lower-cased.
 func decodeCSV(name string, data []byte, out *decoded) {
+	if !out.budget(name, data, "\n,;") {
+		return
+	}
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
@@ -46,6 +49,7 @@ func decodeCSV(name string, data []byte, out *decoded) {
 	for header == nil || blankRow(header) {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
+			out.errorf(f.at(1), "empty CSV file: want the header %s (and rows below it)", strings.Join(csvColumns(), ","))
 			return
 		}
 		if err != nil {
@@ -68,6 +72,9 @@ func decodeCSV(name string, data []byte, out *decoded) {
 			return
 		}
 		f.row(rec, line)
+		if out.full {
+			return // over limits.max_roles: already reported
+		}
 	}
 }
 
@@ -166,7 +173,7 @@ func (f *csvFile) row(rec []string, headerLine int) {
 	label := cell("role")
 	label.s = strings.ToLower(label.s) // as Hoop's importer does before naming the role
 	perms := cell("permissions")
-	f.out.roles = append(f.out.roles, rawRole{
+	f.out.addRole(rawRole{
 		pos:        f.at(line),
 		format:     formatHoopCSV,
 		resource:   cell("resource_name"),

@@ -83,10 +83,16 @@ func TestCSVForms(t *testing.T) {
 }
 
 func TestEmptyCSV(t *testing.T) {
-	for _, data := range []string{"", "\n\n", "\uFEFF", "resource_name,type,role,scopes,permissions,source_role\n", " , \n"} {
-		tree := mustParse(t, Options{}, csvOf(data))
-		if len(tree.Roles) != 0 || len(tree.Resources) != 0 {
-			t.Errorf("%q: tree = %+v, want empty", data, tree)
+	// A header alone declares no roles.
+	tree := mustParse(t, Options{}, csvOf("resource_name,type,role,scopes,permissions,source_role\n"))
+	if len(tree.Roles) != 0 || len(tree.Resources) != 0 {
+		t.Errorf("header only: tree = %+v, want empty", tree)
+	}
+	// No header at all is a mistake (a truncated export, the wrong file).
+	want := []string{"roles.csv:1: empty CSV file: want the header resource_name,type,role,scopes,permissions,source_role (and rows below it)"}
+	for _, data := range []string{"", "\n\n", "\uFEFF", " , \n"} {
+		if got := parseErrs(t, Options{}, csvOf(data)); !slices.Equal(got, want) {
+			t.Errorf("%q: errors %q, want %q", data, got, want)
 		}
 	}
 }

@@ -92,6 +92,12 @@ type Resource struct {
 	// KeepRemoved is `prune: false`: a rolecd role that is no longer
 	// declared is kept, NOLOGIN, instead of dropped.
 	KeepRemoved bool
+	// AllowSourceRoles (allow_source_roles) are the dangerous source roles
+	// external roles may be granted: predefined roles reaching the server's
+	// host (DangerousPredefinedRoles) and roles that are, or lead by
+	// membership to, SUPERUSER, REPLICATION or BYPASSRLS roles (checked
+	// against the live catalog when planning). Sorted, de-duplicated.
+	AllowSourceRoles []string
 	// Complete is true when the resource was declared in the parsed files:
 	// the tree then holds every role declared for it, and rolecd roles it
 	// does not declare are planned for removal. A resource known only from

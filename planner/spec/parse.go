@@ -33,6 +33,8 @@ type Options struct {
 	// password_command it refuses is a validation error at its line.
 	// rolecd's commands always set it; nil skips the check (pure parsing).
 	Credentials *CredentialPolicy
+	// Limits bound the files read (zero fields: the defaults).
+	Limits Limits
 	// Batch is set for the files of `plan -f`: as in Hoop's batch plan, an
 	// items: entry naming an unknown resource fails alone (Tree.Failed)
 	// instead of failing the whole parse. In a role-files tree every
@@ -52,27 +54,112 @@ const utf8BOM = "\uFEFF"
 // Parse parses and validates role files: YAML (*.yaml, *.yml) with
 // resources:, roles: and/or Hoop's items: lists, and CSV (*.csv) roles with
 // Hoop's header. It reports every problem at once, as Errors sorted by file,
-// line and column; on error the Tree is nil, never half-loaded.
+// line and column; on error the Tree is nil, never half-loaded. Files over
+// Options.Limits are refused before they are decoded.
 func Parse(files []File, opts Options) (*Tree, error) {
+	p, err := newParser(opts)
+	if err != nil {
+		return nil, err
+	}
+	sizes := make([]fileSize, len(files))
+	for i, f := range files {
+		sizes[i] = fileSize{f.Name, int64(len(f.Data))}
+	}
+	if es := p.checkSizes(sizes); len(es) > 0 {
+		return nil, es
+	}
+	for _, f := range files {
+		p.add(f)
+	}
+	return p.finish()
+}
+
+// parser decodes files one at a time, so that only one file's data and
+// YAML nodes are in memory at once, then validates them together.
+type parser struct {
+	prefix string
+	opts   Options
+	limits Limits
+	d      decoded
+}
+
+func newParser(opts Options) (*parser, error) {
 	prefix := cmp.Or(opts.Prefix, DefaultPrefix)
 	if err := CheckPrefix(prefix); err != nil {
 		return nil, Errors{{Pos: Pos{File: "role_prefix"}, Msg: err.Error()}}
 	}
-	var d decoded
+	p := &parser{prefix: prefix, opts: opts, limits: opts.Limits.withDefaults()}
+	p.d.maxDecls = p.limits.MaxRoles
+	return p, nil
+}
+
+// fileSize is a file's name and size, known before it is read.
+type fileSize struct {
+	name string
+	size int64
+}
+
+// checkSizes reports the files over MaxFileBytes, or the file at which the
+// total crosses MaxTreeBytes (files over the per-file limit not counted).
+func (p *parser) checkSizes(files []fileSize) Errors {
+	var es Errors
+	var total int64
+	var crossed string
 	for _, f := range files {
-		decodeFile(f, &d)
+		if f.size > p.limits.MaxFileBytes {
+			es = append(es, p.limits.fileTooLarge(f.name, f.size))
+			continue
+		}
+		total += f.size
+		if total > p.limits.MaxTreeBytes && crossed == "" {
+			crossed = f.name
+		}
 	}
-	v := &validator{prefix: prefix, policy: opts.Credentials, errs: d.errs}
-	tree := v.tree(&d, opts.Resources, opts.Batch)
+	if crossed != "" {
+		es = append(es, p.limits.treeTooLarge(crossed, total))
+	}
+	sortErrors(es)
+	return es
+}
+
+// add decodes one file.
+func (p *parser) add(f File) { decodeFile(f, &p.d) }
+
+// finish validates what was decoded into a Tree.
+func (p *parser) finish() (*Tree, error) {
+	if p.d.full {
+		// Over a limit: what was left unread would make the validation of
+		// the rest misleading ("unknown resource"); the limit is the news.
+		sortErrors(p.d.errs)
+		return nil, truncateErrors(p.d.errs, p.d.dropped)
+	}
+	v := &validator{prefix: p.prefix, policy: p.opts.Credentials, errs: p.d.errs}
+	tree := v.tree(&p.d, p.opts.Resources, p.opts.Batch)
 	if len(v.errs) > 0 {
 		sortErrors(v.errs)
-		return nil, v.errs
+		return nil, truncateErrors(v.errs, p.d.dropped)
 	}
 	return tree, nil
 }
 
+// truncateErrors keeps the first maxReported problems and says how many
+// more there are (dropped of them never kept), so a hostile file cannot
+// make a report of any size.
+func truncateErrors(es Errors, dropped int) Errors {
+	if len(es) <= maxReported && dropped == 0 {
+		return es
+	}
+	more := len(es) + dropped - maxReported
+	es = es[:min(len(es), maxReported):min(len(es), maxReported)]
+	last := es[len(es)-1].Pos
+	return append(es, Error{Pos: Pos{File: last.File}, Msg: fmt.Sprintf("and %d more problem(s) not shown", more)})
+}
+
 // decodeFile reads one file into d according to its extension.
 func decodeFile(f File, d *decoded) {
+	if d.full {
+		return // over limits.max_roles: already reported
+	}
 	ext := strings.ToLower(path.Ext(f.Name))
 	if ext != ".yaml" && ext != ".yml" && ext != ".csv" {
 		d.errorf(Pos{File: f.Name}, "unsupported file type %s: want .yaml, .yml or .csv", quote(ext))
@@ -160,6 +247,9 @@ func (v *validator) tree(d *decoded, known []Resource, batch bool) *Tree {
 		r, ok := v.role(raw, isKnown)
 		if !ok {
 			continue
+		}
+		if e := resources[r.Resource]; e != nil {
+			v.checkSourceRole(raw, r, e.res)
 		}
 		key := [2]string{r.Resource, r.Label}
 		prev, dup := roles[key]

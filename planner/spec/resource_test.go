@@ -27,6 +27,9 @@ func TestResourceErrors(t *testing.T) {
     host: h
     admin: {user: u}
 `, []string{`roles.yaml:2:11: invalid resource name "` + strings.Repeat("n", 64) + `": want 1-63 characters from letters, digits, "_", "-" and "."`}},
+		{"object_creators a single value", `resources:
+  - {name: a, host: h, admin: {user: u}, object_creators: app_owner}
+`, []string{`roles.yaml:2:59: object_creators: want a list, got a single value "app_owner": write object_creators: [app_owner]`}},
 		{"missing host", `resources:
   - name: a
     admin: {user: u}
@@ -92,13 +95,13 @@ func TestResourceErrors(t *testing.T) {
     admin: {user: u}
     ? [port]
     : 5432
-`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, sslrootcert, admin, object_creators, drop_reassign_to, prune`}},
+`, []string{`roles.yaml:5:7: unknown key (a list) in resource: want name, host, port, database, sslmode, sslrootcert, admin, object_creators, drop_reassign_to, prune, allow_source_roles`}},
 		{"password in the file", `resources:
   - {name: a, host: h, admin: {user: u, password: hunter2}}
 `, []string{`roles.yaml:2:41: admin passwords never live in role files: use password_env, password_file, password_command or the store`}},
 		{"unknown key", `resources:
   - {name: a, host: h, admin: {user: u}, hots: h}
-`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, sslrootcert, admin, object_creators, drop_reassign_to, prune`}},
+`, []string{`roles.yaml:2:42: unknown key "hots" in resource: want name, host, port, database, sslmode, sslrootcert, admin, object_creators, drop_reassign_to, prune, allow_source_roles`}},
 		{"duplicate key", `resources:
   - name: a
     host: h

@@ -57,7 +57,7 @@ func TestRoleErrors(t *testing.T) {
     role: bi
     source_role: pg_read_all_data
     scopes: [a]
-    privileges: SELECT
+    privileges: [SELECT]
 `, want: []string{
 			"roles.yaml:6:13: scopes are only for managed roles (an external role gets its access from source_role)",
 			"roles.yaml:7:17: privileges are only for managed roles (an external role gets its access from source_role)",
@@ -115,6 +115,23 @@ func TestRoleErrors(t *testing.T) {
 		{name: "scopes as a mapping", data: `roles:
   - {resource: analytics, role: ro, scopes: {a: b}, privileges: [SELECT]}
 `, want: []string{"roles.yaml:2:45: scopes: want a list, got a mapping"}},
+		{name: "a single value where a list is expected", data: `roles:
+  - resource: analytics
+    role: ro
+    scopes: analytics
+    privileges: SELECT
+    functions: EXECUTE
+  - {resource: analytics, role: rw, scopes: "analytics.public; legacy", permissions: "SELECT;INSERT"}
+`, want: []string{
+			`roles.yaml:4:13: scopes: want a list, got a single value "analytics": write scopes: [analytics]`,
+			`roles.yaml:5:17: privileges: want a list, got a single value "SELECT": write privileges: [SELECT]`,
+			`roles.yaml:6:16: functions: want a list, got a single value "EXECUTE": write functions: [EXECUTE]`,
+			`roles.yaml:7:45: scopes: want a list, got a single value "analytics.public; legacy": write scopes: [analytics.public, legacy]`,
+			`roles.yaml:7:86: permissions: want a list, got a single value "SELECT;INSERT": write permissions: [SELECT, INSERT]`,
+		}},
+		{name: "Hoop's items keep the ;-separated string", data: `items:
+  - {resource_name: analytics, role: ro, scopes: "analytics.public;legacy", privileges: SELECT}
+`},
 		{name: "rotate_password not a bool", data: `roles:
   - {resource: analytics, role: ro, scopes: [a], privileges: [SELECT], rotate_password: sometimes}
 `, want: []string{`roles.yaml:2:89: invalid rotate_password "sometimes": want true or false`}},
@@ -169,7 +186,7 @@ func TestRoleNormalisation(t *testing.T) {
     privileges: [trigger, Select, SELECT, maintain]
   - resource: analytics
     role: rw
-    scopes: analytics.public; analytics.public ;
+    scopes: [analytics.public, analytics.public]
     privileges: [select, all, INSERT]
     rotate_password: true
   - {resource: analytics, type: external, role: bi, source_role: pg_read_all_data}

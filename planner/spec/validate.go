@@ -143,6 +143,7 @@ func (v *validator) resource(raw rawResource) (Resource, bool) {
 		r.SSLRootCert = c.s
 	}
 	r.Admin = v.admin(raw, what)
+	v.listLimit("object_creators", raw.creators)
 	seen := map[string]bool{}
 	for _, item := range raw.creators.items {
 		if err := identifier(item.s); err != nil {
@@ -155,6 +156,17 @@ func (v *validator) resource(raw rawResource) (Resource, bool) {
 		}
 	}
 	slices.Sort(r.ObjectCreators)
+	v.listLimit("allow_source_roles", raw.allowSources)
+	for _, item := range raw.allowSources.items {
+		if err := identifier(item.s); err != nil {
+			v.errorf(item.pos, "invalid allow_source_roles entry %s: %v", quote(item.s), err)
+			continue
+		}
+		if !slices.Contains(r.AllowSourceRoles, item.s) {
+			r.AllowSourceRoles = append(r.AllowSourceRoles, item.s)
+		}
+	}
+	slices.Sort(r.AllowSourceRoles)
 	if raw.reassign.usable() && raw.reassign.s != "" {
 		if err := identifier(raw.reassign.s); err != nil {
 			v.errorf(raw.reassign.pos, "invalid drop_reassign_to %s: %v", quote(raw.reassign.s), err)
@@ -276,6 +288,9 @@ func (v *validator) role(raw rawRole, known func(string) bool) (Role, bool) {
 			v.errorf(raw.rotate.pos, "invalid rotate_password %s: want true or false", quote(raw.rotate.s))
 		}
 	}
+	v.listLimit("scopes", raw.scopes)
+	v.listLimit("privileges", raw.privileges)
+	v.listLimit("functions", raw.functions)
 	switch {
 	case !typeOK:
 	case r.Type == Managed:
@@ -285,6 +300,13 @@ func (v *validator) role(raw rawRole, known func(string) bool) (Role, bool) {
 	}
 	v.roleOptions(raw, &r)
 	return r, len(v.errs) == n
+}
+
+// listLimit reports a list field that had more than maxListItems entries.
+func (v *validator) listLimit(key string, l listValue) {
+	if l.over {
+		v.errorf(l.pos, "%s: more than %d entries", key, maxListItems)
+	}
 }
 
 // roleOptions validates what any role may declare: connection_limit,
@@ -439,7 +461,8 @@ func (v *validator) external(raw rawRole, r *Role) {
 func sameResource(a, b Resource) bool {
 	return a.Name == b.Name && a.Host == b.Host && a.Port == b.Port && a.Database == b.Database &&
 		a.SSLMode == b.SSLMode && a.SSLRootCert == b.SSLRootCert && a.Admin == b.Admin && slices.Equal(a.ObjectCreators, b.ObjectCreators) &&
-		a.DropReassignTo == b.DropReassignTo && a.KeepRemoved == b.KeepRemoved
+		a.DropReassignTo == b.DropReassignTo && a.KeepRemoved == b.KeepRemoved &&
+		slices.Equal(a.AllowSourceRoles, b.AllowSourceRoles)
 }
 
 // sameRole reports whether a and b declare the same role.

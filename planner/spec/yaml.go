@@ -20,7 +20,7 @@ func adminKeys() []string {
 
 // resourceKeys are the keys of a resources: entry.
 func resourceKeys() []string {
-	return []string{"name", "host", "port", "database", "sslmode", "sslrootcert", "admin", "object_creators", "drop_reassign_to", "prune"}
+	return []string{"name", "host", "port", "database", "sslmode", "sslrootcert", "admin", "object_creators", "drop_reassign_to", "prune", "allow_source_roles"}
 }
 
 // roleKeys are the keys of a roles: entry, or of a Hoop batch plan's
@@ -42,6 +42,9 @@ type yamlFile struct {
 // Every document of a multi-document file is read.
 func decodeYAML(name string, data []byte, out *decoded) {
 	f := &yamlFile{name: name, out: out}
+	if !out.budget(name, data, yamlSeparators) {
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -54,8 +57,15 @@ func decodeYAML(name string, data []byte, out *decoded) {
 			return
 		}
 		f.document(&doc)
+		if out.full {
+			return
+		}
 	}
 }
+
+// yamlSeparators are the bytes of which at least one precedes every YAML
+// node: a line break, ",", ":", "-", "[", "{", "?", "!", "&", "*".
+const yamlSeparators = "\n,:-[{?!&*"
 
 // decodeNode decodes the next document, turning a panic of the YAML library
 // into an error: a role file must never crash the daemon.
@@ -266,6 +276,9 @@ func (f *yamlFile) list(key string, n *yaml.Node, each func(*yaml.Node)) {
 		return
 	}
 	for _, item := range n.Content {
+		if f.out.full {
+			return // over limits.max_roles: already reported
+		}
 		each(item)
 	}
 }
@@ -300,6 +313,10 @@ func (f *yamlFile) strings(key string, n *yaml.Node) listValue {
 	}
 	l := listValue{pos: f.pos(n)}
 	for _, item := range n.Content {
+		if len(l.items) == maxListItems {
+			l.over = true
+			break
+		}
 		v := f.scalar(key, item)
 		if v.bad {
 			l.bad = true
@@ -313,6 +330,25 @@ func (f *yamlFile) strings(key string, n *yaml.Node) listValue {
 		l.items = append(l.items, v)
 	}
 	return l
+}
+
+// listField reads a list field. A single value is Hoop's ";"-separated
+// list in Hoop's items: files (scalarOK); in rolecd's own files it is an
+// error, since "scopes: analytics" most likely meant a list.
+func (f *yamlFile) listField(key string, n *yaml.Node, scalarOK bool) listValue {
+	if scalarOK || n.Kind != yaml.ScalarNode || isNull(n) || strings.TrimSpace(n.Value) == "" {
+		return f.strings(key, n)
+	}
+	var parts []string
+	for _, item := range splitList(n.Value, Pos{}).items {
+		parts = append(parts, item.s)
+	}
+	example := strings.Join(parts, ", ")
+	if len(example) > maxQuoted || strings.ContainsAny(example, "\"[]{}#") {
+		example = "..."
+	}
+	f.errorf(n, "%s: want a list, got a single value %s: write %s: [%s]", key, quote(n.Value), key, example)
+	return listValue{pos: f.pos(n), bad: true}
 }
 
 func (f *yamlFile) resource(n *yaml.Node) {
@@ -337,14 +373,16 @@ func (f *yamlFile) resource(n *yaml.Node) {
 		case "admin":
 			r.admin = f.admin(k, v)
 		case "object_creators":
-			r.creators = f.strings(key, v)
+			r.creators = f.listField(key, v, false)
 		case "drop_reassign_to":
 			r.reassign = f.scalar(key, v)
 		case "prune":
 			r.prune = f.scalar(key, v)
+		case "allow_source_roles":
+			r.allowSources = f.listField(key, v, false)
 		}
 	})
-	f.out.resources = append(f.out.resources, r)
+	f.out.addResource(r)
 }
 
 func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
@@ -383,7 +421,8 @@ func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
 // batch plan's items: (resourceKey "resource_name").
 func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 	what := "role"
-	if resourceKey == "resource_name" {
+	hoop := resourceKey == "resource_name" // Hoop's batch plan file
+	if hoop {
 		what = "item"
 	}
 	if !f.mapping(what, n) {
@@ -403,7 +442,7 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 		case "role":
 			r.label = f.scalar(key, v)
 		case "scopes":
-			r.scopes = f.strings(key, v)
+			r.scopes = f.listField(key, v, hoop)
 		case "privileges", "permissions":
 			if privKey != nil {
 				f.errorf(k, "both privileges and permissions given (permissions is an alias of privileges, first at line %d)", privKey.Line)
@@ -411,13 +450,13 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 				return
 			}
 			privKey = k
-			r.privileges = f.strings(key, v)
+			r.privileges = f.listField(key, v, hoop)
 		case "source_role":
 			r.sourceRole = f.scalar(key, v)
 		case "rotate_password":
 			r.rotate = f.scalar(key, v)
 		case "functions":
-			r.functions = f.strings(key, v)
+			r.functions = f.listField(key, v, hoop)
 		case "connection_limit":
 			r.connLimit = f.scalar(key, v)
 		case "valid_until":
@@ -428,7 +467,7 @@ func (f *yamlFile) role(n *yaml.Node, resourceKey string) {
 			r.options = f.options(key, v)
 		}
 	})
-	f.out.roles = append(f.out.roles, r)
+	f.out.addRole(r)
 }
 
 // options reads a role's options: a mapping of setting names to single

@@ -241,8 +241,8 @@ func testListOrder(t *testing.T, s store.Store) {
 func testListFilter(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for _, in := range []store.Session{
-		{SID: "s1", Kind: store.KindPlan, Status: store.StatusChanges, Resources: []string{"analytics"}, StartedAt: at(0)},
-		{SID: "s2", Kind: store.KindApply, Status: store.StatusApplied, Resources: []string{"analytics", "billing"}, StartedAt: at(time.Minute)},
+		{SID: "s1", Kind: store.KindPlan, Status: store.StatusChanges, Resources: []string{"analytics"}, Roles: []string{"r_a"}, Actor: "alice", StartedAt: at(0)},
+		{SID: "s2", Kind: store.KindApply, Status: store.StatusApplied, Resources: []string{"analytics", "billing"}, Roles: []string{"r_a", "r_b"}, Actor: "daemon", StartedAt: at(time.Minute)},
 		{SID: "s3", Kind: store.KindPlan, Status: store.StatusNoChanges, Resources: []string{"billing"}, StartedAt: at(2 * time.Minute)},
 		{SID: "s4", Kind: store.KindHealth, Status: store.StatusOK, StartedAt: at(3 * time.Minute)},
 		{SID: "s5", Kind: store.KindApply, Status: store.StatusRunning, Resources: []string{"billing"}, StartedAt: at(4 * time.Minute)},
@@ -267,6 +267,12 @@ func testListFilter(t *testing.T, s store.Store) {
 		{"kind and resource", store.Filter{Kind: store.KindApply, Resource: "analytics"}, []string{"s2"}},
 		{"kind and since", store.Filter{Kind: store.KindPlan, Since: at(time.Minute)}, []string{"s3"}},
 		{"resource, status and limit", store.Filter{Resource: "billing", Status: store.StatusNoChanges, Limit: 1}, []string{"s3"}},
+		{"role", store.Filter{Role: "r_a"}, []string{"s2", "s1"}},
+		{"role matches exactly", store.Filter{Role: "r_"}, []string{}},
+		{"actor", store.Filter{Actor: "alice"}, []string{"s1"}},
+		{"until is exclusive", store.Filter{Until: at(2 * time.Minute)}, []string{"s2", "s1"}},
+		{"since and until", store.Filter{Since: at(time.Minute), Until: at(3 * time.Minute)}, []string{"s3", "s2"}},
+		{"exclude kinds", store.Filter{ExcludeKinds: []store.Kind{store.KindPlan, store.KindHealth}}, []string{"s5", "s2"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,13 @@ type Server struct {
 	remaining     int
 	nextComment   int64
 	nextStatus    int64
+	// OAuth: registered apps, the browser's signed-in user, unexchanged
+	// codes, issued user tokens (token -> login), web (non-API) routes.
+	apps        map[string]OAuthApp
+	browserUser string
+	codes       map[string]oauthCode
+	userTokens  map[string]string
+	web         map[string]bool
 }
 
 type failure struct {
@@ -98,8 +105,10 @@ func New(t testing.TB, owner, repo string) *Server {
 		mux: http.NewServeMux(), routes: map[string]string{}, started: time.Now(),
 		items: map[int]*item{}, statuses: map[string][]Status{}, perms: map[string]string{},
 		calls: map[string]int{}, remaining: rateLimitPerHour,
+		apps: map[string]OAuthApp{}, codes: map[string]oauthCode{}, userTokens: map[string]string{}, web: map[string]bool{},
 	}
 	s.register()
+	s.registerOAuth()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL + apiPrefix + "/"
 	t.Cleanup(func() {
@@ -207,13 +216,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail = &f
 	}
 	token := s.token
+	web := s.web[name]
+	_, userToken := s.userTokens[strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), "token "))]
 	s.mu.Unlock()
 
 	if fail != nil && fail.status == 0 {
 		drop(w)
 		return
 	}
-	if msg := authenticate(r.Header.Get("Authorization"), token); msg != "" {
+	if userToken {
+		token = "" // an OAuth user token authenticates as its user
+	}
+	if msg := authenticate(r.Header.Get("Authorization"), token); msg != "" && !web {
 		s.writeError(w, http.StatusUnauthorized, nil, msg)
 		return
 	}
