@@ -22,12 +22,26 @@ import (
 // the SQLite store at this path, records one session and exits.
 const helperEnv = "ROLECD_STORE_TEST_HELPER_DB"
 
+// helperLockEnv, when set, makes the test binary a helper process that
+// prints "locked" when another process holds a SQLite lock on the database
+// file at this path (probeLocked), "unlocked" otherwise.
+const helperLockEnv = "ROLECD_STORE_TEST_HELPER_LOCK_DB"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(helperEnv); path != "" {
 		if err := openAndRecord(path, fmt.Sprintf("process-%d", os.Getpid())); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		os.Exit(0)
+	}
+	if path := os.Getenv(helperLockEnv); path != "" {
+		locked, err := probeLocked(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(map[bool]string{true: "locked", false: "unlocked"}[locked])
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
