@@ -89,7 +89,7 @@ func (r *Reconciler) plan(ctx context.Context, tree *spec.Tree, src planner.Sour
 	if err != nil {
 		return nil, waiting("planning", err)
 	}
-	if err := r.record(ctx, planSession(doc, kind, r.opts.Actor, started)); err != nil {
+	if err := r.record(ctx, PlanSession(doc, kind, r.opts.Actor, started)); err != nil {
 		return nil, err
 	}
 	return doc, nil
@@ -170,9 +170,11 @@ func (r *Reconciler) sessionDone(ctx context.Context, sid string) {
 	}
 }
 
-// planSession is the audit session of a plan document (as `rolecd plan`
-// records it, so `rolecd apply --sid` works on it).
-func planSession(doc *planner.Document, kind store.Kind, actor string, started time.Time) *store.Session {
+// PlanSession is the audit session of a plan document, as both the daemon
+// and `rolecd plan` record it (so `rolecd apply --sid` works on it): kind and
+// actor as given, the status from the plan's summary, and one line in Error
+// for each resource that failed to plan.
+func PlanSession(doc *planner.Document, kind store.Kind, actor string, started time.Time) *store.Session {
 	sum := doc.Summary()
 	status := store.StatusNoChanges
 	switch {
