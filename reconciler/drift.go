@@ -134,7 +134,7 @@ func (r *Reconciler) checkDrift(ctx context.Context, remediate bool) error {
 	r.metrics.plans.WithLabelValues("drift", outcome).Inc()
 	if nowDrifted || wasDrifted || len(failed) > 0 {
 		// A drift session when there is drift, and when it went away.
-		if err := r.record(ctx, planSession(doc, store.KindDrift, r.opts.Actor, started)); err != nil {
+		if err := r.record(ctx, PlanSession(doc, store.KindDrift, r.opts.Actor, started)); err != nil {
 			return err
 		}
 	}

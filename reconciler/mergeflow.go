@@ -100,24 +100,17 @@ func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest,
 		return err
 	}
 	if problems != nil {
-		sid, err := r.recordInvalid(ctx, src, problems)
-		if err != nil {
-			return err
-		}
-		r.metrics.plans.WithLabelValues("merge", "invalid").Inc()
-		r.metrics.refusals.WithLabelValues("invalid-merge").Inc()
-		if err := r.upsertComment(ctx, rec.Number, commentMerge, r.planComment(nil, mergeSHA, rec.Number,
-			"**Not applied**: the merged tree has invalid role files. Fix them on the branch; the drift check reports what differs meanwhile.", problems)); err != nil {
-			return err
-		}
-		if err := r.setStatus(ctx, mergeSHA, StatusApply, "failure", "not applied: invalid role files after merge"); err != nil {
-			return err
-		}
-		rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRRefused, sid, ""
-		if err := r.putPR(ctx, &rec); err != nil {
-			return err
-		}
-		return stalled("invalid role files after merge", errors.New(strings.Join(problems, "; ")))
+		return r.reportInvalid(ctx, src, problems, invalidTree{
+			flow: "merge", refusal: "invalid-merge", pr: rec.Number, commit: mergeSHA, comment: commentMerge,
+			preamble:   "**Not applied**: the merged tree has invalid role files. Fix them on the branch; the drift check reports what differs meanwhile.",
+			status:     StatusApply,
+			statusDesc: "not applied: invalid role files after merge",
+			stall:      "invalid role files after merge",
+			keep: func(sid string) error {
+				rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRRefused, sid, ""
+				return r.putPR(ctx, &rec)
+			},
+		})
 	}
 
 	// plan

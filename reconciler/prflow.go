@@ -123,23 +123,17 @@ func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr PR)
 		return err
 	}
 	if problems != nil {
-		sid, err := r.recordInvalid(ctx, src, problems)
-		if err != nil {
-			return err
-		}
-		r.metrics.plans.WithLabelValues("pr", "invalid").Inc()
-		log.Warn().Str("sid", sid).Int("problems", len(problems)).Msg("invalid role files")
-		if err := r.upsertComment(ctx, fpr.Number, commentPlan, r.planComment(nil, head, fpr.Number, "", problems)); err != nil {
-			return err
-		}
-		if err := r.setStatus(ctx, head, StatusPlan, "failure", "invalid role files: "+plural(len(problems), "problem")); err != nil {
-			return err
-		}
-		rec.PlannedSHA, rec.PlanSID, rec.Digest, rec.Checksums = head, sid, "", nil
-		if err := r.putPR(ctx, rec); err != nil {
-			return err
-		}
-		return stalled("invalid role files", errors.New(strings.Join(problems, "; ")))
+		return r.reportInvalid(ctx, src, problems, invalidTree{
+			flow: "pr", pr: fpr.Number, commit: head, comment: commentPlan,
+			status:     StatusPlan,
+			statusDesc: "invalid role files: " + plural(len(problems), "problem"),
+			stall:      "invalid role files",
+			warn:       &log,
+			keep: func(sid string) error {
+				rec.PlannedSHA, rec.PlanSID, rec.Digest, rec.Checksums = head, sid, "", nil
+				return r.putPR(ctx, rec)
+			},
+		})
 	}
 
 	// trust: connections come from the branch head, never from the PR

@@ -32,6 +32,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/backoff"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 )
@@ -357,12 +358,11 @@ func (r *Reconciler) drain(ctx context.Context) []error {
 // retryBackoff is how long a waiting task or a failed report waits before
 // its attempt-th retry: 10s doubling up to 10 minutes.
 func retryBackoff(attempt int) time.Duration {
-	d := 10 * time.Second
-	for i := 1; i < attempt && d < 10*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 10*time.Minute)
+	return retrySchedule.Delay(attempt)
 }
+
+// retrySchedule is retryBackoff's schedule.
+var retrySchedule = backoff.Exponential{Base: 10 * time.Second, Cap: 10 * time.Minute}
 
 // deferTask keeps a waiting task for a later retry.
 func (r *Reconciler) deferTask(t task, attempt int) {

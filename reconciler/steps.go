@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -88,7 +89,7 @@ func (r *Reconciler) plan(ctx context.Context, tree *spec.Tree, src planner.Sour
 	if err != nil {
 		return nil, waiting("planning", err)
 	}
-	if err := r.record(ctx, planSession(doc, kind, r.opts.Actor, started)); err != nil {
+	if err := r.record(ctx, PlanSession(doc, kind, r.opts.Actor, started)); err != nil {
 		return nil, err
 	}
 	return doc, nil
@@ -110,6 +111,50 @@ func (r *Reconciler) recordInvalid(ctx context.Context, src planner.Source, prob
 	return s.SID, r.record(ctx, s)
 }
 
+// invalidTree says how one flow reports role files that do not validate.
+type invalidTree struct {
+	flow       string // metric label of the plan: "pr" or "merge"
+	refusal    string // refusal metric label, "" for none
+	pr         int
+	commit     string
+	comment    string // comment key
+	preamble   string // planComment preamble
+	status     string // commit status context
+	statusDesc string
+	stall      string // StalledError reason
+	// warn, when set, logs the problems with the session's SID.
+	warn *zerolog.Logger
+	// keep stores the flow's record of the pull request with the session SID.
+	keep func(sid string) error
+}
+
+// reportInvalid records a failed plan session for invalid role files,
+// comments and sets a failure status on the commit, lets the flow store its
+// record, and returns the StalledError the flow ends with.
+func (r *Reconciler) reportInvalid(ctx context.Context, src planner.Source, problems []string, it invalidTree) error {
+	sid, err := r.recordInvalid(ctx, src, problems)
+	if err != nil {
+		return err
+	}
+	r.metrics.plans.WithLabelValues(it.flow, "invalid").Inc()
+	if it.refusal != "" {
+		r.metrics.refusals.WithLabelValues(it.refusal).Inc()
+	}
+	if it.warn != nil {
+		it.warn.Warn().Str("sid", sid).Int("problems", len(problems)).Msg("invalid role files")
+	}
+	if err := r.upsertComment(ctx, it.pr, it.comment, r.planComment(nil, it.commit, it.pr, it.preamble, problems)); err != nil {
+		return err
+	}
+	if err := r.setStatus(ctx, it.commit, it.status, "failure", it.statusDesc); err != nil {
+		return err
+	}
+	if err := it.keep(sid); err != nil {
+		return err
+	}
+	return stalled(it.stall, errors.New(strings.Join(problems, "; ")))
+}
+
 // record stores a finished session and hands it to OnSession.
 func (r *Reconciler) record(ctx context.Context, s *store.Session) error {
 	if err := r.opts.Store.CreateSession(ctx, s); err != nil {
@@ -125,9 +170,11 @@ func (r *Reconciler) sessionDone(ctx context.Context, sid string) {
 	}
 }
 
-// planSession is the audit session of a plan document (as `rolecd plan`
-// records it, so `rolecd apply --sid` works on it).
-func planSession(doc *planner.Document, kind store.Kind, actor string, started time.Time) *store.Session {
+// PlanSession is the audit session of a plan document, as both the daemon
+// and `rolecd plan` record it (so `rolecd apply --sid` works on it): kind and
+// actor as given, the status from the plan's summary, and one line in Error
+// for each resource that failed to plan.
+func PlanSession(doc *planner.Document, kind store.Kind, actor string, started time.Time) *store.Session {
 	sum := doc.Summary()
 	status := store.StatusNoChanges
 	switch {

@@ -20,6 +20,7 @@ import (
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/reporter"
 	"github.com/rolecd/rolecd/store"
 )
@@ -194,33 +195,6 @@ func connectedOnly(selected []string, tree *spec.Tree) []string {
 	return out
 }
 
-// planSession is the audit session of a plan document.
-func planSession(doc *planner.Document, started time.Time) *store.Session {
-	sum := doc.Summary()
-	status := store.StatusNoChanges
-	switch {
-	case sum.FailedResources > 0:
-		status = store.StatusFailed
-	case sum.Changes > 0:
-		status = store.StatusChanges
-	}
-	s := &store.Session{
-		SID: doc.SID, Kind: store.KindPlan, Status: status, Commit: doc.Source.Commit, PullRequest: doc.Source.PullRequest,
-		Checksum: doc.Digest(), Detail: mustJSON(doc), StartedAt: started, FinishedAt: time.Now().UTC(),
-	}
-	for _, rp := range doc.Resources {
-		s.Resources = append(s.Resources, rp.Resource)
-		if rp.Error != "" {
-			s.Error += rp.Resource + ": " + rp.Error + "\n"
-		}
-		for _, r := range rp.Roles {
-			s.Roles = append(s.Roles, r.Config.RoleName)
-		}
-	}
-	s.Error = strings.TrimSpace(s.Error)
-	return s
-}
-
 // parseExtra parses one role file whose roles may use the tree's resources;
 // the result holds the file's roles and the resources of both. With batch
 // (plan -f), a Hoop batch item naming an unknown resource fails alone.
@@ -298,4 +272,12 @@ func writePlanFile(path string, doc *planner.Document) error {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
+}
+
+// planSession is the audit session `rolecd plan` records for doc: the
+// reconciler's, with no actor.
+func planSession(doc *planner.Document, started time.Time) *store.Session {
+	s := reconciler.PlanSession(doc, store.KindPlan, "", started)
+	s.Error = strings.TrimSpace(s.Error)
+	return s
 }

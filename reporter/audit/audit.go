@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/backoff"
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -163,11 +163,7 @@ func New(cfg Config) (*Exporter, error) {
 // number attempt, each drawn uniformly from the upper half of that value
 // (jitter), so that many exporters do not retry in step.
 func DefaultBackoff(attempt int) time.Duration {
-	d := maxBackoff
-	if attempt < 7 {
-		d = min(maxBackoff, minBackoff<<max(attempt-1, 0))
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff.Exponential{Base: minBackoff, Cap: maxBackoff, Jitter: true}.Delay(attempt)
 }
 
 // Export queues s for delivery and returns at once. When the queue is full
@@ -317,7 +313,7 @@ func (e *Exporter) post(ctx context.Context, it item) error {
 			wait = e.cfg.Backoff(attempt)
 		}
 		e.cfg.Log.Debug().Str("sid", it.sid).Int("attempt", attempt).Dur("wait", wait).Err(err).Msg("audit webhook delivery failed; retrying")
-		if sleepErr := sleep(ctx, wait); sleepErr != nil {
+		if sleepErr := backoff.Sleep(ctx, wait); sleepErr != nil {
 			return fmt.Errorf("audit webhook, attempt %d of %d: %w; stopped waiting to retry: %w", attempt, e.cfg.MaxAttempts, err, sleepErr)
 		}
 	}
@@ -387,19 +383,4 @@ func retryAfter(v string) time.Duration {
 		return min(max(time.Until(t), 0), maxRetryAfter)
 	}
 	return -1
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

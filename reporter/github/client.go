@@ -25,6 +25,8 @@ import (
 
 	gh "github.com/google/go-github/v60/github"
 	"github.com/rs/zerolog"
+
+	"github.com/rolecd/rolecd/internal/backoff"
 )
 
 // Defaults of Config.
@@ -96,7 +98,7 @@ func New(cfg Config) (*Client, error) {
 		c.maxWait = DefaultMaxWait
 	}
 	if c.sleep == nil {
-		c.sleep = sleep
+		c.sleep = backoff.Sleep
 	}
 	api := gh.NewClient(c.http)
 	if cfg.APIURL != "" {
@@ -122,17 +124,6 @@ func redactURL(s string) string {
 		return u.Redacted()
 	}
 	return "<unparsable>"
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // api returns a go-github client for one request. A fresh one each time:
@@ -326,9 +317,10 @@ func secondaryWait(h http.Header) time.Duration {
 	return defaultSecondary
 }
 
+// exponential is the wait before retrying after failed attempt number
+// attempt.
 func exponential(attempt int) time.Duration {
-	d := backoffBase << min(attempt-1, 16)
-	return min(d, backoffCap)
+	return backoff.Exponential{Base: backoffBase, Cap: backoffCap}.Delay(attempt)
 }
 
 func isNetwork(err error) bool {
