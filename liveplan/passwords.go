@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
@@ -26,10 +27,8 @@ type Passwords struct {
 	// Credentials returns a role's stored versions, newest first
 	// (store.ErrNotFound when none).
 	Credentials func(ctx context.Context, role string) ([]store.Credential, error)
-	// Open decrypts a stored credential.
-	Open func(ciphertext []byte, aad string) ([]byte, error)
-	// Verify reports whether password matches a live verifier.
-	Verify func(verifier, role, password string) (bool, error)
+	// Keeper opens a stored password and checks it against a live verifier.
+	Keeper *credentials.Keeper
 	// Connect opens an admin connection to a database of res.
 	Connect func(ctx context.Context, res spec.Resource, database string) (*pgx.Conn, error)
 	// Now is the clock password_max_age is measured by; nil: time.Now.
@@ -157,11 +156,7 @@ func (p Passwords) matchesStored(versions []store.Credential, verifier, role str
 		if c.State == store.CredentialRetired {
 			continue
 		}
-		pw, err := p.Open(c.Ciphertext, "role:"+role)
-		if err != nil {
-			return false, err
-		}
-		ok, err := p.Verify(verifier, role, string(pw))
+		ok, err := p.Keeper.MatchesStored(role, c.Ciphertext, verifier)
 		if err != nil || ok {
 			return ok, err
 		}

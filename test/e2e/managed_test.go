@@ -345,7 +345,7 @@ func (e *managedEnv) testPasswordMaxAge(t *testing.T) {
 			Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 				return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 			},
-			Passwords: liveplan.Passwords{Credentials: h.store.Credentials, Open: h.cipher.Open, Verify: credentials.VerifyPassword,
+			Passwords: liveplan.Passwords{Credentials: h.store.Credentials, Keeper: credentials.NewKeeper(h.cipher),
 				Connect: dialer.Connect, Now: func() time.Time { return now }}.Check,
 			SID: "test",
 		})
