@@ -117,7 +117,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	live := &reconciler.Live{
 		Dialer: dialer, Store: st.store, Secrets: st.keeper,
 		Passwords: liveplan.Passwords{
-			Credentials: st.store.Credentials, Keeper: st.keeper, Connect: dialer.Connect,
+			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,
 		PlanTimeout: daemonPlanTimeout, ApplyTimeout: daemonApplyTimeout,
 		Log: log,

@@ -133,7 +133,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 		},
 		Passwords: liveplan.Passwords{
-			Credentials: st.store.Credentials, Keeper: st.keeper, Connect: dialer.Connect,
+			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,
 		Parallel:  opts.parallel,
 		Resources: resources,

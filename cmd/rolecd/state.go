@@ -157,6 +157,16 @@ func (s *state) close() {
 	s.store.Close()
 }
 
+// roleCredentials returns a role's stored password versions, newest
+// first; none when it has none.
+func (s *state) roleCredentials(ctx context.Context, role string) ([]store.Credential, error) {
+	versions, err := s.store.Credentials(ctx, role)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return versions, err
+}
+
 // commandCacheTTL is how long a password command's output is reused: one
 // plan or apply connects once per database, and IAM tokens last minutes.
 const commandCacheTTL = time.Minute
