@@ -39,7 +39,7 @@ type Dialer struct {
 	// set`) for a resource whose files name neither password_env nor
 	// password_file; ok is false when there is none. A stored credential
 	// brings its own user. Nil means no store.
-	Stored func(resource string) (user, password string, ok bool, err error)
+	Stored func(ctx context.Context, resource string) (user, password string, ok bool, err error)
 	// Policy allow-lists password_env, password_file and password_command
 	// (rolecd.yaml credentials:); rolecd's commands always set it. A
 	// password file must also resolve, symbolic links followed, inside
@@ -87,7 +87,7 @@ func (d Dialer) config(ctx context.Context, res spec.Resource, database string) 
 		return nil, err
 	}
 	if password == "" && d.Stored != nil {
-		user, pw, ok, err := d.Stored(res.Name)
+		user, pw, ok, err := d.Stored(ctx, res.Name)
 		if err != nil {
 			return nil, fmt.Errorf("resource %s: stored admin credential: %w", res.Name, err)
 		}

@@ -2,16 +2,15 @@ package liveplan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
-	"github.com/rolecd/rolecd/store"
 )
 
 // PasswordCheck decides which existing declared roles need their password
@@ -23,13 +22,11 @@ type PasswordCheck func(ctx context.Context, res spec.Resource, roles []spec.Rol
 // own salt and iterations (never comparing verifier strings, which differ
 // on every hash).
 type Passwords struct {
-	// Credentials returns a role's stored versions, newest first
-	// (store.ErrNotFound when none).
-	Credentials func(ctx context.Context, role string) ([]store.Credential, error)
-	// Open decrypts a stored credential.
-	Open func(ciphertext []byte, aad string) ([]byte, error)
-	// Verify reports whether password matches a live verifier.
-	Verify func(verifier, role, password string) (bool, error)
+	// Credentials returns a role's stored versions, newest first; none
+	// (and no error) when it has none.
+	Credentials func(ctx context.Context, role string) ([]credentials.Stored, error)
+	// Keeper opens a stored password and checks it against a live verifier.
+	Keeper *credentials.Keeper
 	// Connect opens an admin connection to a database of res.
 	Connect func(ctx context.Context, res spec.Resource, database string) (*pgx.Conn, error)
 	// Now is the clock password_max_age is measured by; nil: time.Now.
@@ -86,10 +83,10 @@ func (p Passwords) maxAge(ctx context.Context, roles []spec.Role, snap *catalog.
 			continue
 		}
 		versions, err := p.Credentials(ctx, r.Name)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
 			return nil, fmt.Errorf("stored credentials of %s: %w", r.Name, err)
 		}
-		i := slices.IndexFunc(versions, func(c store.Credential) bool { return c.State == store.CredentialActive })
+		i := slices.IndexFunc(versions, func(c credentials.Stored) bool { return c.State == credentials.Active })
 		if i < 0 {
 			reset(r.Name, "password_max_age: no password set by rolecd")
 			continue
@@ -104,18 +101,18 @@ func (p Passwords) maxAge(ctx context.Context, roles []spec.Role, snap *catalog.
 // drift compares the live verifiers of the roles not already reset with
 // their stored passwords.
 func (p Passwords) drift(ctx context.Context, res spec.Resource, roles []spec.Role, snap *catalog.Snapshot, already map[string]string) (map[string]string, error) {
-	stored := map[string][]store.Credential{}
+	stored := map[string][]credentials.Stored{}
 	var names []string
 	for _, r := range roles {
 		if _, exists := snap.Roles[r.Name]; !exists || r.RotatePassword || already[r.Name] != "" {
 			continue
 		}
 		versions, err := p.Credentials(ctx, r.Name)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && len(versions) == 0) {
-			continue // no password of ours to check (an adopted role keeps its own)
-		}
 		if err != nil {
 			return nil, fmt.Errorf("stored credentials of %s: %w", r.Name, err)
+		}
+		if len(versions) == 0 {
+			continue // no password of ours to check (an adopted role keeps its own)
 		}
 		stored[r.Name] = versions
 		names = append(names, r.Name)
@@ -152,20 +149,16 @@ func (p Passwords) drift(ctx context.Context, res spec.Resource, roles []spec.Ro
 
 // matchesStored: the live verifier matches the active version, or a newer
 // pending one (an apply that set it but died before confirming).
-func (p Passwords) matchesStored(versions []store.Credential, verifier, role string) (bool, error) {
+func (p Passwords) matchesStored(versions []credentials.Stored, verifier, role string) (bool, error) {
 	for _, c := range versions {
-		if c.State == store.CredentialRetired {
+		if c.State == credentials.Retired {
 			continue
 		}
-		pw, err := p.Open(c.Ciphertext, "role:"+role)
-		if err != nil {
-			return false, err
-		}
-		ok, err := p.Verify(verifier, role, string(pw))
+		ok, err := p.Keeper.MatchesStored(role, c.Ciphertext, verifier)
 		if err != nil || ok {
 			return ok, err
 		}
-		if c.State == store.CredentialActive {
+		if c.State == credentials.Active {
 			return false, nil
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/rolecd/rolecd/credentials"
 )
 
 // ErrNotFound is returned when a session or credential does not exist.
@@ -113,46 +115,24 @@ type Filter struct {
 	Limit        int // 0 = 100
 }
 
-// CredentialState is the life cycle of one stored password version.
-type CredentialState string
+// CredentialState is the life cycle of one stored password version
+// (credentials.State, kept here so store's callers need not import both).
+type CredentialState = credentials.State
 
 // Credential states.
 const (
-	// CredentialPending is written before the role is created or altered,
-	// so a password is never lost even if rolecd dies right after.
-	CredentialPending CredentialState = "pending"
-	// CredentialActive is the version PostgreSQL has, once apply committed.
-	CredentialActive CredentialState = "active"
-	// CredentialRetired is an older version.
-	CredentialRetired CredentialState = "retired"
+	CredentialPending = credentials.Pending
+	CredentialActive  = credentials.Active
+	CredentialRetired = credentials.Retired
 )
 
 // Credential is one version of a role's generated password, encrypted by
-// the caller.
-type Credential struct {
-	RoleName   string
-	Resource   string
-	Version    int // assigned by PutPendingCredential, increasing per role
-	State      CredentialState
-	Ciphertext []byte
-	CreatedAt  time.Time
-	// Host, Port, Database and SSLMode are where the role logs in (its
-	// resource's server, its first scope's database), so the credential is
-	// usable from the store alone; Host is "" for a credential stored
-	// before rolecd recorded them.
-	Host     string
-	Port     int
-	Database string
-	SSLMode  string
-}
+// the caller (credentials.Stored).
+type Credential = credentials.Stored
 
-// AdminCredential is a resource's admin login, password encrypted by the caller.
-type AdminCredential struct {
-	Resource   string
-	User       string
-	Ciphertext []byte
-	UpdatedAt  time.Time
-}
+// AdminCredential is a resource's admin login, password encrypted by the
+// caller (credentials.StoredAdmin).
+type AdminCredential = credentials.StoredAdmin
 
 // Store is the durable state. Implementations are safe for concurrent use,
 // also by several processes sharing one database.

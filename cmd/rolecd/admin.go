@@ -53,13 +53,13 @@ func storeAdmin(ctx context.Context, g *globals, st *state, res spec.Resource, u
 	if user == "" || password == "" {
 		return errors.New("admin user and password must not be empty")
 	}
-	d := adminconn.Dialer{Getenv: g.getenv, Stored: func(string) (string, string, bool, error) { return user, password, true, nil }}
+	d := adminconn.Dialer{Getenv: g.getenv, Stored: func(context.Context, string) (string, string, bool, error) { return user, password, true, nil }}
 	res.Admin.PasswordEnv, res.Admin.PasswordFile, res.Admin.PasswordCommand = "", "", ""
 	version, err := d.Health(ctx, res)
 	if err != nil {
 		return fmt.Errorf("connection test failed, nothing stored: %w", err)
 	}
-	sealed, err := st.cipher.Seal([]byte(password), "admin:"+res.Name)
+	sealed, err := st.keeper.SealAdmin(res.Name, password)
 	if err != nil {
 		return err
 	}

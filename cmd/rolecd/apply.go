@@ -18,7 +18,6 @@ import (
 
 	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/config"
-	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reporter"
@@ -48,26 +47,6 @@ func newApplyCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&opts.sid, "sid", "", "plan session to apply")
 	cmd.Flags().StringVarP(&opts.file, "file", "f", "", "plan document (rolecd plan -o) to apply")
 	return cmd
-}
-
-// secrets makes a role's password: plaintext sealed for the store, SCRAM
-// verifier for PostgreSQL.
-type secrets struct{ cipher *credentials.Cipher }
-
-func (s secrets) NewPassword(roleName string) (string, []byte, error) {
-	pw, err := credentials.GeneratePassword()
-	if err != nil {
-		return "", nil, err
-	}
-	verifier, err := credentials.SCRAMVerifier(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	sealed, err := s.cipher.Seal([]byte(pw), "role:"+roleName)
-	if err != nil {
-		return "", nil, err
-	}
-	return verifier, sealed, nil
 }
 
 func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
@@ -108,7 +87,7 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	dialer := g.dialer(st, cfg)
 	sid := uuid.NewString()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
-		Store: st.store, Secrets: secrets{st.cipher}, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
+		Store: st.store, Secrets: st.keeper, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
 		Progress: g.progress().applyFunc(),
 		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
 			return dialer.Connect(ctx, res, db)

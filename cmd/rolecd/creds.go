@@ -85,11 +85,11 @@ func credsGetRun(ctx context.Context, g *globals, name string) error {
 			return err
 		}
 	}
-	pw, err := st.cipher.Open(cred.Ciphertext, "role:"+name)
+	pw, err := st.keeper.OpenRole(name, cred.Ciphertext)
 	if err != nil {
 		return fmt.Errorf("decrypting the password of %q: %w", name, err)
 	}
-	out := credsOutput{Role: name, Host: cred.Host, Port: cred.Port, User: name, Password: string(pw), Database: cred.Database}
+	out := credsOutput{Role: name, Host: cred.Host, Port: cred.Port, User: name, Password: pw, Database: cred.Database}
 	u := url.URL{Scheme: "postgresql", User: url.UserPassword(name, out.Password), Host: net.JoinHostPort(cred.Host, strconv.Itoa(cred.Port)), Path: "/" + out.Database}
 	if cred.SSLMode != "" {
 		u.RawQuery = url.Values{"sslmode": {cred.SSLMode}}.Encode()

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolecd/rolecd/config"
-	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/hub"
 	"github.com/rolecd/rolecd/liveplan"
@@ -116,9 +115,9 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	}
 	dialer := g.dialer(st, cfg)
 	live := &reconciler.Live{
-		Dialer: dialer, Store: st.store, Secrets: secrets{st.cipher},
+		Dialer: dialer, Store: st.store, Secrets: st.keeper,
 		Passwords: liveplan.Passwords{
-			Credentials: st.store.Credentials, Open: st.cipher.Open, Verify: credentials.VerifyPassword, Connect: dialer.Connect,
+			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,
 		PlanTimeout: daemonPlanTimeout, ApplyTimeout: daemonApplyTimeout,
 		Log: log,

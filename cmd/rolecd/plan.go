@@ -14,7 +14,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rolecd/rolecd/config"
-	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/inventory"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/planner"
@@ -135,7 +134,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 		},
 		Passwords: liveplan.Passwords{
-			Credentials: st.store.Credentials, Open: st.cipher.Open, Verify: credentials.VerifyPassword, Connect: dialer.Connect,
+			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,
 		Parallel:  opts.parallel,
 		Resources: resources,

@@ -210,7 +210,7 @@ func TestCredsGetOfAnOlderCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	role := tree.Roles[0].Name
-	sealed, err := cipher.Seal([]byte("old-password"), "role:"+role)
+	sealed, err := credentials.NewKeeper(cipher).SealRole(role, "old-password")
 	if err != nil {
 		t.Fatal(err)
 	}

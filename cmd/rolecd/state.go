@@ -25,10 +25,10 @@ import (
 // sessions to reach the SIEM; what is left is recorded as failed delivery.
 const auditDrainTimeout = 30 * time.Second
 
-// state is the store, the cipher for secrets in it, and the audit export.
+// state is the store, the keeper of the secrets in it, and the audit export.
 type state struct {
 	store    store.Store
-	cipher   *credentials.Cipher
+	keeper   *credentials.Keeper
 	exporter *audit.Exporter
 	actor    string
 }
@@ -71,7 +71,7 @@ func (g *globals) openState(ctx context.Context, cfg config.Config) (*state, err
 		st.Close()
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
-	s := &state{store: st, cipher: cipher, actor: actor()}
+	s := &state{store: st, keeper: credentials.NewKeeper(cipher), actor: actor()}
 	if cfg.Audit.File != "" || cfg.Audit.WebhookURL != "" {
 		var secret []byte
 		if cfg.Audit.WebhookSecretEnv != "" {
@@ -157,6 +157,16 @@ func (s *state) close() {
 	s.store.Close()
 }
 
+// roleCredentials returns a role's stored password versions, newest
+// first; none when it has none.
+func (s *state) roleCredentials(ctx context.Context, role string) ([]store.Credential, error) {
+	versions, err := s.store.Credentials(ctx, role)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return versions, err
+}
+
 // commandCacheTTL is how long a password command's output is reused: one
 // plan or apply connects once per database, and IAM tokens last minutes.
 const commandCacheTTL = time.Minute
@@ -170,19 +180,19 @@ func (g *globals) dialer(s *state, cfg config.Config) adminconn.Dialer {
 		d.Commands[name] = adminconn.Command{Argv: c.Argv, Timeout: c.Timeout}
 	}
 	if s != nil {
-		d.Stored = func(resource string) (string, string, bool, error) {
-			c, err := s.store.GetAdmin(context.Background(), resource)
+		d.Stored = func(ctx context.Context, resource string) (string, string, bool, error) {
+			c, err := s.store.GetAdmin(ctx, resource)
 			if errors.Is(err, store.ErrNotFound) {
 				return "", "", false, nil
 			}
 			if err != nil {
 				return "", "", false, err
 			}
-			pw, err := s.cipher.Open(c.Ciphertext, "admin:"+resource)
+			pw, err := s.keeper.OpenAdmin(resource, c.Ciphertext)
 			if err != nil {
 				return "", "", false, err
 			}
-			return c.User, string(pw), true, nil
+			return c.User, pw, true, nil
 		}
 	}
 	return d

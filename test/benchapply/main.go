@@ -153,7 +153,7 @@ func run(args []string, out io.Writer) error {
 	counter.reset()
 	start = time.Now()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
-		Store: st, Secrets: secrets{cipher}, Connect: connect, SID: uuid.NewString(), Actor: "bench",
+		Store: st, Secrets: credentials.NewKeeper(cipher), Connect: connect, SID: uuid.NewString(), Actor: "bench",
 		Resources: resources(tree), Log: zerolog.Nop(),
 	})
 	if err != nil {
@@ -419,19 +419,4 @@ func peakRSS() string {
 		}
 	}
 	return "?"
-}
-
-type secrets struct{ cipher *credentials.Cipher }
-
-func (s secrets) NewPassword(role string) (string, []byte, error) {
-	pw, err := credentials.GeneratePassword()
-	if err != nil {
-		return "", nil, err
-	}
-	v, err := credentials.SCRAMVerifier(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	sealed, err := s.cipher.Seal([]byte(pw), "role:"+role)
-	return v, sealed, err
 }

@@ -172,7 +172,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &reconciler.Live{Dialer: adminconn.Dialer{Getenv: getenv(clusters), Policy: policy}, Store: st, Secrets: secrets{cipher}, Log: log}
+	live := &reconciler.Live{Dialer: adminconn.Dialer{Getenv: getenv(clusters), Policy: policy}, Store: st, Secrets: credentials.NewKeeper(cipher), Log: log}
 	w.rec, err = reconciler.New(reconciler.Options{
 		Source: w.src, Forge: reconciler.GitHub{Client: client}, Store: w.st, Planner: live, Applier: live,
 		Branch: "main", Path: "roles", Transient: github.IsTransient, Log: log, LeaseTTL: time.Minute, Holder: "rolecd-0",
@@ -271,23 +271,6 @@ func getenv(clusters map[string]*pgtest.Cluster) func(string) string {
 		}
 		return ""
 	}
-}
-
-// secrets generates passwords: a SCRAM verifier for PostgreSQL, the
-// sealed password for the store (as cmd/rolecd does).
-type secrets struct{ c *credentials.Cipher }
-
-func (s secrets) NewPassword(role string) (string, []byte, error) {
-	pw, err := credentials.GeneratePassword()
-	if err != nil {
-		return "", nil, err
-	}
-	v, err := credentials.SCRAMVerifier(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	sealed, err := s.c.Seal([]byte(pw), "role:"+role)
-	return v, sealed, err
 }
 
 // browser is one Chromium for the whole test, with a fresh profile.

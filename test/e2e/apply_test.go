@@ -52,21 +52,6 @@ func newApplyHarness(t *testing.T, clusters map[string]*pgtest.Cluster) *applyHa
 	return &applyHarness{store: st, cipher: cipher, clusters: clusters}
 }
 
-type testSecrets struct{ cipher *credentials.Cipher }
-
-func (s testSecrets) NewPassword(role string) (string, []byte, error) {
-	pw, err := credentials.GeneratePassword()
-	if err != nil {
-		return "", nil, err
-	}
-	v, err := credentials.SCRAMVerifier(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	sealed, err := s.cipher.Seal([]byte(pw), "role:"+role)
-	return v, sealed, err
-}
-
 func (h *applyHarness) options(tree *spec.Tree) applier.Options {
 	dialer := adminconn.Dialer{Getenv: env(h.clusters), Policy: credentialPolicy}
 	resources := map[string]spec.Resource{}
@@ -74,7 +59,7 @@ func (h *applyHarness) options(tree *spec.Tree) applier.Options {
 		resources[r.Name] = r
 	}
 	return applier.Options{
-		Store: h.store, Secrets: testSecrets{h.cipher}, Resources: resources, SID: uuid.NewString(), Actor: "test",
+		Store: h.store, Secrets: credentials.NewKeeper(h.cipher), Resources: resources, SID: uuid.NewString(), Actor: "test",
 		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
 			return dialer.Connect(ctx, res, db)
 		},
@@ -99,11 +84,11 @@ func (h *applyHarness) password(t *testing.T, role string) (string, int) {
 	}
 	for _, c := range versions {
 		if c.State == store.CredentialActive {
-			pw, err := h.cipher.Open(c.Ciphertext, "role:"+role)
+			pw, err := credentials.NewKeeper(h.cipher).OpenRole(role, c.Ciphertext)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return string(pw), c.Version
+			return pw, c.Version
 		}
 	}
 	t.Fatalf("no active credential for %s: %+v", role, versions)

@@ -226,7 +226,7 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	}
 	live := &reconciler.Live{
 		Dialer: adminconn.Dialer{Getenv: env(map[string]*pgtest.Cluster{resourceName: e.cluster}), Policy: credentialPolicy},
-		Store:  st, Secrets: testSecrets{e.cipher}, Log: log,
+		Store:  st, Secrets: credentials.NewKeeper(e.cipher), Log: log,
 	}
 	opts := reconciler.Options{
 		Source: src, Forge: reconciler.GitHub{Client: client}, Store: daemonStore{st, bk}, Planner: live, Applier: live,

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/store"
 	"github.com/rolecd/rolecd/test/pgtest"
 	"github.com/rolecd/rolecd/test/pgtest/profiles"
 )
@@ -345,7 +347,13 @@ func (e *managedEnv) testPasswordMaxAge(t *testing.T) {
 			Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 				return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 			},
-			Passwords: liveplan.Passwords{Credentials: h.store.Credentials, Open: h.cipher.Open, Verify: credentials.VerifyPassword,
+			Passwords: liveplan.Passwords{Credentials: func(ctx context.Context, role string) ([]store.Credential, error) {
+				versions, err := h.store.Credentials(ctx, role)
+				if errors.Is(err, store.ErrNotFound) {
+					return nil, nil
+				}
+				return versions, err
+			}, Keeper: credentials.NewKeeper(h.cipher),
 				Connect: dialer.Connect, Now: func() time.Time { return now }}.Check,
 			SID: "test",
 		})
