@@ -14,9 +14,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/hub"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/reporter/github"

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/rolecd/rolecd/config"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/inventory"
 	"github.com/rolecd/rolecd/liveplan"
 	"github.com/rolecd/rolecd/planner"
