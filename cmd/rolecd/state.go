@@ -14,8 +14,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolecd/rolecd/adminconn"
-	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/internal/config"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reporter/audit"
 	"github.com/rolecd/rolecd/store"

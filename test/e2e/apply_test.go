@@ -18,7 +18,7 @@ import (
 
 	"github.com/rolecd/rolecd/adminconn"
 	"github.com/rolecd/rolecd/applier"
-	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"

@@ -22,10 +22,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/adminconn"
-	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/gitsource/gittest"
 	"github.com/rolecd/rolecd/internal/bearer"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
