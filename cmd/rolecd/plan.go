@@ -15,7 +15,7 @@ import (
 
 	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/internal/config"
-	"github.com/rolecd/rolecd/inventory"
+	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
