@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -58,110 +59,169 @@ func (r *Reconciler) reconcileBranch(ctx context.Context, fetch bool) error {
 	return errors.Join(errs...)
 }
 
+// driftRun is the state of one checkDrift run, filled in by its steps.
+type driftRun struct {
+	remediate  bool
+	head       string
+	log        zerolog.Logger
+	tree       *spec.Tree
+	started    time.Time
+	doc        *planner.Document
+	previous   map[string]store.Drift // stored drift by resource
+	wasDrifted bool
+	nowDrifted bool
+	failed     []string // resources that could not be planned
+}
+
 // checkDrift re-plans the branch head against every resource. Roles whose
 // live state differs become a drift session, a metric, a log line, and the
 // drift issue (updated in place, closed when drift is gone). With
 // remediate, the plan is applied, unless a merge waits for its apply or
 // approval (remediating would apply it unreviewed).
 func (r *Reconciler) checkDrift(ctx context.Context, remediate bool) error {
+	return runSteps(ctx, &driftRun{remediate: remediate}, r.driftLoad, r.driftPlan, r.driftPrevious,
+		r.driftStore, r.driftRecord, r.driftReport, r.driftRemediate, r.driftDone)
+}
+
+// driftLoad loads the branch head's role files; invalid ones stall.
+func (r *Reconciler) driftLoad(_ context.Context, run *driftRun) (bool, error) {
 	head, err := r.opts.Source.BranchHead()
 	if err != nil {
-		return waiting("reading the branch head", err)
+		return true, waiting("reading the branch head", err)
 	}
-	log := r.log.With().Str("commit", short(head)).Logger()
+	run.head = head
+	run.log = r.log.With().Str("commit", short(head)).Logger()
 	tree, problems, err := r.loadTree(head)
 	if err != nil {
-		return err
+		return true, err
 	}
 	if problems != nil {
 		r.metrics.plans.WithLabelValues("drift", "invalid").Inc()
-		log.Error().Strs("problems", problems).Msg("drift check impossible: the branch has invalid role files")
-		return stalled("drift check: invalid role files on the branch", errors.New(strings.Join(problems, "; ")))
+		run.log.Error().Strs("problems", problems).Msg("drift check impossible: the branch has invalid role files")
+		return true, stalled("drift check: invalid role files on the branch", errors.New(strings.Join(problems, "; ")))
 	}
-	started := time.Now().UTC()
-	doc, err := r.opts.Planner.Plan(ctx, tree, planner.Source{Commit: head}, uuid.NewString())
+	run.tree = tree
+	return false, nil
+}
+
+// driftPlan plans the branch head.
+func (r *Reconciler) driftPlan(ctx context.Context, run *driftRun) (bool, error) {
+	run.started = time.Now().UTC()
+	doc, err := r.opts.Planner.Plan(ctx, run.tree, planner.Source{Commit: run.head}, uuid.NewString())
 	if err != nil {
-		return waiting("drift check", err)
+		return true, waiting("drift check", err)
 	}
-	log = log.With().Str("sid", doc.SID).Logger()
-	previous := map[string]store.Drift{}
+	run.doc = doc
+	run.log = run.log.With().Str("sid", doc.SID).Logger()
+	return false, nil
+}
+
+// driftPrevious reads the stored drift.
+func (r *Reconciler) driftPrevious(ctx context.Context, run *driftRun) (bool, error) {
+	run.previous = map[string]store.Drift{}
 	if list, err := r.opts.Store.ListDrift(ctx); err == nil {
 		for _, d := range list {
-			previous[d.Resource] = d
+			run.previous[d.Resource] = d
 		}
 	} else {
-		return waiting("reading drift state", err)
+		return true, waiting("reading drift state", err)
 	}
-	wasDrifted := false
-	for _, d := range previous {
-		wasDrifted = wasDrifted || len(d.Roles) > 0
+	for _, d := range run.previous {
+		run.wasDrifted = run.wasDrifted || len(d.Roles) > 0
 	}
+	return false, nil
+}
 
-	drifted := driftOnly(doc)
-	var failed []string
-	nowDrifted := false
-	for _, rp := range doc.Resources {
+// driftStore stores each planned resource's drift and its metric.
+func (r *Reconciler) driftStore(ctx context.Context, run *driftRun) (bool, error) {
+	for _, rp := range run.doc.Resources {
 		if rp.Error != "" {
-			failed = append(failed, rp.Resource+": "+rp.Error)
-			log.Warn().Str("resource", rp.Resource).Str("error", rp.Error).Msg("drift check: resource not planned")
+			run.failed = append(run.failed, rp.Resource+": "+rp.Error)
+			run.log.Warn().Str("resource", rp.Resource).Str("error", rp.Error).Msg("drift check: resource not planned")
 			continue
 		}
-		var roles []string
-		for _, role := range rp.Roles {
-			if role.CurrentState.RequiresMigration {
-				roles = append(roles, role.Config.RoleName)
-			}
-		}
-		r.metrics.drift.WithLabelValues(rp.Resource).Set(float64(len(roles)))
-		d := store.Drift{Resource: rp.Resource, Roles: roles, Commit: head, SID: doc.SID, CheckedAt: r.opts.Now()}
-		if len(roles) > 0 {
-			nowDrifted = true
-			d.Digest = driftDigest(rp)
-			d.Since = previous[rp.Resource].Since
-			if d.Since.IsZero() {
-				d.Since = r.opts.Now()
-			}
-			log.Warn().Str("resource", rp.Resource).Strs("roles", roles).Msg("drift: live state differs from the branch")
-		}
-		if err := r.opts.Store.PutDrift(ctx, d); err != nil {
-			return waiting("storing drift state", err)
+		if err := r.opts.Store.PutDrift(ctx, r.resourceDrift(run, rp)); err != nil {
+			return true, waiting("storing drift state", err)
 		}
 	}
+	return false, nil
+}
+
+// resourceDrift is the drift of one planned resource (setting its metric).
+func (r *Reconciler) resourceDrift(run *driftRun, rp planner.ResourcePlan) store.Drift {
+	var roles []string
+	for _, role := range rp.Roles {
+		if role.CurrentState.RequiresMigration {
+			roles = append(roles, role.Config.RoleName)
+		}
+	}
+	r.metrics.drift.WithLabelValues(rp.Resource).Set(float64(len(roles)))
+	d := store.Drift{Resource: rp.Resource, Roles: roles, Commit: run.head, SID: run.doc.SID, CheckedAt: r.opts.Now()}
+	if len(roles) > 0 {
+		run.nowDrifted = true
+		d.Digest = driftDigest(rp)
+		d.Since = run.previous[rp.Resource].Since
+		if d.Since.IsZero() {
+			d.Since = r.opts.Now()
+		}
+		run.log.Warn().Str("resource", rp.Resource).Strs("roles", roles).Msg("drift: live state differs from the branch")
+	}
+	return d
+}
+
+// driftRecord counts the check and records a drift session.
+func (r *Reconciler) driftRecord(ctx context.Context, run *driftRun) (bool, error) {
 	outcome := "no-changes"
-	if nowDrifted {
+	if run.nowDrifted {
 		outcome = "changes"
 	}
 	r.metrics.plans.WithLabelValues("drift", outcome).Inc()
-	if nowDrifted || wasDrifted || len(failed) > 0 {
+	if run.nowDrifted || run.wasDrifted || len(run.failed) > 0 {
 		// A drift session when there is drift, and when it went away.
-		if err := r.record(ctx, PlanSession(doc, store.KindDrift, r.opts.Actor, started)); err != nil {
-			return err
+		if err := r.record(ctx, PlanSession(run.doc, store.KindDrift, r.opts.Actor, run.started)); err != nil {
+			return true, err
 		}
 	}
+	return false, nil
+}
+
+// driftReport updates the drift issue, or closes it when drift is gone.
+func (r *Reconciler) driftReport(ctx context.Context, run *driftRun) (bool, error) {
 	switch {
-	case nowDrifted:
-		title, body := r.driftIssue(drifted)
+	case run.nowDrifted:
+		title, body := r.driftIssue(driftOnly(run.doc))
 		if err := r.upsertIssue(ctx, issueDrift, title, body); err != nil {
-			return err
+			return true, err
 		}
-	case wasDrifted && len(failed) == 0:
-		log.Info().Msg("drift is gone")
-		if err := r.closeIssue(ctx, issueDrift, fmt.Sprintf("No drift at `%s`: every role matches the branch (drift session `%s`).", short(head), doc.SID)); err != nil {
-			return err
-		}
-	}
-	if nowDrifted && remediate {
-		if err := r.remediate(ctx, tree, doc, head); err != nil {
-			return err
+	case run.wasDrifted && len(run.failed) == 0:
+		run.log.Info().Msg("drift is gone")
+		if err := r.closeIssue(ctx, issueDrift, fmt.Sprintf("No drift at `%s`: every role matches the branch (drift session `%s`).", short(run.head), run.doc.SID)); err != nil {
+			return true, err
 		}
 	}
-	if len(failed) > 0 {
-		return waiting("drift check", errors.New(strings.Join(failed, "; ")))
+	return false, nil
+}
+
+// driftRemediate applies the plan when asked to and there is drift.
+func (r *Reconciler) driftRemediate(ctx context.Context, run *driftRun) (bool, error) {
+	if run.nowDrifted && run.remediate {
+		if err := r.remediate(ctx, run.tree, run.doc, run.head); err != nil {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+// driftDone retries when a resource could not be planned, else remembers
+// the checked head.
+func (r *Reconciler) driftDone(_ context.Context, run *driftRun) (bool, error) {
+	if len(run.failed) > 0 {
+		return true, waiting("drift check", errors.New(strings.Join(run.failed, "; ")))
 	}
 	r.mu.Lock()
-	r.lastDrift, r.lastDriftRemediate = head, remediate
+	r.lastDrift, r.lastDriftRemediate = run.head, run.remediate
 	r.mu.Unlock()
-	return nil
+	return true, nil
 }
 
 // remediate applies a drift plan, unless a merge is pending.

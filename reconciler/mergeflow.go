@@ -9,12 +9,26 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 )
+
+// mergeRun is the state of one reconcileMerged run, filled in by its steps.
+type mergeRun struct {
+	rec      store.PullRequest
+	found    bool // rec was stored before this run
+	fpr      PR
+	force    bool
+	log      zerolog.Logger
+	mergeSHA string
+	src      planner.Source
+	tree     *spec.Tree // the merged role files
+	doc      *planner.Document
+}
 
 // reconcileMerged handles a merged pull request: plan the merged tree;
 // apply when every role's checksum equals the reviewed plan's, else report
@@ -25,127 +39,173 @@ import (
 // whatever was applied meanwhile). force (/rolecd plan) re-plans a merge
 // that waits for approval or was refused.
 func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest, found bool, fpr PR, force bool) error {
-	log := r.log.With().Int("pr", rec.Number).Logger()
-	switch rec.State {
+	run := &mergeRun{rec: rec, found: found, fpr: fpr, force: force, log: r.log.With().Int("pr", rec.Number).Logger()}
+	return runSteps(ctx, run, r.mergeSettled, r.mergeUnplanned, r.mergeResume,
+		r.mergeFetch, r.mergeValidate, r.mergePlan, r.mergeCompare, r.mergeApply)
+}
+
+// mergeSettled ends the flow for a merge already handled: applied or
+// closed, or waiting for approval or refused unless forced.
+func (r *Reconciler) mergeSettled(_ context.Context, run *mergeRun) (bool, error) {
+	switch run.rec.State {
 	case store.PRApplied, store.PRClosed:
-		return nil
+		return true, nil
 	case store.PRWaitingApproval, store.PRRefused:
-		if !force {
-			return nil
+		return !run.force, nil
+	}
+	return false, nil
+}
+
+// mergeUnplanned closes a merge of an open pull request that does not
+// touch the role files.
+func (r *Reconciler) mergeUnplanned(ctx context.Context, run *mergeRun) (bool, error) {
+	rec, fpr := &run.rec, run.fpr
+	if rec.State != store.PROpen {
+		return false, nil
+	}
+	if run.found && rec.PlannedSHA == fpr.HeadSHA && rec.PlanSID == "" {
+		rec.State = store.PRClosed // merged without touching the role files
+		return true, r.putPR(ctx, rec)
+	}
+	if !run.found {
+		touches, err := r.prTouches(ctx, fpr)
+		if err != nil {
+			return true, err
 		}
-	case store.PROpen:
-		if found && rec.PlannedSHA == fpr.HeadSHA && rec.PlanSID == "" {
-			rec.State = store.PRClosed // merged without touching the role files
-			return r.putPR(ctx, &rec)
+		if !touches {
+			rec.State, rec.HeadSHA = store.PRClosed, fpr.HeadSHA
+			return true, r.putPR(ctx, rec)
 		}
-		if !found {
-			touches, err := r.prTouches(ctx, fpr)
-			if err != nil {
-				return err
-			}
-			if !touches {
-				rec.State, rec.HeadSHA = store.PRClosed, fpr.HeadSHA
-				return r.putPR(ctx, &rec)
-			}
-			log.Warn().Msg("merged pull request was never planned: its merge needs an approval")
-		}
-	case store.PRMergedPending:
-		if rec.ApplySID != "" {
-			done, doc, err := r.resumeApply(ctx, &rec)
-			if done || err != nil {
-				return err
-			}
-			if doc != nil {
-				if tree, problems, err := r.loadTree(rec.MergeSHA); err == nil && problems == nil {
-					// The interrupted apply's own (reviewed) plan, applied
-					// again: the applier re-plans each database and runs
-					// what remains of every role whose statements there
-					// still equal the reviewed ones; the roles it finished
-					// find nothing left to do.
-					log.Info().Str("plan_sid", doc.SID).Msg("resuming the remaining roles of an interrupted apply")
-					return r.applyMerge(ctx, &rec, tree, doc, r.opts.Actor, "resume")
-				}
-			}
+		run.log.Warn().Msg("merged pull request was never planned: its merge needs an approval")
+	}
+	return false, nil
+}
+
+// mergeResume reports or resumes the apply a previous run started.
+func (r *Reconciler) mergeResume(ctx context.Context, run *mergeRun) (bool, error) {
+	rec := &run.rec
+	if rec.State != store.PRMergedPending || rec.ApplySID == "" {
+		return false, nil
+	}
+	done, doc, err := r.resumeApply(ctx, rec)
+	if done || err != nil {
+		return true, err
+	}
+	if doc != nil {
+		if tree, problems, err := r.loadTree(rec.MergeSHA); err == nil && problems == nil {
+			// The interrupted apply's own (reviewed) plan, applied
+			// again: the applier re-plans each database and runs
+			// what remains of every role whose statements there
+			// still equal the reviewed ones; the roles it finished
+			// find nothing left to do.
+			run.log.Info().Str("plan_sid", doc.SID).Msg("resuming the remaining roles of an interrupted apply")
+			return true, r.applyMerge(ctx, rec, tree, doc, r.opts.Actor, "resume")
 		}
 	}
+	return false, nil
+}
 
-	// fetch
+// mergeFetch makes sure the merge commit is here and on the branch, and
+// stores the merge as pending.
+func (r *Reconciler) mergeFetch(ctx context.Context, run *mergeRun) (bool, error) {
+	rec := &run.rec
 	mergeSHA := rec.MergeSHA
 	if mergeSHA == "" {
-		mergeSHA = fpr.MergeCommitSHA
+		mergeSHA = run.fpr.MergeCommitSHA
 	}
 	if mergeSHA == "" {
 		head, err := r.opts.Source.BranchHead()
 		if err != nil {
-			return waiting("reading the branch head", err)
+			return true, waiting("reading the branch head", err)
 		}
 		mergeSHA = head
 	}
 	if err := r.ensureCommit(ctx, mergeSHA, 0, ""); err != nil {
-		return err
+		return true, err
 	}
 	if err := r.onBranch(ctx, mergeSHA); err != nil {
-		return err
+		return true, err
 	}
-	rec.State, rec.MergeSHA, rec.HeadSHA = store.PRMergedPending, mergeSHA, fpr.HeadSHA
-	if err := r.putPR(ctx, &rec); err != nil {
-		return err
+	rec.State, rec.MergeSHA, rec.HeadSHA = store.PRMergedPending, mergeSHA, run.fpr.HeadSHA
+	if err := r.putPR(ctx, rec); err != nil {
+		return true, err
 	}
-	log = log.With().Str("commit", short(mergeSHA)).Logger()
-	src := planner.Source{Commit: mergeSHA, PullRequest: rec.Number}
+	run.mergeSHA = mergeSHA
+	run.log = run.log.With().Str("commit", short(mergeSHA)).Logger()
+	run.src = planner.Source{Commit: mergeSHA, PullRequest: rec.Number}
+	return false, nil
+}
 
-	// validate
-	tree, problems, err := r.loadTree(mergeSHA)
+// mergeValidate loads the merged role files; invalid ones refuse the
+// merge and stall.
+func (r *Reconciler) mergeValidate(ctx context.Context, run *mergeRun) (bool, error) {
+	tree, problems, err := r.loadTree(run.mergeSHA)
 	if err != nil {
-		return err
+		return true, err
 	}
-	if problems != nil {
-		return r.reportInvalid(ctx, src, problems, invalidTree{
-			flow: "merge", refusal: "invalid-merge", pr: rec.Number, commit: mergeSHA, comment: commentMerge,
-			preamble:   "**Not applied**: the merged tree has invalid role files. Fix them on the branch; the drift check reports what differs meanwhile.",
-			status:     StatusApply,
-			statusDesc: "not applied: invalid role files after merge",
-			stall:      "invalid role files after merge",
-			keep: func(sid string) error {
-				rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRRefused, sid, ""
-				return r.putPR(ctx, &rec)
-			},
-		})
+	if problems == nil {
+		run.tree = tree
+		return false, nil
 	}
+	rec := &run.rec
+	return true, r.reportInvalid(ctx, run.src, problems, invalidTree{
+		flow: "merge", refusal: "invalid-merge", pr: rec.Number, commit: run.mergeSHA, comment: commentMerge,
+		preamble:   "**Not applied**: the merged tree has invalid role files. Fix them on the branch; the drift check reports what differs meanwhile.",
+		status:     StatusApply,
+		statusDesc: "not applied: invalid role files after merge",
+		stall:      "invalid role files after merge",
+		keep: func(sid string) error {
+			rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRRefused, sid, ""
+			return r.putPR(ctx, rec)
+		},
+	})
+}
 
-	// plan
-	doc, err := r.plan(ctx, tree, src, store.KindPlan)
+// mergePlan plans the merged tree; a resource that cannot be planned is
+// retried.
+func (r *Reconciler) mergePlan(ctx context.Context, run *mergeRun) (bool, error) {
+	doc, err := r.plan(ctx, run.tree, run.src, store.KindPlan)
 	if err != nil {
-		return err
+		return true, err
 	}
-	log = log.With().Str("sid", doc.SID).Logger()
+	run.doc = doc
+	run.log = run.log.With().Str("sid", doc.SID).Logger()
 	if failed := failedResources(doc); len(failed) > 0 {
 		r.metrics.plans.WithLabelValues("merge", "error").Inc()
-		return waiting("planning the merged tree", errors.New(strings.Join(failed, "; ")))
+		return true, waiting("planning the merged tree", errors.New(strings.Join(failed, "; ")))
 	}
 	outcome := "no-changes"
 	if doc.Summary().Changes > 0 {
 		outcome = "changes"
 	}
 	r.metrics.plans.WithLabelValues("merge", outcome).Inc()
+	return false, nil
+}
 
-	// compare with the review
-	if diff := checksumDiff(rec.Checksums, checksumsOf(doc)); len(diff) > 0 {
-		digest := doc.Digest()
-		r.metrics.refusals.WithLabelValues("checksum-mismatch").Inc()
-		log.Warn().Strs("differs", diff).Str("digest", digest).Msg("merged plan differs from the reviewed plan: waiting for approval")
-		if err := r.upsertComment(ctx, rec.Number, commentMerge, r.planComment(doc, mergeSHA, rec.Number, waitingText(rec, diff, digest), nil)); err != nil {
-			return err
-		}
-		if err := r.setStatus(ctx, mergeSHA, StatusApply, "pending", "not applied: the plan changed since review; waiting for /rolecd apply "+digest[:12]+"…"); err != nil {
-			return err
-		}
-		rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRWaitingApproval, doc.SID, digest
-		return r.putPR(ctx, &rec)
+// mergeCompare compares with the review: a plan that differs is commented
+// and waits for approval.
+func (r *Reconciler) mergeCompare(ctx context.Context, run *mergeRun) (bool, error) {
+	rec, doc := &run.rec, run.doc
+	diff := checksumDiff(rec.Checksums, checksumsOf(doc))
+	if len(diff) == 0 {
+		return false, nil
 	}
+	digest := doc.Digest()
+	r.metrics.refusals.WithLabelValues("checksum-mismatch").Inc()
+	run.log.Warn().Strs("differs", diff).Str("digest", digest).Msg("merged plan differs from the reviewed plan: waiting for approval")
+	if err := r.upsertComment(ctx, rec.Number, commentMerge, r.planComment(doc, run.mergeSHA, rec.Number, waitingText(*rec, diff, digest), nil)); err != nil {
+		return true, err
+	}
+	if err := r.setStatus(ctx, run.mergeSHA, StatusApply, "pending", "not applied: the plan changed since review; waiting for /rolecd apply "+digest[:12]+"…"); err != nil {
+		return true, err
+	}
+	rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRWaitingApproval, doc.SID, digest
+	return true, r.putPR(ctx, rec)
+}
 
-	// apply
-	return r.applyMerge(ctx, &rec, tree, doc, r.opts.Actor, "merge")
+// mergeApply applies the reviewed plan.
+func (r *Reconciler) mergeApply(ctx context.Context, run *mergeRun) (bool, error) {
+	return true, r.applyMerge(ctx, &run.rec, run.tree, run.doc, r.opts.Actor, "merge")
 }
 
 // waitingText explains why a merge was not applied and how to apply it.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -82,113 +84,162 @@ func (r *Reconciler) reconcilePR(ctx context.Context, n int, force bool) error {
 	return r.planPR(ctx, &rec, fpr)
 }
 
+// prRun is the state of one planPR run, filled in by its steps.
+type prRun struct {
+	rec     *store.PullRequest
+	fpr     PR
+	head    string
+	log     zerolog.Logger
+	src     planner.Source
+	base    string         // the branch head
+	tree    *spec.Tree     // the pull request's role files
+	planned *spec.Tree     // tree with the branch head's connections
+	inv     inventory.Diff // what the pull request changes in the inventory
+	doc     *planner.Document
+	failed  []string // resources that could not be planned
+}
+
 // planPR plans an open pull request at its head: fetch, validate, plan,
 // report. Invalid role files are reported (comment and failure status) and
 // stall; a resource that cannot be planned is reported and retried.
 func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr PR) error {
-	head := fpr.HeadSHA
-	log := r.log.With().Int("pr", fpr.Number).Str("commit", short(head)).Logger()
-	src := planner.Source{Commit: head, PullRequest: fpr.Number}
+	run := &prRun{
+		rec: rec, fpr: fpr, head: fpr.HeadSHA,
+		log: r.log.With().Int("pr", fpr.Number).Str("commit", short(fpr.HeadSHA)).Logger(),
+		src: planner.Source{Commit: fpr.HeadSHA, PullRequest: fpr.Number},
+	}
+	return runSteps(ctx, run, r.prFetch, r.prValidate, r.prTrust, r.prPlan, r.prComment, r.prFailed, r.prSucceeded)
+}
 
-	// fetch
-	if err := r.ensureCommit(ctx, head, fpr.Number, fpr.HeadRef); err != nil {
-		return err
+// prFetch makes sure the head is here and ends the flow when the pull
+// request does not touch the role files.
+func (r *Reconciler) prFetch(ctx context.Context, run *prRun) (bool, error) {
+	if err := r.ensureCommit(ctx, run.head, run.fpr.Number, run.fpr.HeadRef); err != nil {
+		return true, err
 	}
 	base, err := r.opts.Source.BranchHead()
 	if err != nil {
-		return waiting("reading the branch head", err)
+		return true, waiting("reading the branch head", err)
 	}
-	touches, err := r.opts.Source.Touches(base, head)
+	run.base = base
+	touches, err := r.opts.Source.Touches(base, run.head)
 	if err != nil {
-		return waiting("comparing with the branch", err)
+		return true, waiting("comparing with the branch", err)
 	}
-	if !touches {
-		if rec.PlanSID != "" {
-			// An earlier head changed the role files; this one does not.
-			if err := r.upsertComment(ctx, fpr.Number, commentPlan, []string{noChangesComment(head, r.opts.Path)}); err != nil {
-				return err
-			}
-			if err := r.setStatus(ctx, head, StatusPlan, "success", "no role-file changes"); err != nil {
-				return err
-			}
+	if touches {
+		return false, nil
+	}
+	if run.rec.PlanSID != "" {
+		// An earlier head changed the role files; this one does not.
+		if err := r.upsertComment(ctx, run.fpr.Number, commentPlan, []string{noChangesComment(run.head, r.opts.Path)}); err != nil {
+			return true, err
 		}
-		log.Info().Msg("pull request does not touch the role files")
-		rec.PlannedSHA, rec.PlanSID, rec.Digest, rec.Checksums = head, "", "", nil
-		return r.putPR(ctx, rec)
+		if err := r.setStatus(ctx, run.head, StatusPlan, "success", "no role-file changes"); err != nil {
+			return true, err
+		}
 	}
+	run.log.Info().Msg("pull request does not touch the role files")
+	run.rec.PlannedSHA, run.rec.PlanSID, run.rec.Digest, run.rec.Checksums = run.head, "", "", nil
+	return true, r.putPR(ctx, run.rec)
+}
 
-	// validate
-	tree, problems, err := r.loadTree(head)
+// prValidate loads the head's role files; invalid ones are reported and
+// stall.
+func (r *Reconciler) prValidate(ctx context.Context, run *prRun) (bool, error) {
+	tree, problems, err := r.loadTree(run.head)
 	if err != nil {
-		return err
+		return true, err
 	}
-	if problems != nil {
-		return r.reportInvalid(ctx, src, problems, invalidTree{
-			flow: "pr", pr: fpr.Number, commit: head, comment: commentPlan,
-			status:     StatusPlan,
-			statusDesc: "invalid role files: " + plural(len(problems), "problem"),
-			stall:      "invalid role files",
-			warn:       &log,
-			keep: func(sid string) error {
-				rec.PlannedSHA, rec.PlanSID, rec.Digest, rec.Checksums = head, sid, "", nil
-				return r.putPR(ctx, rec)
-			},
-		})
+	if problems == nil {
+		run.tree = tree
+		return false, nil
 	}
+	return true, r.reportInvalid(ctx, run.src, problems, invalidTree{
+		flow: "pr", pr: run.fpr.Number, commit: run.head, comment: commentPlan,
+		status:     StatusPlan,
+		statusDesc: "invalid role files: " + plural(len(problems), "problem"),
+		stall:      "invalid role files",
+		warn:       &run.log,
+		keep: func(sid string) error {
+			run.rec.PlannedSHA, run.rec.PlanSID, run.rec.Digest, run.rec.Checksums = run.head, sid, "", nil
+			return r.putPR(ctx, run.rec)
+		},
+	})
+}
 
-	// trust: connections come from the branch head, never from the PR
-	planned, inv, err := r.reviewedConnections(base, tree)
+// prTrust takes connections from the branch head, never from the PR.
+func (r *Reconciler) prTrust(_ context.Context, run *prRun) (bool, error) {
+	planned, inv, err := r.reviewedConnections(run.base, run.tree)
 	if err != nil {
-		return err
+		return true, err
 	}
+	run.planned, run.inv = planned, inv
 	if !inv.Empty() {
-		log.Warn().Int("not_connected", inv.NotConnected()).Int("changes", len(inv.Changes)).
+		run.log.Warn().Int("not_connected", inv.NotConnected()).Int("changes", len(inv.Changes)).
 			Msg("pull request changes the inventory: new or changed resources are not connected until merged")
 	}
+	return false, nil
+}
 
-	// plan
-	doc, err := r.plan(ctx, planned, src, store.KindPlan)
+// prPlan plans the trusted tree and records the plan session.
+func (r *Reconciler) prPlan(ctx context.Context, run *prRun) (bool, error) {
+	doc, err := r.plan(ctx, run.planned, run.src, store.KindPlan)
 	if err != nil {
-		return err
+		return true, err
 	}
-	log = log.With().Str("sid", doc.SID).Logger()
-	failed := failedResources(doc)
-	sum := doc.Summary()
+	run.doc = doc
+	run.log = run.log.With().Str("sid", doc.SID).Logger()
+	run.failed = failedResources(doc)
+	return false, nil
+}
 
-	// report
-	if err := r.upsertComment(ctx, fpr.Number, commentPlan, r.inventoryComment(doc, head, fpr.Number, onMergeText(doc, inv), inv)); err != nil {
-		return err
+// prComment comments the plan and keeps it in the record.
+func (r *Reconciler) prComment(ctx context.Context, run *prRun) (bool, error) {
+	doc := run.doc
+	if err := r.upsertComment(ctx, run.fpr.Number, commentPlan, r.inventoryComment(doc, run.head, run.fpr.Number, onMergeText(doc, run.inv), run.inv)); err != nil {
+		return true, err
 	}
-	rec.PlanSID, rec.Digest, rec.Checksums = doc.SID, doc.Digest(), checksumsOf(doc)
-	if len(failed) > 0 {
-		r.metrics.plans.WithLabelValues("pr", "error").Inc()
-		if err := r.setStatus(ctx, head, StatusPlan, "failure", plural(len(failed), "resource")+" could not be planned; retrying"); err != nil {
-			return err
-		}
-		rec.PlannedSHA = "" // re-planned on the next attempt
-		if err := r.putPR(ctx, rec); err != nil {
-			return err
-		}
-		return waiting("planning", errors.New(strings.Join(failed, "; ")))
+	run.rec.PlanSID, run.rec.Digest, run.rec.Checksums = doc.SID, doc.Digest(), checksumsOf(doc)
+	return false, nil
+}
+
+// prFailed reports resources that could not be planned and retries.
+func (r *Reconciler) prFailed(ctx context.Context, run *prRun) (bool, error) {
+	if len(run.failed) == 0 {
+		return false, nil
 	}
+	r.metrics.plans.WithLabelValues("pr", "error").Inc()
+	if err := r.setStatus(ctx, run.head, StatusPlan, "failure", plural(len(run.failed), "resource")+" could not be planned; retrying"); err != nil {
+		return true, err
+	}
+	run.rec.PlannedSHA = "" // re-planned on the next attempt
+	if err := r.putPR(ctx, run.rec); err != nil {
+		return true, err
+	}
+	return true, waiting("planning", errors.New(strings.Join(run.failed, "; ")))
+}
+
+// prSucceeded sets the success status and marks the head planned.
+func (r *Reconciler) prSucceeded(ctx context.Context, run *prRun) (bool, error) {
+	doc, sum := run.doc, run.doc.Summary()
 	outcome, desc := "no-changes", "no changes"
 	if sum.Changes > 0 {
 		outcome = "changes"
 		desc = fmt.Sprintf("%s to change, digest %s", plural(sum.Changes, "role"), doc.Digest()[:12])
 	}
-	if n := inv.NotConnected(); n > 0 {
+	if n := run.inv.NotConnected(); n > 0 {
 		desc += fmt.Sprintf("; %s not connected until merged", plural(n, "resource"))
 	}
 	r.metrics.plans.WithLabelValues("pr", outcome).Inc()
-	if err := r.setStatus(ctx, head, StatusPlan, "success", desc); err != nil {
-		return err
+	if err := r.setStatus(ctx, run.head, StatusPlan, "success", desc); err != nil {
+		return true, err
 	}
-	rec.PlannedSHA = head
-	if err := r.putPR(ctx, rec); err != nil {
-		return err
+	run.rec.PlannedSHA = run.head
+	if err := r.putPR(ctx, run.rec); err != nil {
+		return true, err
 	}
-	log.Info().Int("changes", sum.Changes).Str("digest", doc.Digest()).Msg("pull request planned")
-	return nil
+	run.log.Info().Int("changes", sum.Changes).Str("digest", doc.Digest()).Msg("pull request planned")
+	return true, nil
 }
 
 // onMergeText tells reviewers what happens on merge.

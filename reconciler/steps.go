@@ -21,6 +21,21 @@ import (
 // Steps shared by the flows: fetch a commit, load and validate its role
 // files, plan and record the plan session.
 
+// step is one step of a flow over its run state s: it returns done to end
+// the flow early (with err, which may be nil).
+type step[S any] func(ctx context.Context, s *S) (done bool, err error)
+
+// runSteps runs steps in order and stops at the first that is done or
+// fails, returning its error.
+func runSteps[S any](ctx context.Context, s *S, steps ...step[S]) error {
+	for _, st := range steps {
+		if done, err := st(ctx, s); done || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ensureCommit makes sure sha is in the local clone: a fetch, then the
 // pull request's refs/pull/N/head, then its branch. A commit that is still
 // missing is a waiting error (the forge may announce a head before the
