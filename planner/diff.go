@@ -101,7 +101,7 @@ type desired struct {
 	allSchemas map[string]bool
 	// schemas are those named by "db.schema" scopes.
 	schemas map[*catalog.Schema]bool
-	// privs are the table privileges, indexed like spec.TablePrivileges;
+	// privs are the table privileges, indexed like spec.TablePrivileges();
 	// seqPrivs and routinePrivs those on sequences and routines, indexed
 	// like their kind's privileges.
 	privs, seqPrivs, routinePrivs [maxTablePrivileges]bool

@@ -259,7 +259,7 @@ func (p *planner) validateRole(r spec.Role) []error {
 		for _, priv := range r.Privileges {
 			switch {
 			case priv == spec.AllPrivileges:
-			case !slices.Contains(spec.TablePrivileges, priv):
+			case !slices.Contains(spec.TablePrivileges(), priv):
 				add("unknown privilege %q", priv)
 			case priv == "MAINTAIN" && p.snap.ServerVersionNum < pg17:
 				add("privilege MAINTAIN needs PostgreSQL 17 or later, the server is %s", p.serverVersion())

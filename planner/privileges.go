@@ -39,7 +39,8 @@ func routinePrivileges() []string { return []string{spec.ExecutePrivilege} }
 
 // tablePrivileges lists the table privileges in rendering order.
 func tablePrivileges() []string {
-	return spec.TablePrivileges[:min(len(spec.TablePrivileges), maxTablePrivileges)]
+	all := spec.TablePrivileges()
+	return all[:min(len(all), maxTablePrivileges)]
 }
 
 // Indexes of the privileges rolecd grants, in the orders above.

@@ -7,10 +7,10 @@ import (
 )
 
 func TestTablePrivilegesFit(t *testing.T) {
-	if n := len(spec.TablePrivileges); n > maxTablePrivileges {
-		t.Fatalf("spec.TablePrivileges has %d privileges, tableCounts holds %d", n, maxTablePrivileges)
+	if n := len(spec.TablePrivileges()); n > maxTablePrivileges {
+		t.Fatalf("spec.TablePrivileges() has %d privileges, tableCounts holds %d", n, maxTablePrivileges)
 	}
-	for i, p := range spec.TablePrivileges {
+	for i, p := range spec.TablePrivileges() {
 		if got := onAllTables.index(p); got != i {
 			t.Errorf("index(%s) = %d, want %d", p, got, i)
 		}

@@ -69,7 +69,7 @@ type Forge interface {
 }
 
 // Planner plans a tree of role files against the live clusters
-// (Live.Plan: liveplan with catalog.Inspect and adminconn).
+// (Live.Plan: cluster.Plan with catalog.Inspect and cluster.Dialer).
 type Planner interface {
 	Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error)
 }

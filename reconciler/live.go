@@ -6,24 +6,23 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/rolecd/rolecd/adminconn"
 	"github.com/rolecd/rolecd/applier"
-	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 
-// Live plans with liveplan (catalog.Inspect over adminconn) and applies
+// Live plans with cluster.Plan (catalog.Inspect over cluster.Dialer) and applies
 // with the checksum-gated applier: the Planner and Applier of the daemon.
 type Live struct {
-	Dialer adminconn.Dialer
+	Dialer cluster.Dialer
 	// Store records apply sessions and generated passwords.
 	Store   applier.Store
 	Secrets applier.Secrets
 	// Passwords, when set, detects passwords changed outside rolecd.
-	Passwords liveplan.PasswordCheck
-	Parallel  int // resources inspected at once (default liveplan's)
+	Passwords cluster.PasswordCheck
+	Parallel  int // resources inspected at once (default cluster.DefaultParallel)
 	// PlanTimeout and ApplyTimeout bound each resource's plan and apply
 	// (0: no bound), so a slow resource does not hold up the others.
 	PlanTimeout, ApplyTimeout time.Duration
@@ -37,7 +36,7 @@ var (
 
 // Plan inspects and plans every resource of tree.
 func (l *Live) Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error) {
-	return liveplan.Plan(ctx, tree, liveplan.Options{
+	return cluster.Plan(ctx, tree, cluster.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 			return catalog.Inspect(ctx, l.Dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 		},

@@ -2,7 +2,7 @@ package reconciler
 
 import (
 	"github.com/rolecd/rolecd/applier"
-	"github.com/rolecd/rolecd/inventory"
+	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/reporter"
 )

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/rolecd/rolecd/inventory"
+	"github.com/rolecd/rolecd/internal/inventory"
 )
 
 // maxInventoryRoles is how many role names an inventory change lists.

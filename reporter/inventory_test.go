@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/rolecd/rolecd/internal/golden"
-	"github.com/rolecd/rolecd/inventory"
+	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rolecd/rolecd/applier"
-	"github.com/rolecd/rolecd/inventory"
+	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 )
 

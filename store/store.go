@@ -12,7 +12,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/internal/credentials"
 )
 
 // ErrNotFound is returned when a session or credential does not exist.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rolecd/rolecd/adminconn"
+	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 )
@@ -53,7 +53,7 @@ func storeAdmin(ctx context.Context, g *globals, st *state, res spec.Resource, u
 	if user == "" || password == "" {
 		return errors.New("admin user and password must not be empty")
 	}
-	d := adminconn.Dialer{Getenv: g.getenv, Stored: func(context.Context, string) (string, string, bool, error) { return user, password, true, nil }}
+	d := cluster.Dialer{Getenv: g.getenv, Stored: func(context.Context, string) (string, string, bool, error) { return user, password, true, nil }}
 	res.Admin.PasswordEnv, res.Admin.PasswordFile, res.Admin.PasswordCommand = "", "", ""
 	version, err := d.Health(ctx, res)
 	if err != nil {

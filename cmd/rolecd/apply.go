@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolecd/rolecd/applier"
-	"github.com/rolecd/rolecd/config"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reporter"

@@ -14,10 +14,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/hub"
-	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/reporter/github"
 	"github.com/rolecd/rolecd/store"
@@ -116,7 +116,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	dialer := g.dialer(st, cfg)
 	live := &reconciler.Live{
 		Dialer: dialer, Store: st.store, Secrets: st.keeper,
-		Passwords: liveplan.Passwords{
+		Passwords: cluster.Passwords{
 			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,
 		PlanTimeout: daemonPlanTimeout, ApplyTimeout: daemonApplyTimeout,

@@ -9,9 +9,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/hub"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
 )

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/gitsource/gittest"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/test/pgtest"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/rolecd/rolecd/config"
 	"github.com/rolecd/rolecd/internal/bearer"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/reconciler"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/rolecd/rolecd/config"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 

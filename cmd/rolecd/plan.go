@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/rolecd/rolecd/config"
-	"github.com/rolecd/rolecd/inventory"
-	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/config"
+	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -63,7 +63,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	f.BoolVar(&opts.rotatePassword, "rotate-password", false, "ad-hoc role: set a new password on apply")
 	f.StringVarP(&opts.file, "file", "f", "", "plan the roles of this file (role file, CSV, or Hoop batch plan) instead of the tree's")
 	f.StringVarP(&opts.out, "out", "o", "", "also write the plan document (JSON) to this file path (JSON on stdout: --output json)")
-	f.IntVar(&opts.parallel, "parallel", liveplan.DefaultParallel, "resources inspected at once")
+	f.IntVar(&opts.parallel, "parallel", cluster.DefaultParallel, "resources inspected at once")
 	f.StringVar(&opts.trusted, "trusted-inventory", "", "take every connection (host, port, database, sslmode, admin user, credential source) from this git revision "+
 		"(e.g. origin/main) or directory of reviewed role files; resources new or changed relative to it are reported, not connected")
 	return cmd
@@ -129,11 +129,11 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	defer st.close()
 	dialer := g.dialer(st, cfg)
 	started := time.Now().UTC()
-	doc, err := liveplan.Plan(ctx, tree, liveplan.Options{
+	doc, err := cluster.Plan(ctx, tree, cluster.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 		},
-		Passwords: liveplan.Passwords{
+		Passwords: cluster.Passwords{
 			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,
 		Parallel:  opts.parallel,

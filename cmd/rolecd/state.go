@@ -13,9 +13,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rolecd/rolecd/adminconn"
-	"github.com/rolecd/rolecd/config"
-	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/config"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reporter/audit"
 	"github.com/rolecd/rolecd/store"
@@ -171,13 +171,13 @@ func (s *state) roleCredentials(ctx context.Context, role string) ([]store.Crede
 // plan or apply connects once per database, and IAM tokens last minutes.
 const commandCacheTTL = time.Minute
 
-// dialer is an adminconn.Dialer with the configuration's credential policy
+// dialer is an cluster.Dialer with the configuration's credential policy
 // and password commands, that also finds admin credentials in the store.
-func (g *globals) dialer(s *state, cfg config.Config) adminconn.Dialer {
-	d := adminconn.Dialer{Getenv: g.getenv, Policy: cfg.CredentialPolicy(), Commands: map[string]adminconn.Command{},
-		CommandCache: adminconn.NewCommandCache(commandCacheTTL)}
+func (g *globals) dialer(s *state, cfg config.Config) cluster.Dialer {
+	d := cluster.Dialer{Getenv: g.getenv, Policy: cfg.CredentialPolicy(), Commands: map[string]cluster.Command{},
+		CommandCache: cluster.NewCommandCache(commandCacheTTL)}
 	for name, c := range cfg.Credentials.Commands {
-		d.Commands[name] = adminconn.Command{Argv: c.Argv, Timeout: c.Timeout}
+		d.Commands[name] = cluster.Command{Argv: c.Argv, Timeout: c.Timeout}
 	}
 	if s != nil {
 		d.Stored = func(ctx context.Context, resource string) (string, string, bool, error) {

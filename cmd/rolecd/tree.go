@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rolecd/rolecd/config"
+	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 

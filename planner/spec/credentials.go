@@ -20,7 +20,7 @@ const ReservedEnvPrefix = "ROLECD_"
 // admin.password_command may name. The zero value allows none of them: a
 // resource can then only use the store or libpq's usual sources.
 //
-// It is pure: CheckFile is lexical (filepath.Clean). adminconn checks the
+// It is pure: CheckFile is lexical (filepath.Clean). internal/cluster checks the
 // same policy again at use, with symbolic links resolved.
 type CredentialPolicy struct {
 	// EnvAllow are exact variable names, or prefixes ending in "*"

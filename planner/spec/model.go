@@ -25,9 +25,11 @@ const (
 // DefaultPrefix is the role-name prefix used when none is configured.
 const DefaultPrefix = "rolecd"
 
-// TablePrivileges lists the table privileges rolecd manages, in PostgreSQL's
-// canonical order. MAINTAIN exists from PostgreSQL 17 on.
-var TablePrivileges = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}
+// TablePrivileges returns the table privileges rolecd manages, in
+// PostgreSQL's canonical order. MAINTAIN exists from PostgreSQL 17 on.
+func TablePrivileges() []string {
+	return []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"}
+}
 
 // AllPrivileges is the privilege keyword that stands for every table
 // privilege the server supports.
@@ -130,7 +132,7 @@ type Role struct {
 	Name string
 	// Scopes are sorted by String() and de-duplicated (managed only).
 	Scopes []Scope
-	// Privileges are upper-case, de-duplicated, in TablePrivileges order;
+	// Privileges are upper-case, de-duplicated, in TablePrivileges() order;
 	// exactly ["ALL"] when ALL was given (managed only).
 	Privileges []string
 	// SourceRole is the existing role an external role is granted.

@@ -13,7 +13,7 @@ func canonicalPrivilege(p string) (string, error) {
 	if up == "ALL PRIVILEGES" {
 		up = AllPrivileges
 	}
-	if up == AllPrivileges || slices.Contains(TablePrivileges, up) {
+	if up == AllPrivileges || slices.Contains(TablePrivileges(), up) {
 		return up, nil
 	}
 	switch up {
@@ -30,17 +30,17 @@ func canonicalPrivilege(p string) (string, error) {
 	case "EXECUTE":
 		return "", fmt.Errorf("privilege %s is a function privilege, not a table privilege: declare functions: [EXECUTE] on the role", quote(p))
 	}
-	return "", fmt.Errorf("unknown privilege %s: want %s or %s", quote(p), strings.Join(TablePrivileges, ", "), AllPrivileges)
+	return "", fmt.Errorf("unknown privilege %s: want %s or %s", quote(p), strings.Join(TablePrivileges(), ", "), AllPrivileges)
 }
 
-// normalizePrivileges returns privs de-duplicated in TablePrivileges order,
+// normalizePrivileges returns privs de-duplicated in TablePrivileges() order,
 // or exactly [ALL] when ALL is among them. privs must be canonical.
 func normalizePrivileges(privs []string) []string {
 	if slices.Contains(privs, AllPrivileges) {
 		return []string{AllPrivileges}
 	}
 	var out []string
-	for _, p := range TablePrivileges {
+	for _, p := range TablePrivileges() {
 		if slices.Contains(privs, p) {
 			out = append(out, p)
 		}

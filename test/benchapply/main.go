@@ -30,10 +30,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/rolecd/rolecd/adminconn"
 	"github.com/rolecd/rolecd/applier"
-	"github.com/rolecd/rolecd/credentials"
-	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -95,7 +94,7 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("role files: %w", err)
 	}
 	var counter counter
-	dialer := adminconn.Dialer{Getenv: func(k string) string {
+	dialer := cluster.Dialer{Getenv: func(k string) string {
 		if k == "BENCH_PASSWORD" {
 			return c.Password
 		}
@@ -110,7 +109,7 @@ func run(args []string, out io.Writer) error {
 		return pgx.ConnectConfig(ctx, cfg)
 	}
 	planDoc := func(resource string) (*planner.Document, error) {
-		return liveplan.Plan(ctx, tree, liveplan.Options{
+		return cluster.Plan(ctx, tree, cluster.Options{
 			Resources: []string{resource},
 			Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 				return catalog.Inspect(ctx, func(ctx context.Context, db string) (*pgx.Conn, error) {

@@ -1,5 +1,5 @@
 // Package browser drives the web hub in Debian's Chromium (chromedp): the
-// real daemon (reconciler, gitsource on a local bare repository, liveplan
+// real daemon (reconciler, gitsource on a local bare repository, cluster
 // and applier on two throwaway PostgreSQL clusters, a SQLite store), the
 // in-process GitHub for OAuth sign-in and permissions, and axe-core
 // injected into every page. Screenshots go to $ROLECD_HUB_SCREENSHOTS (a
@@ -29,11 +29,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/rs/zerolog"
 
-	"github.com/rolecd/rolecd/adminconn"
-	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/gitsource/gittest"
 	"github.com/rolecd/rolecd/hub"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/reporter/github"
@@ -172,7 +172,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &reconciler.Live{Dialer: adminconn.Dialer{Getenv: getenv(clusters), Policy: policy}, Store: st, Secrets: credentials.NewKeeper(cipher), Log: log}
+	live := &reconciler.Live{Dialer: cluster.Dialer{Getenv: getenv(clusters), Policy: policy}, Store: st, Secrets: credentials.NewKeeper(cipher), Log: log}
 	w.rec, err = reconciler.New(reconciler.Options{
 		Source: w.src, Forge: reconciler.GitHub{Client: client}, Store: w.st, Planner: live, Applier: live,
 		Branch: "main", Path: "roles", Transient: github.IsTransient, Log: log, LeaseTTL: time.Minute, Holder: "rolecd-0",

@@ -16,9 +16,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rolecd/rolecd/adminconn"
 	"github.com/rolecd/rolecd/applier"
-	"github.com/rolecd/rolecd/credentials"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -53,7 +53,7 @@ func newApplyHarness(t *testing.T, clusters map[string]*pgtest.Cluster) *applyHa
 }
 
 func (h *applyHarness) options(tree *spec.Tree) applier.Options {
-	dialer := adminconn.Dialer{Getenv: env(h.clusters), Policy: credentialPolicy}
+	dialer := cluster.Dialer{Getenv: env(h.clusters), Policy: credentialPolicy}
 	resources := map[string]spec.Resource{}
 	for _, r := range tree.Resources {
 		resources[r.Name] = r
@@ -466,7 +466,7 @@ func TestApplyQueryCountIsFixed(t *testing.T) {
 		doc := plan(t, tree, clusters)
 		cc := &catalogCounter{queries: map[string]int{}}
 		opts := h.options(tree)
-		dialer := adminconn.Dialer{Getenv: env(clusters)}
+		dialer := cluster.Dialer{Getenv: env(clusters)}
 		opts.Connect = func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
 			cfg, err := dialer.Config(res, db)
 			if err != nil {
@@ -596,7 +596,7 @@ func TestApplyBatchesDistinctPrivilegeSets(t *testing.T) {
 	doc := plan(t, tree, clusters)
 	cc := &catalogCounter{queries: map[string]int{}, begins: map[string]int{}}
 	opts := h.options(tree)
-	dialer := adminconn.Dialer{Getenv: env(clusters)}
+	dialer := cluster.Dialer{Getenv: env(clusters)}
 	opts.Connect = func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
 		cfg, err := dialer.Config(res, db)
 		if err != nil {

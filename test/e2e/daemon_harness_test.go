@@ -21,11 +21,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/rolecd/rolecd/adminconn"
-	"github.com/rolecd/rolecd/credentials"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/gitsource/gittest"
 	"github.com/rolecd/rolecd/internal/bearer"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
@@ -37,7 +37,7 @@ import (
 
 // The daemon tests run the real reconciler with a real gitsource on a local
 // bare repository (gittest commits with go-git), a real reporter/github
-// client against the in-process GitHub (githubtest), the real liveplan and
+// client against the in-process GitHub (githubtest), the real cluster planning and
 // applier on a throwaway PostgreSQL cluster, and a SQLite store. Time is
 // driven by triggers (TriggerPoll, TriggerDrift, Drain) and a settable
 // clock, never by sleeping.
@@ -225,7 +225,7 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 		t.Fatal(err)
 	}
 	live := &reconciler.Live{
-		Dialer: adminconn.Dialer{Getenv: env(map[string]*pgtest.Cluster{resourceName: e.cluster}), Policy: credentialPolicy},
+		Dialer: cluster.Dialer{Getenv: env(map[string]*pgtest.Cluster{resourceName: e.cluster}), Policy: credentialPolicy},
 		Store:  st, Secrets: credentials.NewKeeper(e.cipher), Log: log,
 	}
 	opts := reconciler.Options{

@@ -10,8 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolecd/rolecd/adminconn"
-	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -24,7 +23,7 @@ func resourceYAML(name string, c *pgtest.Cluster) string {
 		name, c.Host, c.Port, c.User, strings.ToUpper(name))
 }
 
-// env hands each resource's admin password to adminconn.
+// env hands each resource's admin password to cluster.Dialer.
 func env(clusters map[string]*pgtest.Cluster) func(string) string {
 	return func(k string) string {
 		for name, c := range clusters {
@@ -50,11 +49,11 @@ func parseTree(t *testing.T, files map[string]string) (*spec.Tree, error) {
 	return spec.Parse(fs, spec.Options{Credentials: credentialPolicy})
 }
 
-// plan runs the whole live planning path (adminconn + catalog + planner).
+// plan runs the whole live planning path (cluster: connect + catalog + planner).
 func plan(t *testing.T, tree *spec.Tree, clusters map[string]*pgtest.Cluster) *planner.Document {
 	t.Helper()
-	dialer := adminconn.Dialer{Getenv: env(clusters), Policy: credentialPolicy}
-	doc, err := liveplan.Plan(context.Background(), tree, liveplan.Options{
+	dialer := cluster.Dialer{Getenv: env(clusters), Policy: credentialPolicy}
+	doc, err := cluster.Plan(context.Background(), tree, cluster.Options{
 		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 		},

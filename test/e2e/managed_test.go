@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecd/rolecd/adminconn"
-	"github.com/rolecd/rolecd/credentials"
-	"github.com/rolecd/rolecd/liveplan"
+	"github.com/rolecd/rolecd/internal/cluster"
+	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -342,12 +341,12 @@ func (e *managedEnv) testPasswordMaxAge(t *testing.T) {
 	h := newApplyHarness(t, e.clusters)
 	planAt := func(now time.Time) *planner.Document {
 		t.Helper()
-		dialer := adminconn.Dialer{Getenv: env(e.clusters)}
-		doc, err := liveplan.Plan(context.Background(), tree, liveplan.Options{
+		dialer := cluster.Dialer{Getenv: env(e.clusters)}
+		doc, err := cluster.Plan(context.Background(), tree, cluster.Options{
 			Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
 				return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
 			},
-			Passwords: liveplan.Passwords{Credentials: func(ctx context.Context, role string) ([]store.Credential, error) {
+			Passwords: cluster.Passwords{Credentials: func(ctx context.Context, role string) ([]store.Credential, error) {
 				versions, err := h.store.Credentials(ctx, role)
 				if errors.Is(err, store.ErrNotFound) {
 					return nil, nil

@@ -16,7 +16,7 @@ import (
 // the next heading of any level.
 func readmeSection(t *testing.T, heading string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestReadmeGitHubGuide(t *testing.T) {
 	}
 	// Every `path` the guide names under deploy/ exists.
 	for _, m := range regexp.MustCompile("`(deploy/[^` ]+)`").FindAllStringSubmatch(guide, -1) {
-		if _, err := os.Stat(filepath.Join("..", m[1])); err != nil {
+		if _, err := os.Stat(filepath.Join("..", "..", m[1])); err != nil {
 			t.Errorf("the guide names %s: %v", m[1], err)
 		}
 	}
@@ -84,7 +84,7 @@ func TestReadmeGitHubGuide(t *testing.T) {
 			t.Errorf("the guide no longer names %s; update this test", name)
 		}
 	}
-	path := filepath.Join("..", example)
+	path := filepath.Join("..", "..", example)
 	c, err := Load(path, false, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("%s with the guide's environment: %v", example, err)

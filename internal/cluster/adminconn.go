@@ -1,12 +1,4 @@
-// Package adminconn opens connections to a resource's PostgreSQL cluster
-// with its admin credentials: from the environment variable, file or
-// operator-configured command the resource names (each allowed by the
-// operator's credential policy, checked again here at use), else the store,
-// else libpq's usual sources (PGPASSWORD, ~/.pgpass, trust). Passwords
-// never appear in its errors, and never go to a server that asks for them
-// in cleartext or as MD5 unless the resource allows it (see
-// AuthRefusedError).
-package adminconn
+package cluster
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package liveplan
+package cluster
 
 import (
 	"context"

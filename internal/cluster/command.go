@@ -1,4 +1,4 @@
-package adminconn
+package cluster
 
 import (
 	"bytes"

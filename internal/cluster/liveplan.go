@@ -1,9 +1,4 @@
-// Package liveplan plans a tree of role files against the live clusters:
-// it inspects every resource (several at once, with a bound), runs the pure
-// planner on each snapshot and assembles one plan document. One resource
-// that cannot be reached or planned is reported in its own entry and does
-// not hide the others.
-package liveplan
+package cluster
 
 import (
 	"context"

@@ -58,12 +58,12 @@ func TestDeployExamplesLoad(t *testing.T) {
 			t.Errorf("%s: no API token configured", what)
 		}
 	}
-	c, err := Load(filepath.Join("..", "deploy", "rolecd.yaml"), false, noEnv)
+	c, err := Load(filepath.Join("..", "..", "deploy", "rolecd.yaml"), false, noEnv)
 	if err != nil {
 		t.Errorf("deploy/rolecd.yaml: %v", err)
 	}
 	loopbackAPI("deploy/rolecd.yaml", c)
-	data, err := os.ReadFile(filepath.Join("..", "deploy", "kubernetes", "rolecd.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "rolecd.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
