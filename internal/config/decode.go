@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rolecd/rolecd/internal/yamlpos"
 )
 
 // KeyError is a problem with one configuration key, e.g. git.poll_interval.
@@ -97,9 +99,9 @@ func sortProblems(p Problems) {
 func decodeFile(file string, data []byte, cfg *Config, lines map[string]int) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		msg, line := yamlMessage(err)
-		if len(data) <= maxSearched {
-			line = syntaxLine(data, msg)
+		msg, line := yamlpos.Message(err)
+		if len(data) <= yamlpos.MaxSearched {
+			line = yamlpos.SyntaxLine(data, msg, parseNode)
 		}
 		if line > 0 {
 			return Problems{fmt.Errorf("%s:%d: invalid YAML: %s", file, line, msg)}
@@ -114,49 +116,10 @@ func decodeFile(file string, data []byte, cfg *Config, lines map[string]int) err
 	return problems(d.errs)
 }
 
-// yamlMessage splits a yaml.v3 error into its message and line (0: none).
-func yamlMessage(err error) (string, int) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, convErr := strconv.Atoi(num); convErr == nil {
-				return tail, n
-			}
-		}
-	}
-	return msg, 0
-}
-
-// maxSearched is the size up to which a syntax error is located by
-// parsing prefixes of the file.
-const maxSearched = 1 << 20
-
-// syntaxLine finds the line of a YAML syntax error: the first line such
-// that the file cut after it fails with the same message (yaml.v3 often
-// names the start of the enclosing block instead).
-func syntaxLine(data []byte, msg string) int {
-	var ends []int
-	for i, c := range data {
-		if c == '\n' {
-			ends = append(ends, i+1)
-		}
-	}
-	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
-		ends = append(ends, len(data))
-	}
-	lo, hi := 1, len(ends)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		var doc yaml.Node
-		if err := yaml.Unmarshal(data[:ends[mid-1]], &doc); err != nil {
-			if m, _ := yamlMessage(err); m == msg {
-				hi = mid
-				continue
-			}
-		}
-		lo = mid + 1
-	}
-	return lo
+// parseNode parses data as one YAML document.
+func parseNode(data []byte) error {
+	var doc yaml.Node
+	return yaml.Unmarshal(data, &doc)
 }
 
 var (
@@ -226,7 +189,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
 			msg := err.Error()
 			var te *yaml.TypeError
 			if errors.As(err, &te) && len(te.Errors) > 0 {
-				msg, _ = yamlMessage(errors.New(te.Errors[0]))
+				msg, _ = yamlpos.Message(errors.New(te.Errors[0]))
 			}
 			d.errorf(n, key, "%s", msg)
 		}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rolecd/rolecd/internal/yamlpos"
 )
 
 func TestFileErrors(t *testing.T) {
@@ -163,7 +165,7 @@ roles:
 // to search is reported at the parser's own line, without re-parsing.
 func TestLargeYAMLSyntaxError(t *testing.T) {
 	comment := "# " + strings.Repeat("x", 1021) + "\n"
-	data := strings.Repeat(comment, maxSearchedYAML/len(comment)+1) + "roles: [a\nb: c\n"
+	data := strings.Repeat(comment, yamlpos.MaxSearched/len(comment)+1) + "roles: [a\nb: c\n"
 	lines := strings.Count(data, "\n")
 	got := parseErrs(t, Options{}, yamlOf(data))
 	// The parser names the flow list's line, 0-based, so one before it.

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rolecd/rolecd/internal/yamlpos"
 )
 
 // Keys accepted in YAML role files.
@@ -78,65 +79,13 @@ func decodeNode(dec *yaml.Decoder, doc *yaml.Node) (err error) {
 	return dec.Decode(doc)
 }
 
-// maxSearchedYAML is the size up to which a YAML syntax error is located
-// by re-parsing prefixes of the file (a few parses of the file at most).
-const maxSearchedYAML = 1 << 20
-
 // syntaxError reports a YAML parse error at the line where it is.
 func (f *yamlFile) syntaxError(data []byte, err error) {
-	msg, line := yamlMessage(err)
-	if len(data) <= maxSearchedYAML {
-		line = syntaxLine(data, msg)
+	msg, line := yamlpos.Message(err)
+	if len(data) <= yamlpos.MaxSearched {
+		line = yamlpos.SyntaxLine(data, msg, parseAll)
 	}
 	f.out.errorf(Pos{File: f.name, Line: max(line, 1)}, "invalid YAML: %s", msg)
-}
-
-// yamlMessage splits a parse error into its message and the line the
-// parser names (0 if none).
-func yamlMessage(err error) (string, int) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, tail, ok := strings.Cut(rest, ": "); ok {
-			if n, convErr := strconv.Atoi(num); convErr == nil {
-				return tail, n
-			}
-		}
-	}
-	return msg, 0
-}
-
-// syntaxLine finds the line of a YAML syntax error: the first line such
-// that the file cut after it fails with the same message. The parser's own
-// line is a poor guide: for most errors it names, 0-based, the start of the
-// enclosing block rather than the offending line.
-func syntaxLine(data []byte, msg string) int {
-	ends := lineEnds(data)
-	lo, hi := 1, len(ends) // the whole file fails
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if err := parseAll(data[:ends[mid-1]]); err != nil {
-			if m, _ := yamlMessage(err); m == msg {
-				hi = mid
-				continue
-			}
-		}
-		lo = mid + 1
-	}
-	return lo
-}
-
-// lineEnds returns the offset just past each line of data.
-func lineEnds(data []byte) []int {
-	var ends []int
-	for i, c := range data {
-		if c == '\n' {
-			ends = append(ends, i+1)
-		}
-	}
-	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
-		ends = append(ends, len(data))
-	}
-	return ends
 }
 
 // parseAll parses every document of data and returns the first error.
