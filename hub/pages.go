@@ -193,18 +193,9 @@ func summarize(doc *planner.Document) []resourceSummary {
 	}
 	var out []resourceSummary
 	for _, rp := range doc.Resources {
-		s := resourceSummary{Resource: rp.Resource, Error: rp.Error}
-		for _, role := range rp.Roles {
-			if role.CurrentState.RequiresMigration {
-				s.Changes++
-			} else {
-				s.InSync++
-			}
-			for _, st := range role.SQLPlan {
-				s.Statements += len(st)
-			}
-		}
-		out = append(out, s)
+		sum := rp.Summary()
+		out = append(out, resourceSummary{Resource: rp.Resource, Error: rp.Error,
+			Changes: sum.Changes, InSync: sum.InSync, Statements: sum.Statements})
 	}
 	return out
 }

@@ -217,20 +217,33 @@ type Summary struct {
 func (d *Document) Summary() Summary {
 	var s Summary
 	for _, rp := range d.Resources {
-		s.Resources++
-		if rp.Error != "" {
-			s.FailedResources++
+		r := rp.Summary()
+		s.Resources += r.Resources
+		s.FailedResources += r.FailedResources
+		s.Roles += r.Roles
+		s.Changes += r.Changes
+		s.InSync += r.InSync
+		s.Statements += r.Statements
+	}
+	return s
+}
+
+// Summary counts the roles and statements of one resource's plan
+// (Resources is 1; FailedResources is 1 when it has an error).
+func (rp ResourcePlan) Summary() Summary {
+	s := Summary{Resources: 1}
+	if rp.Error != "" {
+		s.FailedResources = 1
+	}
+	for _, r := range rp.Roles {
+		s.Roles++
+		if r.CurrentState.RequiresMigration {
+			s.Changes++
+		} else {
+			s.InSync++
 		}
-		for _, r := range rp.Roles {
-			s.Roles++
-			if r.CurrentState.RequiresMigration {
-				s.Changes++
-			} else {
-				s.InSync++
-			}
-			for _, stmts := range r.SQLPlan {
-				s.Statements += len(stmts)
-			}
+		for _, stmts := range r.SQLPlan {
+			s.Statements += len(stmts)
 		}
 	}
 	return s
