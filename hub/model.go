@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
@@ -188,17 +189,6 @@ func decodePlan(s *store.Session) (*planner.Document, error) {
 	return &doc, nil
 }
 
-// applyOutcome is the part of an apply report the hub reads.
-type applyOutcome struct {
-	Resources []struct {
-		Resource string `json:"resource"`
-		Roles    []struct {
-			RoleName string `json:"role_name"`
-			Status   string `json:"status"`
-		} `json:"roles"`
-	} `json:"resources"`
-}
-
 // lastChanges returns, per role name of resource, the newest apply
 // session that changed it (applied, refused or failed), and whether that
 // apply failed for it.
@@ -213,7 +203,7 @@ func (h *Hub) lastChanges(ctx context.Context, resource string) (map[string]*ses
 		if last == nil {
 			last = refOf(s)
 		}
-		var out applyOutcome
+		var out report.Report
 		if len(s.Detail) == 0 || json.Unmarshal(s.Detail, &out) != nil {
 			continue
 		}
@@ -222,11 +212,11 @@ func (h *Hub) lastChanges(ctx context.Context, resource string) (map[string]*ses
 				continue
 			}
 			for _, role := range rr.Roles {
-				if role.Status == "skipped" || changed[role.RoleName] != nil {
+				if role.Status == report.RoleSkipped || changed[role.RoleName] != nil {
 					continue
 				}
 				changed[role.RoleName] = refOf(s)
-				failed[role.RoleName] = role.Status == "failed" || role.Status == "refused"
+				failed[role.RoleName] = role.Status == report.RoleFailed || role.Status == report.RoleRefused
 			}
 		}
 	}

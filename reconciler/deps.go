@@ -5,7 +5,7 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
@@ -77,7 +77,7 @@ type Planner interface {
 // Applier applies a reviewed plan document and records the apply session
 // (Live.Apply: the checksum-gated applier).
 type Applier interface {
-	Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*applier.Report, error)
+	Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*report.Report, error)
 }
 
 // Store is the durable state the reconciler reads and writes: sessions and

@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
@@ -50,7 +51,7 @@ func (l *Live) Plan(ctx context.Context, tree *spec.Tree, src planner.Source, si
 }
 
 // Apply applies doc with the connection settings of tree's resources.
-func (l *Live) Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*applier.Report, error) {
+func (l *Live) Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*report.Report, error) {
 	resources := make(map[string]spec.Resource, len(tree.Resources))
 	for _, r := range tree.Resources {
 		resources[r.Name] = r

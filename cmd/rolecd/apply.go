@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -136,13 +137,13 @@ func everyLine(w io.Writer, err error) error {
 
 // writeApplyReasons prints, one line each on stderr, why a resource or
 // role was not applied.
-func writeApplyReasons(w io.Writer, rep *applier.Report) {
+func writeApplyReasons(w io.Writer, rep *report.Report) {
 	for _, rr := range rep.Resources {
 		if rr.Error != "" {
 			fmt.Fprintf(w, "rolecd: resource %s: %s\n", rr.Resource, oneLine(rr.Error))
 		}
 		for _, role := range rr.Roles {
-			if role.Status == applier.RoleFailed || role.Status == applier.RoleRefused {
+			if role.Status == report.RoleFailed || role.Status == report.RoleRefused {
 				fmt.Fprintf(w, "rolecd: resource %s: role %s %s: %s\n", rr.Resource, role.RoleName, role.Status, oneLine(role.Reason))
 			}
 		}

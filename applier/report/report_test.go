@@ -1,4 +1,4 @@
-package applier
+package report
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rolecd/rolecd/internal/golden"
-	"github.com/rolecd/rolecd/store"
+	"github.com/rolecd/rolecd/internal/session"
 )
 
 // fullReport sets every field of a report, the omitted-when-empty ones
@@ -14,18 +14,18 @@ import (
 func fullReport() *Report {
 	return &Report{
 		SID: "sid-apply", PlanSID: "sid-plan", Interrupted: true,
-		Resources: []ResourceReport{
-			{Resource: "analytics", Roles: []RoleReport{
-				{RoleName: "rolecd_analytics_ro_6075a443", Label: "ro", Status: RoleApplied, Statements: []StatementReport{
+		Resources: []Resource{
+			{Resource: "analytics", Roles: []Role{
+				{RoleName: "rolecd_analytics_ro_6075a443", Label: "ro", Status: RoleApplied, Statements: []Statement{
 					{Database: "postgres", SQL: "CREATE ROLE ...", Outcome: "ok", Duration: 7 * time.Millisecond, Seq: 1},
 					{Database: "analytics", SQL: "GRANT SELECT ...", Outcome: "ok", Duration: 1500 * time.Microsecond, Seq: 2, Roles: 2},
 				}},
 				{RoleName: "rolecd_analytics_rw_5bd4b1a6", Label: "rw", Status: RoleSkipped, Reason: "in sync at plan time"},
-				{RoleName: "rolecd_analytics_etl_1b2c3d4e", Label: "etl", Status: RoleFailed, Reason: "boom", Statements: []StatementReport{
+				{RoleName: "rolecd_analytics_etl_1b2c3d4e", Label: "etl", Status: RoleFailed, Reason: "boom", Statements: []Statement{
 					{Database: "analytics", SQL: "GRANT INSERT ...", Outcome: "failed", Error: "permission denied", Duration: 2},
 				}},
 			}},
-			{Resource: "billing", Error: "connecting: connection refused", Roles: []RoleReport{}},
+			{Resource: "billing", Error: "connecting: connection refused", Roles: []Role{}},
 		},
 	}
 }
@@ -55,20 +55,20 @@ func TestReportStatus(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		rep  Report
-		want store.Status
+		want session.Status
 		// applied, skipped, refused, failed
 		counts [4]int
 	}{
-		{name: "empty", want: store.StatusApplied},
-		{name: "applied and skipped", rep: Report{Resources: []ResourceReport{{Roles: []RoleReport{{Status: RoleApplied}, {Status: RoleSkipped}}}}},
-			want: store.StatusApplied, counts: [4]int{1, 1, 0, 0}},
-		{name: "refused", rep: Report{Resources: []ResourceReport{{Roles: []RoleReport{{Status: RoleApplied}, {Status: RoleRefused}}}}},
-			want: store.StatusRefused, counts: [4]int{1, 0, 1, 0}},
-		{name: "a failed resource counts", rep: Report{Resources: []ResourceReport{{Error: "x"}, {Roles: []RoleReport{{Status: RoleRefused}}}}},
-			want: store.StatusFailed, counts: [4]int{0, 0, 1, 1}},
-		{name: "unknown role status is failed", rep: Report{Resources: []ResourceReport{{Roles: []RoleReport{{Status: "?"}}}}},
-			want: store.StatusFailed, counts: [4]int{0, 0, 0, 1}},
-		{name: "interrupted wins", rep: *fullReport(), want: store.StatusInterrupted, counts: [4]int{1, 1, 0, 2}},
+		{name: "empty", want: session.Applied},
+		{name: "applied and skipped", rep: Report{Resources: []Resource{{Roles: []Role{{Status: RoleApplied}, {Status: RoleSkipped}}}}},
+			want: session.Applied, counts: [4]int{1, 1, 0, 0}},
+		{name: "refused", rep: Report{Resources: []Resource{{Roles: []Role{{Status: RoleApplied}, {Status: RoleRefused}}}}},
+			want: session.Refused, counts: [4]int{1, 0, 1, 0}},
+		{name: "a failed resource counts", rep: Report{Resources: []Resource{{Error: "x"}, {Roles: []Role{{Status: RoleRefused}}}}},
+			want: session.Failed, counts: [4]int{0, 0, 1, 1}},
+		{name: "unknown role status is failed", rep: Report{Resources: []Resource{{Roles: []Role{{Status: "?"}}}}},
+			want: session.Failed, counts: [4]int{0, 0, 0, 1}},
+		{name: "interrupted wins", rep: *fullReport(), want: session.Interrupted, counts: [4]int{1, 1, 0, 2}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var c [4]int
