@@ -69,13 +69,13 @@ type Forge interface {
 }
 
 // Planner plans a tree of role files against the live clusters
-// (Live.Plan: cluster.Plan with catalog.Inspect and cluster.Dialer).
+// (cluster.Planner).
 type Planner interface {
 	Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error)
 }
 
 // Applier applies a reviewed plan document and records the apply session
-// (Live.Apply: the checksum-gated applier).
+// (applier.Engine: the checksum-gated applier).
 type Applier interface {
 	Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*report.Report, error)
 }

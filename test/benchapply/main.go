@@ -152,10 +152,8 @@ func run(args []string, out io.Writer) error {
 	}
 	counter.reset()
 	start = time.Now()
-	rep, err := applier.Apply(ctx, doc, applier.Options{
-		Store: st, Secrets: credentials.NewKeeper(cipher), Connect: connect, SID: uuid.NewString(), Actor: "bench",
-		Resources: resources(tree), Log: zerolog.Nop(),
-	})
+	engine := &applier.Engine{Store: st, Secrets: credentials.NewKeeper(cipher), Connect: connect, Log: zerolog.Nop()}
+	rep, err := engine.Apply(ctx, tree, doc, uuid.NewString(), "bench")
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
@@ -205,14 +203,6 @@ func run(args []string, out io.Writer) error {
 func measure(out io.Writer, what string, took time.Duration, statements int, c *counter) {
 	fmt.Fprintf(out, "%-8s %9s  %6d statements  %4d catalog queries  %5d transactions  %4d other queries  peak RSS %s\n",
 		what, took.Round(time.Millisecond), statements, c.catalog.Load(), c.tx.Load(), c.other.Load(), peakRSS())
-}
-
-func resources(tree *spec.Tree) map[string]spec.Resource {
-	out := map[string]spec.Resource{}
-	for _, r := range tree.Resources {
-		out[r.Name] = r
-	}
-	return out
 }
 
 func executed(rep *report.Report) int {
