@@ -11,14 +11,6 @@ import (
 	"github.com/rolecd/rolecd/internal/session"
 )
 
-// Role outcomes (Role.Status).
-const (
-	RoleApplied = "applied"
-	RoleSkipped = "skipped"
-	RoleRefused = "refused"
-	RoleFailed  = "failed"
-)
-
 // Report is the outcome of an apply, stored as the session's detail.
 type Report struct {
 	SID       string     `json:"sid"`
@@ -44,6 +36,14 @@ type Role struct {
 	Reason     string      `json:"reason,omitempty"`
 	Statements []Statement `json:"statements,omitempty"`
 }
+
+// Role outcomes (Role.Status).
+const (
+	RoleApplied = "applied"
+	RoleSkipped = "skipped"
+	RoleRefused = "refused"
+	RoleFailed  = "failed"
+)
 
 // Statement is one statement's outcome; SQL is redacted.
 type Statement struct {
