@@ -13,7 +13,6 @@ import (
 	"syscall"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecd/rolecd/applier"
@@ -89,10 +88,7 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	sid := uuid.NewString()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
 		Store: st.store, Secrets: st.keeper, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
-		Progress: g.progress().applyFunc(),
-		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
-			return dialer.Connect(ctx, res, db)
-		},
+		Progress: g.progress().applyFunc(), Connect: dialer.Connect,
 	})
 	if rep == nil {
 		return err
