@@ -77,12 +77,3 @@ func (c *Client) Permission(ctx context.Context, user string) (string, error) {
 	}
 	return lvl.Permission, nil
 }
-
-// PermissionAtLeast reports whether permission have grants at least want,
-// in GitHub's order none < read < triage < write < maintain < admin.
-func PermissionAtLeast(have, want string) bool {
-	rank := map[string]int{"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
-	h, ok1 := rank[have]
-	w, ok2 := rank[want]
-	return ok1 && ok2 && h >= w
-}
