@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/rolecd/rolecd/internal/forge"
 )
 
 // MaxStatusDescription is GitHub's limit on a commit status description.
@@ -68,8 +70,7 @@ func (c *Client) Permission(ctx context.Context, user string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch lvl.RoleName {
-	case "admin", "maintain", "write", "triage", "read":
+	if forge.PermissionRank(lvl.RoleName) > 0 {
 		return lvl.RoleName, nil
 	}
 	if lvl.Permission == "" {
