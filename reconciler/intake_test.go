@@ -404,3 +404,18 @@ func FuzzWebhook(f *testing.F) {
 		}
 	})
 }
+
+// Without Webhooks every delivery is refused with 401, signed or not, and
+// nothing is recorded.
+func TestWebhookWithoutWebhooksIsRefused(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Webhooks = nil })
+	for _, event := range []string{"push", "ping", "star"} {
+		body := `{"ref":"refs/heads/main","repository":{"full_name":"acme/db-roles"}}`
+		if code, answer := h.deliver(event, "n-"+event, "application/json", []byte(body)); code != http.StatusUnauthorized {
+			t.Errorf("%s: answer %d %q, want 401", event, code, answer)
+		}
+		if _, err := h.store.GetDelivery(t.Context(), "n-"+event); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: recorded without Webhooks: %v", event, err)
+		}
+	}
+}
