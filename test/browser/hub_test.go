@@ -176,7 +176,7 @@ func newWorld(t *testing.T) *world {
 	dialer := cluster.Dialer{Getenv: getenv(clusters), Policy: policy}
 	engine := &applier.Engine{Store: st, Secrets: credentials.NewKeeper(cipher), Connect: dialer.Connect, Log: log}
 	w.rec, err = reconciler.New(reconciler.Options{
-		Source: w.src, Forge: reconciler.GitHub{Client: client}, Store: w.st, Planner: &cluster.Planner{Dialer: dialer, Log: log}, Applier: engine,
+		Source: w.src, Forge: client, Store: w.st, Planner: &cluster.Planner{Dialer: dialer, Log: log}, Applier: engine,
 		Branch: "main", Path: "roles", Transient: github.IsTransient, Log: log, LeaseTTL: time.Minute, Holder: "rolecd-0",
 		Repository: "acme/db-roles", Credentials: policy,
 	})
