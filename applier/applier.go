@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -35,14 +36,6 @@ import (
 // LockKey is the pg_advisory_lock key every rolecd applier takes in a
 // cluster's maintenance database ("rolecd" in ASCII).
 const LockKey int64 = 0x726f6c656364
-
-// Role outcomes.
-const (
-	RoleApplied = "applied"
-	RoleSkipped = "skipped"
-	RoleRefused = "refused"
-	RoleFailed  = "failed"
-)
 
 // ErrDrifted marks a role refused because the live state changed since the plan.
 var ErrDrifted = errors.New("live state drifted since plan")
@@ -106,90 +99,13 @@ type Progress struct {
 	Roles     int // roles of the resource that require migration
 }
 
-// Report is the outcome of an apply, stored as the session's detail.
-type Report struct {
-	SID       string           `json:"sid"`
-	PlanSID   string           `json:"plan_sid"`
-	Resources []ResourceReport `json:"resources"`
-	// Interrupted is set when the apply was cancelled (SIGINT, SIGTERM):
-	// the transaction in flight was rolled back and nothing after it ran.
-	Interrupted bool `json:"interrupted,omitempty"`
-}
-
-// ResourceReport is one resource's outcome.
-type ResourceReport struct {
-	Resource string       `json:"resource"`
-	Error    string       `json:"error,omitempty"`
-	Roles    []RoleReport `json:"roles"`
-}
-
-// RoleReport is one role's outcome.
-type RoleReport struct {
-	RoleName   string            `json:"role_name"`
-	Label      string            `json:"label"`
-	Status     string            `json:"status"` // applied, skipped, refused, failed
-	Reason     string            `json:"reason,omitempty"`
-	Statements []StatementReport `json:"statements,omitempty"`
-}
-
-// StatementReport is one statement's outcome; SQL is redacted.
-type StatementReport struct {
-	Database string        `json:"database"`
-	SQL      string        `json:"sql"`
-	Outcome  string        `json:"outcome"` // ok, failed, rolled-back, skipped, unknown
-	Error    string        `json:"error,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
-	// Seq is the statement's number in the apply session.
-	Seq int `json:"seq,omitempty"`
-	// Roles is, for a statement shared by several roles, how many it
-	// served: SQL is then this role's own statement, and the session's
-	// statement Seq the shared one that ran, naming them all.
-	Roles int `json:"roles,omitempty"`
-}
-
-// Counts summarises a report.
-func (r *Report) Counts() (applied, skipped, refused, failed int) {
-	for _, rr := range r.Resources {
-		if rr.Error != "" {
-			failed++
-		}
-		for _, role := range rr.Roles {
-			switch role.Status {
-			case RoleApplied:
-				applied++
-			case RoleSkipped:
-				skipped++
-			case RoleRefused:
-				refused++
-			default:
-				failed++
-			}
-		}
-	}
-	return
-}
-
-// Status is the session status of a report.
-func (r *Report) Status() store.Status {
-	_, _, refused, failed := r.Counts()
-	switch {
-	case r.Interrupted:
-		return store.StatusInterrupted
-	case failed > 0:
-		return store.StatusFailed
-	case refused > 0:
-		return store.StatusRefused
-	}
-	return store.StatusApplied
-}
-
 // Apply applies doc and records an apply session with every statement.
-func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, error) {
+func Apply(ctx context.Context, doc *planner.Document, opts Options) (*report.Report, error) {
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	rep := &Report{SID: opts.SID, PlanSID: doc.SID}
+	rep := &report.Report{SID: opts.SID, PlanSID: doc.SID}
 	sess := &store.Session{
 		SID: opts.SID, Kind: store.KindApply, Status: store.StatusRunning, Actor: opts.Actor,
 		Commit: doc.Source.Commit, PullRequest: doc.Source.PullRequest, PlanSID: doc.SID,
@@ -209,7 +125,7 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*Report, e
 	for _, rp := range doc.Resources {
 		if ctx.Err() != nil {
 			a.interrupted = true
-			rep.Resources = append(rep.Resources, ResourceReport{Resource: rp.Resource, Roles: []RoleReport{},
+			rep.Resources = append(rep.Resources, report.Resource{Resource: rp.Resource, Roles: []report.Role{},
 				Error: "not applied: the apply was interrupted"})
 			continue
 		}
@@ -255,7 +171,7 @@ func keepAlive(ctx context.Context, opts Options) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-func summary(rep *Report) string {
+func summary(rep *report.Report) string {
 	applied, skipped, refused, failed := rep.Counts()
 	return fmt.Sprintf("%d applied, %d skipped, %d refused, %d failed", applied, skipped, refused, failed)
 }
@@ -269,7 +185,7 @@ type applier struct {
 }
 
 // record appends statement outcomes to the session, in order.
-func (a *applier) record(ctx context.Context, resource, role string, stmts []StatementReport) {
+func (a *applier) record(ctx context.Context, resource, role string, stmts []report.Statement) {
 	recs := make([]store.Statement, 0, len(stmts))
 	for _, s := range stmts {
 		a.seq++
@@ -291,8 +207,8 @@ func (a *applier) append(ctx context.Context, recs []store.Statement) {
 	}
 }
 
-func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) ResourceReport {
-	out := ResourceReport{Resource: rp.Resource, Roles: []RoleReport{}}
+func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) report.Resource {
+	out := report.Resource{Resource: rp.Resource, Roles: []report.Role{}}
 	log := a.opts.Log.With().Str("resource", rp.Resource).Str("sid", a.opts.SID).Logger()
 	if rp.Error != "" {
 		out.Error = "not applied: the plan has an error for this resource: " + rp.Error
@@ -375,31 +291,31 @@ func (a *applier) finish(ctx context.Context, c *cluster, r *run, resourceErr st
 	if !r.done {
 		switch {
 		case resourceErr != "" && !r.complete():
-			r.stop(RoleFailed, resourceErr)
+			r.stop(report.RoleFailed, resourceErr)
 		case r.applied > 0:
-			r.report.Status = RoleApplied
+			r.report.Status = report.RoleApplied
 		default:
-			r.report.Status, r.report.Reason = RoleSkipped, "already in sync (applied concurrently)"
+			r.report.Status, r.report.Reason = report.RoleSkipped, "already in sync (applied concurrently)"
 		}
 	}
-	if r.report.Status == RoleSkipped && r.applied == 0 && r.concurrent == 0 {
+	if r.report.Status == report.RoleSkipped && r.applied == 0 && r.concurrent == 0 {
 		return // nothing of it was meant to run
 	}
-	if r.report.Status == RoleRefused || r.report.Status == RoleFailed {
-		var later []StatementReport
+	if r.report.Status == report.RoleRefused || r.report.Status == report.RoleFailed {
+		var later []report.Statement
 		for _, db := range planner.OrderedDatabases(r.plan.SQLPlan, c.res.Database) {
 			if r.ran[db] {
 				continue
 			}
 			for _, s := range r.plan.SQLPlan[db] {
-				later = append(later, StatementReport{Database: db, SQL: s, Outcome: "skipped"})
+				later = append(later, report.Statement{Database: db, SQL: s, Outcome: "skipped"})
 			}
 		}
 		r.report.Statements = append(r.report.Statements, later...)
 		a.record(ctx, c.res.Name, r.name(), later)
 		return
 	}
-	if r.removal && r.report.Status == RoleApplied && r.drop {
+	if r.removal && r.report.Status == report.RoleApplied && r.drop {
 		// The role is gone: so are its passwords.
 		if err := a.opts.Store.DeleteCredentials(context.WithoutCancel(ctx), r.name()); err != nil && !errors.Is(err, store.ErrNotFound) {
 			r.report.Reason = "dropped, but its stored credentials were not deleted: " + err.Error()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -46,7 +47,7 @@ type run struct {
 	// passwordSet is true once the maintenance database's transaction
 	// that set the password committed.
 	passwordSet bool
-	report      RoleReport
+	report      report.Role
 	// done is set when the role was refused or failed: nothing more of it
 	// runs, here or in later databases.
 	done bool
@@ -110,7 +111,7 @@ func (a *applier) conn(ctx context.Context, c *cluster, db string) (*pgx.Conn, e
 // its work done, or any role was refused by a re-plan.
 func (c *cluster) started() bool {
 	for _, r := range c.runs {
-		if r.applied > 0 || r.concurrent > 0 || len(r.report.Statements) > 0 || (r.done && r.report.Status == RoleRefused && r.plan.CurrentState.RequiresMigration) {
+		if r.applied > 0 || r.concurrent > 0 || len(r.report.Statements) > 0 || (r.done && r.report.Status == report.RoleRefused && r.plan.CurrentState.RequiresMigration) {
 			return true
 		}
 	}
@@ -145,13 +146,13 @@ func specRole(resource string, c planner.Config) (spec.Role, error) {
 // newRun checks one role of the plan before anything runs. A role that
 // cannot run is returned done.
 func newRun(res spec.Resource, r planner.RolePlan) *run {
-	ru := &run{plan: r, report: RoleReport{RoleName: r.Config.RoleName, Label: r.Config.Label}}
+	ru := &run{plan: r, report: report.Role{RoleName: r.Config.RoleName, Label: r.Config.Label}}
 	if !r.CurrentState.RequiresMigration {
-		ru.stop(RoleSkipped, "in sync at plan time")
+		ru.stop(report.RoleSkipped, "in sync at plan time")
 		return ru
 	}
 	if got := planner.Checksum(res.Name, r.Config.RoleName, r.SQLPlan); got != r.Checksum {
-		ru.stop(RoleRefused, "the plan document's checksum does not match its SQL: it was edited after planning")
+		ru.stop(report.RoleRefused, "the plan document's checksum does not match its SQL: it was edited after planning")
 		return ru
 	}
 	ru.drop = planner.IsRemoval(r.SQLPlan, res.Database)
@@ -161,7 +162,7 @@ func newRun(res spec.Resource, r planner.RolePlan) *run {
 	}
 	role, err := specRole(res.Name, r.Config)
 	if err != nil {
-		ru.stop(RoleFailed, "invalid role config in the plan: "+err.Error())
+		ru.stop(report.RoleFailed, "invalid role config in the plan: "+err.Error())
 		return ru
 	}
 	ru.spec = role
@@ -300,7 +301,7 @@ func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 			// inspection): every role still waiting there fails.
 			for _, r := range runs {
 				if !r.done && !r.ran[st.key()] {
-					r.stop(RoleFailed, err.Error())
+					r.stop(report.RoleFailed, err.Error())
 				}
 			}
 		}
@@ -412,7 +413,7 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) er
 		// Nothing ran: the roles needing a password fail, the others go on.
 		for i, l := range perRole {
 			if slices.ContainsFunc(l, func(s planner.Statement) bool { return s.Password }) {
-				byName[l[0].Role].stop(RoleFailed, err.Error())
+				byName[l[0].Role].stop(report.RoleFailed, err.Error())
 				delete(byName, l[0].Role)
 				perRole[i] = nil
 			}
@@ -433,7 +434,7 @@ func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) er
 			for _, s := range batch {
 				for _, role := range s.Roles {
 					if r := byName[role]; r != nil && !r.done {
-						r.stop(RoleFailed, err.Error())
+						r.stop(report.RoleFailed, err.Error())
 					}
 				}
 			}
@@ -466,7 +467,7 @@ func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, sha
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	results := make([]StatementReport, 0, len(shared))
+	results := make([]report.Statement, 0, len(shared))
 	record := func() { a.recordShared(ctx, c, shared[:len(results)], results, byName) }
 	quiet := false
 	for i, s := range shared {
@@ -480,7 +481,7 @@ func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, sha
 		}
 		start := time.Now()
 		_, execErr := tx.Exec(ctx, s.Exec(verifier))
-		rep := StatementReport{Database: db, SQL: s.SQL, Outcome: "ok", Duration: time.Since(start)}
+		rep := report.Statement{Database: db, SQL: s.SQL, Outcome: "ok", Duration: time.Since(start)}
 		if execErr != nil {
 			for j := range results {
 				results[j].Outcome = "rolled-back"
@@ -488,7 +489,7 @@ func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, sha
 			rep.Outcome, rep.Error = "failed", scrub(execErr.Error(), verifier)
 			results = append(results, rep)
 			for _, rest := range shared[i+1:] {
-				results = append(results, StatementReport{Database: db, SQL: rest.SQL, Outcome: "skipped"})
+				results = append(results, report.Statement{Database: db, SQL: rest.SQL, Outcome: "skipped"})
 			}
 			record()
 			return fmt.Errorf("database %q: %s", db, rep.Error)
@@ -552,7 +553,7 @@ func (a *applier) refuse(r *run, db string) {
 	if r.applied > 0 {
 		reason += fmt.Sprintf(" (found at database %q, after %d database(s) were applied)", db, r.applied)
 	}
-	r.stop(RoleRefused, reason)
+	r.stop(report.RoleRefused, reason)
 }
 
 // newPasswords makes the password of every role whose statements set one
@@ -640,7 +641,7 @@ func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*
 		}
 		rp, err := planner.PlanResource(one)
 		if err != nil {
-			r.stop(RoleRefused, fmt.Sprintf("%s %s: re-plan failed: %v", ErrDrifted, a.planSID, err))
+			r.stop(report.RoleRefused, fmt.Sprintf("%s %s: re-plan failed: %v", ErrDrifted, a.planSID, err))
 			continue
 		}
 		out[r.name()] = nil
@@ -656,7 +657,7 @@ func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*
 // recordShared appends the outcome of each shared statement to the
 // session once, with the roles it served, and to each served role's
 // report.
-func (a *applier) recordShared(ctx context.Context, c *cluster, shared []planner.Shared, results []StatementReport, byName map[string]*run) {
+func (a *applier) recordShared(ctx context.Context, c *cluster, shared []planner.Shared, results []report.Statement, byName map[string]*run) {
 	recs := make([]store.Statement, 0, len(shared))
 	defer func() { a.append(ctx, recs) }()
 	for i, s := range shared {

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -71,15 +71,15 @@ type Webhooks interface {
 }
 
 // Planner plans a tree of role files against the live clusters
-// (Live.Plan: cluster.Plan with catalog.Inspect and cluster.Dialer).
+// (cluster.Planner).
 type Planner interface {
 	Plan(ctx context.Context, tree *spec.Tree, src planner.Source, sid string) (*planner.Document, error)
 }
 
 // Applier applies a reviewed plan document and records the apply session
-// (Live.Apply: the checksum-gated applier).
+// (applier.Engine: the checksum-gated applier).
 type Applier interface {
-	Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*applier.Report, error)
+	Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*report.Report, error)
 }
 
 // Store is the durable state the reconciler reads and writes: sessions and

@@ -14,7 +14,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -299,18 +299,18 @@ func (db *fakeDB) Plan(ctx context.Context, tree *spec.Tree, src planner.Source,
 	return doc, nil
 }
 
-func (db *fakeDB) Apply(ctx context.Context, _ *spec.Tree, doc *planner.Document, sid, actor string) (*applier.Report, error) {
+func (db *fakeDB) Apply(ctx context.Context, _ *spec.Tree, doc *planner.Document, sid, actor string) (*report.Report, error) {
 	sess := &store.Session{SID: sid, Kind: store.KindApply, Status: store.StatusRunning, Actor: actor, PlanSID: doc.SID,
 		PullRequest: doc.Source.PullRequest, Commit: doc.Source.Commit}
 	if err := db.store.CreateSession(ctx, sess); err != nil {
 		return nil, err
 	}
-	rep := &applier.Report{SID: sid, PlanSID: doc.SID}
+	rep := &report.Report{SID: sid, PlanSID: doc.SID}
 	if db.block != nil {
 		select {
 		case <-db.block:
 		case <-ctx.Done():
-			rep.Resources = []applier.ResourceReport{{Resource: "db1", Error: "taking the apply lock: " + ctx.Err().Error(), Roles: []applier.RoleReport{}}}
+			rep.Resources = []report.Resource{{Resource: "db1", Error: "taking the apply lock: " + ctx.Err().Error(), Roles: []report.Role{}}}
 			detail, _ := json.Marshal(rep)
 			_ = db.store.FinishSession(context.WithoutCancel(ctx), sid, rep.Status(), detail, "interrupted", time.Time{})
 			return rep, nil
@@ -319,11 +319,11 @@ func (db *fakeDB) Apply(ctx context.Context, _ *spec.Tree, doc *planner.Document
 	db.mu.Lock()
 	db.applies++
 	for _, rp := range doc.Resources {
-		rr := applier.ResourceReport{Resource: rp.Resource, Roles: []applier.RoleReport{}}
+		rr := report.Resource{Resource: rp.Resource, Roles: []report.Role{}}
 		for _, role := range rp.Roles {
-			out := applier.RoleReport{RoleName: role.Config.RoleName, Label: role.Config.Label, Status: applier.RoleSkipped}
+			out := report.Role{RoleName: role.Config.RoleName, Label: role.Config.Label, Status: report.RoleSkipped}
 			if role.CurrentState.RequiresMigration {
-				out.Status = applier.RoleApplied
+				out.Status = report.RoleApplied
 				db.live[role.Config.RoleName] = strings.Join(role.Config.Privileges, ",")
 				delete(db.extra, role.Config.RoleName)
 			}

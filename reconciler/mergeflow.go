@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -254,7 +254,7 @@ func (r *Reconciler) resumeApply(ctx context.Context, rec *store.PullRequest) (d
 			Msg("resuming a merge whose apply did not finish: planning it again")
 		return false, nil, nil
 	}
-	var rep applier.Report
+	var rep report.Report
 	if err := json.Unmarshal(sess.Detail, &rep); err != nil {
 		return false, nil, fmt.Errorf("reading apply report %s: %w", sess.SID, err)
 	}
@@ -311,7 +311,7 @@ func (r *Reconciler) applyMerge(ctx context.Context, rec *store.PullRequest, tre
 
 // unreachable reports whether an apply ran nothing because its resources
 // failed before any role (connection, lock, inspection).
-func unreachable(rep *applier.Report) bool {
+func unreachable(rep *report.Report) bool {
 	if len(rep.Resources) == 0 {
 		return false
 	}
@@ -325,7 +325,7 @@ func unreachable(rep *applier.Report) bool {
 
 // finishApply reports an apply on the pull request (a result comment and
 // the rolecd/apply status) and stores the final state.
-func (r *Reconciler) finishApply(ctx context.Context, rec *store.PullRequest, rep *applier.Report, planSID, trigger string) error {
+func (r *Reconciler) finishApply(ctx context.Context, rec *store.PullRequest, rep *report.Report, planSID, trigger string) error {
 	status := rep.Status()
 	r.metrics.applies.WithLabelValues(trigger, string(status)).Inc()
 	applied, skipped, refused, failed := rep.Counts()

@@ -1,7 +1,7 @@
 package reconciler
 
 import (
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/reporter"
@@ -29,7 +29,7 @@ func (r *Reconciler) inventoryComment(doc *planner.Document, commit string, pr i
 }
 
 // applyComment renders an apply result.
-func (r *Reconciler) applyComment(rep *applier.Report, planSID string) string {
+func (r *Reconciler) applyComment(rep *report.Report, planSID string) string {
 	return reporter.ApplyComment(rep, planSID)
 }
 

@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 )
 
 // ApplyCounts summarises an apply report for its closing line.
@@ -13,14 +13,14 @@ type ApplyCounts struct{ Roles, Applied, Skipped, Refused, Failed int }
 
 // WriteApplyText renders an apply report for a terminal: per role its
 // outcome and every statement with its result and duration.
-func WriteApplyText(w io.Writer, rep *applier.Report) error {
+func WriteApplyText(w io.Writer, rep *report.Report) error {
 	var c ApplyCounts
 	c.Applied, c.Skipped, c.Refused, c.Failed = rep.Counts()
 	for _, rr := range rep.Resources {
 		c.Roles += len(rr.Roles)
 	}
 	data := struct {
-		Rep    *applier.Report
+		Rep    *report.Report
 		Counts ApplyCounts
 	}{rep, c}
 	if err := templates.ExecuteTemplate(w, "apply", data); err != nil {

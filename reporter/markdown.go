@@ -9,7 +9,7 @@ import (
 	"text/template"
 	"unicode/utf8"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 )
@@ -509,7 +509,7 @@ func fenceFor(s string) string {
 
 // ApplyComment renders an apply report as a pull-request comment: per role
 // applied, skipped, refused or failed with the reason, and the session ids.
-func ApplyComment(rep *applier.Report, planSID string) string {
+func ApplyComment(rep *report.Report, planSID string) string {
 	if planSID == "" {
 		planSID = rep.PlanSID
 	}
@@ -525,7 +525,7 @@ func ApplyComment(rep *applier.Report, planSID string) string {
 		for _, role := range rr.Roles {
 			c.Roles++
 			st := mdText(role.Status)
-			if role.Status == applier.RoleRefused || role.Status == applier.RoleFailed {
+			if role.Status == report.RoleRefused || role.Status == report.RoleFailed {
 				st = "**" + st + "**"
 			}
 			reason := ""

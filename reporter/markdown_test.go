@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/golden"
 	"github.com/rolecd/rolecd/planner"
 )
@@ -219,20 +219,20 @@ func TestMarkdownEscaping(t *testing.T) {
 	}
 }
 
-func sampleReport() *applier.Report {
-	return &applier.Report{
+func sampleReport() *report.Report {
+	return &report.Report{
 		SID: "4e654d51-0000-4000-8000-000000000003", PlanSID: "6f1c2d3e-0000-4000-8000-000000000001",
-		Resources: []applier.ResourceReport{
-			{Resource: "analytics", Roles: []applier.RoleReport{
-				{RoleName: "rolecd_analytics_ro_6075a443", Label: "ro", Status: applier.RoleApplied,
-					Statements: []applier.StatementReport{{Database: "postgres", SQL: "CREATE ROLE ...", Outcome: "ok", Duration: 7 * time.Millisecond}}},
-				{RoleName: "rolecd_analytics_rw_5bd4b1a6", Label: "rw", Status: applier.RoleSkipped, Reason: "in sync at plan time"},
-				{RoleName: "rolecd_analytics_auditor_48c82179", Label: "auditor", Status: applier.RoleRefused,
+		Resources: []report.Resource{
+			{Resource: "analytics", Roles: []report.Role{
+				{RoleName: "rolecd_analytics_ro_6075a443", Label: "ro", Status: report.RoleApplied,
+					Statements: []report.Statement{{Database: "postgres", SQL: "CREATE ROLE ...", Outcome: "ok", Duration: 7 * time.Millisecond}}},
+				{RoleName: "rolecd_analytics_rw_5bd4b1a6", Label: "rw", Status: report.RoleSkipped, Reason: "in sync at plan time"},
+				{RoleName: "rolecd_analytics_auditor_48c82179", Label: "auditor", Status: report.RoleRefused,
 					Reason: "live state drifted since plan 6f1c2d3e-0000-4000-8000-000000000001 (found at database \"analytics\", after 1 database(s) were applied)"},
-				{RoleName: "rolecd_analytics_etl_1b2c3d4e", Label: "etl", Status: applier.RoleFailed,
+				{RoleName: "rolecd_analytics_etl_1b2c3d4e", Label: "etl", Status: report.RoleFailed,
 					Reason: "ERROR: permission denied for schema \"pay|roll\" (SQLSTATE 42501)"},
 			}},
-			{Resource: "billing", Error: "connecting to 127.0.0.1:54330: dial error: connection refused", Roles: []applier.RoleReport{}},
+			{Resource: "billing", Error: "connecting to 127.0.0.1:54330: dial error: connection refused", Roles: []report.Role{}},
 		},
 	}
 }
@@ -242,13 +242,13 @@ func TestApplyCommentGolden(t *testing.T) {
 }
 
 func TestApplyCommentFitsOneComment(t *testing.T) {
-	rep := &applier.Report{SID: "s", PlanSID: "p"}
-	rr := applier.ResourceReport{Resource: "analytics"}
+	rep := &report.Report{SID: "s", PlanSID: "p"}
+	rr := report.Resource{Resource: "analytics"}
 	for i := range 3000 {
-		rr.Roles = append(rr.Roles, applier.RoleReport{RoleName: fmt.Sprintf("rolecd_analytics_r%04d_00000000", i), Label: fmt.Sprintf("r%04d", i),
-			Status: applier.RoleSkipped, Reason: "in sync at plan time"})
+		rr.Roles = append(rr.Roles, report.Role{RoleName: fmt.Sprintf("rolecd_analytics_r%04d_00000000", i), Label: fmt.Sprintf("r%04d", i),
+			Status: report.RoleSkipped, Reason: "in sync at plan time"})
 	}
-	rep.Resources = []applier.ResourceReport{rr}
+	rep.Resources = []report.Resource{rr}
 	body := ApplyComment(rep, "plan-sid")
 	if len(body) > DefaultCommentMaxLen || !strings.Contains(body, "more roles, left out") || !strings.Contains(body, "plan session `plan-sid`") {
 		t.Errorf("apply comment of %d bytes:\n%s", len(body), body[len(body)-300:])

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rolecd/rolecd/internal/credentials"
+	"github.com/rolecd/rolecd/internal/session"
 )
 
 // ErrNotFound is returned when a session or credential does not exist.
@@ -36,21 +37,20 @@ const (
 	KindAction Kind = "action"
 )
 
-// Status is a session's outcome.
-type Status string
+// Status is a session's outcome (session.Status, named here too so the
+// store's callers write store.StatusApplied beside store.KindApply).
+type Status = session.Status
 
 // Session statuses.
 const (
-	StatusRunning   Status = "running" // an apply in progress (or one that died)
-	StatusNoChanges Status = "no-changes"
-	StatusChanges   Status = "changes"
-	StatusApplied   Status = "applied"
-	StatusRefused   Status = "refused"
-	StatusFailed    Status = "failed"
-	StatusOK        Status = "ok"
-	// StatusInterrupted is an apply that was cancelled, or whose process
-	// died while it ran (marked on the store's next open).
-	StatusInterrupted Status = "interrupted"
+	StatusRunning     = session.Running
+	StatusNoChanges   = session.NoChanges
+	StatusChanges     = session.Changes
+	StatusApplied     = session.Applied
+	StatusRefused     = session.Refused
+	StatusFailed      = session.Failed
+	StatusOK          = session.OK
+	StatusInterrupted = session.Interrupted
 )
 
 // Session is one audit record. Secrets never appear in it: SQL is stored

@@ -13,10 +13,10 @@ import (
 	"syscall"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -88,10 +88,7 @@ func applyRun(ctx context.Context, g *globals, opts *applyOptions) error {
 	sid := uuid.NewString()
 	rep, err := applier.Apply(ctx, doc, applier.Options{
 		Store: st.store, Secrets: st.keeper, Resources: resources, SID: sid, Actor: st.actor, Log: g.logger(),
-		Progress: g.progress().applyFunc(),
-		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
-			return dialer.Connect(ctx, res, db)
-		},
+		Progress: g.progress().applyFunc(), Connect: dialer.Connect,
 	})
 	if rep == nil {
 		return err
@@ -136,13 +133,13 @@ func everyLine(w io.Writer, err error) error {
 
 // writeApplyReasons prints, one line each on stderr, why a resource or
 // role was not applied.
-func writeApplyReasons(w io.Writer, rep *applier.Report) {
+func writeApplyReasons(w io.Writer, rep *report.Report) {
 	for _, rr := range rep.Resources {
 		if rr.Error != "" {
 			fmt.Fprintf(w, "rolecd: resource %s: %s\n", rr.Resource, oneLine(rr.Error))
 		}
 		for _, role := range rr.Roles {
-			if role.Status == applier.RoleFailed || role.Status == applier.RoleRefused {
+			if role.Status == report.RoleFailed || role.Status == report.RoleRefused {
 				fmt.Fprintf(w, "rolecd: resource %s: role %s %s: %s\n", rr.Resource, role.RoleName, role.Status, oneLine(role.Reason))
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/hub"
 	"github.com/rolecd/rolecd/internal/cluster"
@@ -114,16 +115,19 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		log.Warn().Str("webhook_secret_env", cfg.GitHub.WebhookSecretEnv).Msg("no webhook secret: webhooks are refused, polling only")
 	}
 	dialer := g.dialer(st, cfg)
-	live := &reconciler.Live{
-		Dialer: dialer, Store: st.store, Secrets: st.keeper,
+	clusterPlanner := &cluster.Planner{
+		Dialer: dialer,
 		Passwords: cluster.Passwords{
 			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,
-		PlanTimeout: daemonPlanTimeout, ApplyTimeout: daemonApplyTimeout,
-		Log: log,
+		ResourceTimeout: daemonPlanTimeout, Log: log,
+	}
+	engine := &applier.Engine{
+		Store: st.store, Secrets: st.keeper, Connect: dialer.Connect,
+		ResourceTimeout: daemonApplyTimeout, Log: log,
 	}
 	rec, err := reconciler.New(reconciler.Options{
-		Source: src, Forge: forge, Store: daemonStore{st.store, bk}, Planner: live, Applier: live,
+		Source: src, Forge: forge, Store: daemonStore{st.store, bk}, Planner: clusterPlanner, Applier: engine,
 		Branch: cfg.Git.Branch, Path: cfg.Git.Path, RolePrefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(),
 		Limits:          specLimits(cfg),
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,

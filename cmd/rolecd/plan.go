@@ -17,7 +17,6 @@ import (
 	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
-	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reconciler"
 	"github.com/rolecd/rolecd/reporter"
@@ -130,9 +129,7 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	dialer := g.dialer(st, cfg)
 	started := time.Now().UTC()
 	doc, err := cluster.Plan(ctx, tree, cluster.Options{
-		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
-			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
-		},
+		Inspect: dialer.Inspect,
 		Passwords: cluster.Passwords{
 			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
 		}.Check,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/reporter"
 	"github.com/rolecd/rolecd/reporter/audit"
@@ -154,7 +154,7 @@ func sessionsShowRun(ctx context.Context, g *globals, sid string) error {
 			return reporter.WritePlanText(w, &doc)
 		}
 	case store.KindApply:
-		var rep applier.Report
+		var rep report.Report
 		if err := json.Unmarshal(s.Detail, &rep); err == nil && len(rep.Resources) > 0 {
 			return reporter.WriteApplyText(w, &rep)
 		}

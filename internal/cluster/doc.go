@@ -13,5 +13,6 @@
 // clusters: it inspects every resource (several at once, with a bound), runs
 // the pure planner on each snapshot and assembles one plan document. One
 // resource that cannot be reached or planned is reported in its own entry
-// and does not hide the others.
+// and does not hide the others. Planner is Plan with fixed settings over a
+// Dialer: the daemon's planner, wired by cmd/rolecd.
 package cluster

@@ -31,6 +31,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
@@ -129,7 +130,7 @@ func run(args []string, out io.Writer) error {
 	if e := doc.Resources[0].Error; e != "" {
 		return fmt.Errorf("plan: %s", e)
 	}
-	report(out, "plan", time.Since(start), doc.Summary().Statements, &counter)
+	measure(out, "plan", time.Since(start), doc.Summary().Statements, &counter)
 
 	dir, err := os.MkdirTemp("", "benchapply")
 	if err != nil {
@@ -151,10 +152,8 @@ func run(args []string, out io.Writer) error {
 	}
 	counter.reset()
 	start = time.Now()
-	rep, err := applier.Apply(ctx, doc, applier.Options{
-		Store: st, Secrets: credentials.NewKeeper(cipher), Connect: connect, SID: uuid.NewString(), Actor: "bench",
-		Resources: resources(tree), Log: zerolog.Nop(),
-	})
+	engine := &applier.Engine{Store: st, Secrets: credentials.NewKeeper(cipher), Connect: connect, Log: zerolog.Nop()}
+	rep, err := engine.Apply(ctx, tree, doc, uuid.NewString(), "bench")
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
@@ -162,7 +161,7 @@ func run(args []string, out io.Writer) error {
 	if s := rep.Status(); s != store.StatusApplied {
 		return fmt.Errorf("apply: %s: %s", s, firstProblem(rep))
 	}
-	report(out, "apply", applyTook, executed(rep), &counter)
+	measure(out, "apply", applyTook, executed(rep), &counter)
 
 	counter.reset()
 	start = time.Now()
@@ -171,7 +170,7 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	n := again.Summary()
-	report(out, "re-plan", time.Since(start), n.Statements, &counter)
+	measure(out, "re-plan", time.Since(start), n.Statements, &counter)
 	if n.Changes != 0 || n.Statements != 0 || n.FailedResources != 0 {
 		return fmt.Errorf("re-plan after apply is not empty: %d role(s) with %d statement(s)", n.Changes, n.Statements)
 	}
@@ -188,7 +187,7 @@ func run(args []string, out io.Writer) error {
 	if e := none.Resources[0].Error; e != "" {
 		return fmt.Errorf("plan of the resource declaring no role: %s", e)
 	}
-	report(out, "plan-0", time.Since(start), none.Summary().Statements, &counter)
+	measure(out, "plan-0", time.Since(start), none.Summary().Statements, &counter)
 
 	if *floor {
 		took, stmts, err := physicalFloor(ctx, c, w)
@@ -201,20 +200,12 @@ func run(args []string, out io.Writer) error {
 	return nil
 }
 
-func report(out io.Writer, what string, took time.Duration, statements int, c *counter) {
+func measure(out io.Writer, what string, took time.Duration, statements int, c *counter) {
 	fmt.Fprintf(out, "%-8s %9s  %6d statements  %4d catalog queries  %5d transactions  %4d other queries  peak RSS %s\n",
 		what, took.Round(time.Millisecond), statements, c.catalog.Load(), c.tx.Load(), c.other.Load(), peakRSS())
 }
 
-func resources(tree *spec.Tree) map[string]spec.Resource {
-	out := map[string]spec.Resource{}
-	for _, r := range tree.Resources {
-		out[r.Name] = r
-	}
-	return out
-}
-
-func executed(rep *applier.Report) int {
+func executed(rep *report.Report) int {
 	seen := map[string]bool{}
 	n := 0
 	for _, rr := range rep.Resources {
@@ -235,13 +226,13 @@ func executed(rep *applier.Report) int {
 	return n
 }
 
-func firstProblem(rep *applier.Report) string {
+func firstProblem(rep *report.Report) string {
 	for _, rr := range rep.Resources {
 		if rr.Error != "" {
 			return rr.Error
 		}
 		for _, r := range rr.Roles {
-			if r.Status != applier.RoleApplied {
+			if r.Status != report.RoleApplied {
 				return r.RoleName + ": " + r.Status + ": " + r.Reason
 			}
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/gitsource/gittest"
 	"github.com/rolecd/rolecd/hub"
@@ -172,9 +173,10 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &reconciler.Live{Dialer: cluster.Dialer{Getenv: getenv(clusters), Policy: policy}, Store: st, Secrets: credentials.NewKeeper(cipher), Log: log}
+	dialer := cluster.Dialer{Getenv: getenv(clusters), Policy: policy}
+	engine := &applier.Engine{Store: st, Secrets: credentials.NewKeeper(cipher), Connect: dialer.Connect, Log: log}
 	w.rec, err = reconciler.New(reconciler.Options{
-		Source: w.src, Forge: client, Store: w.st, Planner: live, Applier: live,
+		Source: w.src, Forge: client, Store: w.st, Planner: &cluster.Planner{Dialer: dialer, Log: log}, Applier: engine,
 		Branch: "main", Path: "roles", Transient: github.IsTransient, Log: log, LeaseTTL: time.Minute, Holder: "rolecd-0",
 		Repository: "acme/db-roles", Credentials: policy,
 	})

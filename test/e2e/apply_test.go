@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
@@ -66,7 +67,7 @@ func (h *applyHarness) options(tree *spec.Tree) applier.Options {
 	}
 }
 
-func (h *applyHarness) apply(t *testing.T, doc *planner.Document, tree *spec.Tree) *applier.Report {
+func (h *applyHarness) apply(t *testing.T, doc *planner.Document, tree *spec.Tree) *report.Report {
 	t.Helper()
 	rep, err := applier.Apply(context.Background(), doc, h.options(tree))
 	if err != nil {
@@ -95,7 +96,7 @@ func (h *applyHarness) password(t *testing.T, role string) (string, int) {
 	return "", 0
 }
 
-func roleStatus(rep *applier.Report, label string) applier.RoleReport {
+func roleStatus(rep *report.Report, label string) report.Role {
 	for _, rr := range rep.Resources {
 		for _, r := range rr.Roles {
 			if r.Label == label {
@@ -103,7 +104,7 @@ func roleStatus(rep *applier.Report, label string) applier.RoleReport {
 			}
 		}
 	}
-	return applier.RoleReport{}
+	return report.Role{}
 }
 
 func setup(t *testing.T, cfg pgtest.Config, dbs ...string) (*pgtest.Cluster, map[string]*pgtest.Cluster) {
@@ -139,7 +140,7 @@ func TestApplyRefusesDrift(t *testing.T) {
 	c.Exec(t, "app", expand(`GRANT UPDATE ON s.t TO {app:ro}`))
 	rep := h.apply(t, reviewed, wider)
 	rr := roleStatus(rep, "ro")
-	if rr.Status != applier.RoleRefused || !strings.Contains(rr.Reason, "live state drifted since plan "+reviewed.SID) {
+	if rr.Status != report.RoleRefused || !strings.Contains(rr.Reason, "live state drifted since plan "+reviewed.SID) {
 		t.Fatalf("role = %+v, want refused for drift", rr)
 	}
 	if rep.Status() != store.StatusRefused {
@@ -160,7 +161,7 @@ func TestApplyRefusesDrift(t *testing.T) {
 	// identical (ON ALL TABLES): the reviewed plan applies.
 	c.Exec(t, "app", expand(`REVOKE UPDATE ON s.t FROM {app:ro}; CREATE TABLE s2.b (id int)`))
 	rep = h.apply(t, reviewed, wider)
-	if rr := roleStatus(rep, "ro"); rr.Status != applier.RoleApplied {
+	if rr := roleStatus(rep, "ro"); rr.Status != report.RoleApplied {
 		t.Fatalf("role = %+v, want applied", rr)
 	}
 	if !queryBool(t, c, "app", directTableCheck("s2.b", expand("{app:ro}"), "SELECT")) {
@@ -178,7 +179,7 @@ func TestApplyRefusesEditedPlan(t *testing.T) {
 	r := &doc.Resources[0].Roles[0]
 	r.SQLPlan["app"] = append(r.SQLPlan["app"], `GRANT CREATE ON SCHEMA "public" TO "`+r.Config.RoleName+`"`)
 	rep := h.apply(t, doc, tree)
-	if rr := roleStatus(rep, "ro"); rr.Status != applier.RoleRefused || !strings.Contains(rr.Reason, "edited") {
+	if rr := roleStatus(rep, "ro"); rr.Status != report.RoleRefused || !strings.Contains(rr.Reason, "edited") {
 		t.Fatalf("role = %+v", rr)
 	}
 	if queryBool(t, c, "postgres", expand(`SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app:ro}')`)) {
@@ -195,7 +196,7 @@ func TestConcurrentApplies(t *testing.T) {
 	tree := mustTree(t, c, "roles:\n  - {resource: app, role: ro, scopes: [app, other], privileges: [SELECT]}\n  - {resource: app, role: rw, scopes: [app.s], privileges: [SELECT, INSERT]}\n")
 	doc := plan(t, tree, clusters)
 	var wg sync.WaitGroup
-	reps := make([]*applier.Report, 2)
+	reps := make([]*report.Report, 2)
 	errs := make([]error, 2)
 	start := make(chan struct{})
 	for i := range reps {
@@ -214,11 +215,11 @@ func TestConcurrentApplies(t *testing.T) {
 			}
 			rr := roleStatus(rep, label)
 			outcomes = append(outcomes, rr.Status)
-			if rr.Status == applier.RoleFailed {
+			if rr.Status == report.RoleFailed {
 				t.Errorf("role %s failed: %s", label, rr.Reason)
 			}
 		}
-		applied := strings.Count(strings.Join(outcomes, " "), applier.RoleApplied)
+		applied := strings.Count(strings.Join(outcomes, " "), report.RoleApplied)
 		if applied != 1 {
 			t.Errorf("role %s: outcomes %v, want exactly one applied", label, outcomes)
 		}
@@ -292,7 +293,7 @@ func TestPasswordsNeverInServerLog(t *testing.T) {
 // channel, the blocker's transaction and a function that waits for the
 // apply's backend blocked in b (one not seen before) and, with terminate,
 // terminates it.
-func killedApply(t *testing.T) (c *pgtest.Cluster, h *applyHarness, tree *spec.Tree, done chan *applier.Report, btx pgx.Tx, kill func(terminate bool)) {
+func killedApply(t *testing.T) (c *pgtest.Cluster, h *applyHarness, tree *spec.Tree, done chan *report.Report, btx pgx.Tx, kill func(terminate bool)) {
 	c, clusters := setup(t, pgtest.Config{}, "a", "b")
 	c.Exec(t, "a", `CREATE TABLE t (id int)`)
 	c.Exec(t, "b", `CREATE TABLE t (id int); CREATE ROLE blocker`)
@@ -309,7 +310,7 @@ func killedApply(t *testing.T) (c *pgtest.Cluster, h *applyHarness, tree *spec.T
 	if _, err := btx.Exec(ctx, `GRANT USAGE ON SCHEMA public TO blocker`); err != nil {
 		t.Fatal(err)
 	}
-	done = make(chan *applier.Report, 1)
+	done = make(chan *report.Report, 1)
 	go func() {
 		rep, err := applier.Apply(ctx, doc, h.options(tree))
 		if err != nil {
@@ -356,7 +357,7 @@ func TestKilledConnectionIsRetried(t *testing.T) {
 	}
 	rep := <-done
 	rr := roleStatus(rep, "ro")
-	if rr.Status != applier.RoleApplied || rep.Status() != store.StatusApplied {
+	if rr.Status != report.RoleApplied || rep.Status() != store.StatusApplied {
 		t.Fatalf("role = %+v, want applied after the retry", rr)
 	}
 	outcomes := map[string]string{}
@@ -382,7 +383,7 @@ func TestKilledConnectionTwiceStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	rr := roleStatus(rep, "ro")
-	if rr.Status != applier.RoleFailed || !strings.Contains(rr.Reason, `database "b" unreachable`) {
+	if rr.Status != report.RoleFailed || !strings.Contains(rr.Reason, `database "b" unreachable`) {
 		t.Fatalf("role = %+v, want failed: database b unreachable", rr)
 	}
 	if e := rep.Resources[0].Error; !strings.Contains(e, "after one retry") {
@@ -538,7 +539,7 @@ func TestApplySharedStatementsAndDrift(t *testing.T) {
 	for label, name := range map[string]string{"a": a, "b": b, "c": cc} {
 		rr := roleStatus(rep, label)
 		own := fmt.Sprintf(`GRANT SELECT ON ALL TABLES IN SCHEMA "s" TO "%s"`, name)
-		if !slices.ContainsFunc(rr.Statements, func(s applier.StatementReport) bool {
+		if !slices.ContainsFunc(rr.Statements, func(s report.Statement) bool {
 			return s.SQL == own && s.Roles == 3 && seqOf[s.Seq] == want
 		}) {
 			t.Errorf("role %s's report does not list its own statement and the shared one it ran in: %+v", label, rr.Statements)
@@ -557,11 +558,11 @@ func TestApplySharedStatementsAndDrift(t *testing.T) {
 	reviewed := plan(t, wider, clusters)
 	c.Exec(t, "app", fmt.Sprintf(`GRANT UPDATE ON s.t TO "%s"`, b))
 	rep = h.apply(t, reviewed, wider)
-	if rr := roleStatus(rep, "b"); rr.Status != applier.RoleRefused || !strings.Contains(rr.Reason, "drifted") {
+	if rr := roleStatus(rep, "b"); rr.Status != report.RoleRefused || !strings.Contains(rr.Reason, "drifted") {
 		t.Errorf("b = %+v, want refused", rr)
 	}
 	for _, label := range []string{"a", "c"} {
-		if rr := roleStatus(rep, label); rr.Status != applier.RoleApplied {
+		if rr := roleStatus(rep, label); rr.Status != report.RoleApplied {
 			t.Errorf("%s = %+v, want applied", label, rr)
 		}
 	}
@@ -635,7 +636,7 @@ func TestApplyInterrupted(t *testing.T) {
 	}
 	defer btx.Rollback(bg)
 	ctx, cancel := context.WithCancel(bg)
-	done := make(chan *applier.Report, 1)
+	done := make(chan *report.Report, 1)
 	go func() {
 		rep, err := applier.Apply(ctx, doc, h.options(tree))
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/applier"
 	"github.com/rolecd/rolecd/gitsource"
 	"github.com/rolecd/rolecd/gitsource/gittest"
 	"github.com/rolecd/rolecd/internal/bearer"
@@ -107,6 +108,9 @@ type daemonEnv struct {
 	clock    *testClock
 	logs     *syncBuffer
 	base     string // main's first commit
+	// getenv, when set, is the environment the daemons' admin connections
+	// read their passwords from; default: the env's cluster (env).
+	getenv func(string) string
 }
 
 func newDaemonEnv(t *testing.T) *daemonEnv {
@@ -161,7 +165,7 @@ type daemon struct {
 	*reconciler.Reconciler
 	env   *daemonEnv
 	store daemonStore
-	live  *reconciler.Live
+	live  *cluster.Planner // the daemon's planner, to plan as it does
 	src   *gitsource.Source
 	url   string // the webhook listener
 	// apiURL is the API listener, which wants apiToken.
@@ -224,12 +228,15 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := &reconciler.Live{
-		Dialer: cluster.Dialer{Getenv: env(map[string]*pgtest.Cluster{resourceName: e.cluster}), Policy: credentialPolicy},
-		Store:  st, Secrets: credentials.NewKeeper(e.cipher), Log: log,
+	getenv := e.getenv
+	if getenv == nil {
+		getenv = env(map[string]*pgtest.Cluster{resourceName: e.cluster})
 	}
+	dialer := cluster.Dialer{Getenv: getenv, Policy: credentialPolicy}
+	live := &cluster.Planner{Dialer: dialer, Log: log}
+	engine := &applier.Engine{Store: st, Secrets: credentials.NewKeeper(e.cipher), Connect: dialer.Connect, Log: log}
 	opts := reconciler.Options{
-		Source: src, Forge: client, Store: daemonStore{st, bk}, Planner: live, Applier: live,
+		Source: src, Forge: client, Store: daemonStore{st, bk}, Planner: live, Applier: engine,
 		Branch: "main", Path: roleFilesDir, Webhooks: github.Webhooks{Secret: e.secret}, Repository: "acme/db-roles", Transient: github.IsTransient, Credentials: credentialPolicy,
 		Now: e.clock.Now, Log: log, LeaseTTL: time.Minute,
 		// Every daemon of a test is the same replica restarted (as a pod

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/planner"
-	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/test/pgtest"
 )
@@ -54,10 +53,8 @@ func plan(t *testing.T, tree *spec.Tree, clusters map[string]*pgtest.Cluster) *p
 	t.Helper()
 	dialer := cluster.Dialer{Getenv: env(clusters), Policy: credentialPolicy}
 	doc, err := cluster.Plan(context.Background(), tree, cluster.Options{
-		Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
-			return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
-		},
-		SID: "test",
+		Inspect: dialer.Inspect,
+		SID:     "test",
 	})
 	if err != nil {
 		t.Fatalf("plan: %v", err)

@@ -14,7 +14,6 @@ import (
 	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/internal/credentials"
 	"github.com/rolecd/rolecd/planner"
-	"github.com/rolecd/rolecd/planner/catalog"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 	"github.com/rolecd/rolecd/test/pgtest"
@@ -343,9 +342,7 @@ func (e *managedEnv) testPasswordMaxAge(t *testing.T) {
 		t.Helper()
 		dialer := cluster.Dialer{Getenv: env(e.clusters)}
 		doc, err := cluster.Plan(context.Background(), tree, cluster.Options{
-			Inspect: func(ctx context.Context, res spec.Resource, roles []string) (*catalog.Snapshot, error) {
-				return catalog.Inspect(ctx, dialer.Connector(res), res.Database, catalog.Options{Roles: roles})
-			},
+			Inspect: dialer.Inspect,
 			Passwords: cluster.Passwords{Credentials: func(ctx context.Context, role string) ([]store.Credential, error) {
 				versions, err := h.store.Credentials(ctx, role)
 				if errors.Is(err, store.ErrNotFound) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/applier/report"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/reporter"
@@ -30,7 +30,7 @@ func connectAs(ctx context.Context, c *pgtest.Cluster, user, password, db string
 }
 
 // mustApply applies doc and fails unless every role was applied or skipped.
-func (h *applyHarness) mustApply(t *testing.T, doc *planner.Document, tree *spec.Tree) *applier.Report {
+func (h *applyHarness) mustApply(t *testing.T, doc *planner.Document, tree *spec.Tree) *report.Report {
 	t.Helper()
 	rep := h.apply(t, doc, tree)
 	if rep.Status() != store.StatusApplied {
@@ -166,7 +166,7 @@ func TestRemovedRoleIsDropped(t *testing.T) {
 	checkContains(t, "removal plan", allSQL(doc), []string{`[other] REASSIGN OWNED BY "{app:old}" TO "archive"`, `DROP ROLE "{app:old}"`}, []string{"handmade"})
 
 	rep := h.mustApply(t, doc, tree)
-	if rr := roleStatus(rep, "old"); rr.Status != applier.RoleApplied || rr.Reason != "" {
+	if rr := roleStatus(rep, "old"); rr.Status != report.RoleApplied || rr.Reason != "" {
 		t.Fatalf("removal = %+v", rr)
 	}
 	if queryBool(t, c, "postgres", fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s')`, old)) {

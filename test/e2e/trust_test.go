@@ -95,17 +95,14 @@ func unreviewedConnection(t *testing.T, tc unreviewedCase, policy *spec.Credenti
 	e := newDaemonEnv(t)
 	standin := pgstandin.Start(t, pgstandin.AuthCleartext)
 	secrets := map[string]string{"ROLECD_SECRET_KEY": secretKey, "GITHUB_TOKEN": ghToken}
-	d := e.newDaemon(func(o *reconciler.Options) {
-		o.Credentials = policy
-		live := o.Planner.(*reconciler.Live)
-		pgEnv := live.Dialer.Getenv
-		live.Dialer.Getenv = func(k string) string { // the daemon's own environment
-			if v, ok := secrets[k]; ok {
-				return v
-			}
-			return pgEnv(k)
+	pgEnv := env(map[string]*pgtest.Cluster{resourceName: e.cluster})
+	e.getenv = func(k string) string { // the daemon's own environment
+		if v, ok := secrets[k]; ok {
+			return v
 		}
-	})
+		return pgEnv(k)
+	}
+	d := e.newDaemon(func(o *reconciler.Options) { o.Credentials = policy })
 	head := e.openPR(1, gittest.File(roleFilesDir+"/resources.yaml", tc.resources(e, standin)),
 		rolesYAMLWith(map[string]string{"ro": "SELECT"}, tc.extra))
 	d.mustDeliver("pull_request", "d-open", e.gh.PullRequestEvent("opened", 1))
@@ -201,9 +198,8 @@ func rolesYAMLWith(roles map[string]string, extra string) gittest.Change {
 func TestAddedResourceIsOnboardedAfterMerge(t *testing.T) {
 	e := newDaemonEnv(t)
 	c2 := pgtest.Start(t)
-	d := e.newDaemon(func(o *reconciler.Options) {
-		o.Planner.(*reconciler.Live).Dialer.Getenv = env(map[string]*pgtest.Cluster{resourceName: e.cluster, "db2": c2})
-	})
+	e.getenv = env(map[string]*pgtest.Cluster{resourceName: e.cluster, "db2": c2})
+	d := e.newDaemon(nil)
 	e.gh.SetPermission("bob", "write")
 	roles := rolesYAMLWith(map[string]string{"ro": "SELECT"}, "db2")
 	e.openPR(1, gittest.File(roleFilesDir+"/resources.yaml", resourceYAML(resourceName, e.cluster)+strings.TrimPrefix(resourceYAML("db2", c2), "resources:\n")), roles)
