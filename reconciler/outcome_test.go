@@ -72,6 +72,18 @@ func errKind(err error) string {
 	return err.Error()
 }
 
+// checkOutcome checks the kind of error a flow returned and the counters
+// it recorded.
+func (h *harness) checkOutcome(err error, wantErr string, wantCounts []string) {
+	h.t.Helper()
+	if got := errKind(err); got != wantErr {
+		h.t.Errorf("error = %v (%s), want %s", err, got, wantErr)
+	}
+	if got := h.outcomes(); !slices.Equal(got, wantCounts) {
+		h.t.Errorf("counted %q, want %q", got, wantCounts)
+	}
+}
+
 var errStore = errors.New("store down")
 
 // refusingStore refuses to queue the reports whose key starts with
@@ -173,12 +185,7 @@ func TestPlanPRRecordsItsOutcomeOnEveryExit(t *testing.T) {
 			h.leadFlow()
 			rec, fpr, ctx := tt.setup(h)
 			err := h.r.planPR(ctx, &rec, fpr)
-			if got := errKind(err); got != tt.errKind {
-				t.Errorf("error = %v (%s), want %s", err, got, tt.errKind)
-			}
-			if got := h.outcomes(); !slices.Equal(got, tt.counts) {
-				t.Errorf("counted %q, want %q", got, tt.counts)
-			}
+			h.checkOutcome(err, tt.errKind, tt.counts)
 			if got := h.stored(1); got != tt.stored {
 				t.Errorf("stored %q, want %q", got, tt.stored)
 			}
@@ -260,12 +267,7 @@ func TestReconcileMergedRecordsItsOutcomeOnEveryExit(t *testing.T) {
 			h.leadFlow()
 			rec, found := tt.setup(h)
 			err := h.r.reconcileMerged(t.Context(), rec, found, merged, false)
-			if got := errKind(err); got != tt.errKind {
-				t.Errorf("error = %v (%s), want %s", err, got, tt.errKind)
-			}
-			if got := h.outcomes(); !slices.Equal(got, tt.counts) {
-				t.Errorf("counted %q, want %q", got, tt.counts)
-			}
+			h.checkOutcome(err, tt.errKind, tt.counts)
 			if got := h.stored(2); got != tt.stored {
 				t.Errorf("stored %q, want %q", got, tt.stored)
 			}
@@ -307,12 +309,7 @@ func TestCheckDriftRecordsItsOutcomeOnEveryExit(t *testing.T) {
 			h.leadFlow()
 			tt.setup(h)
 			err := h.r.checkDrift(t.Context(), false)
-			if got := errKind(err); got != tt.errKind {
-				t.Errorf("error = %v (%s), want %s", err, got, tt.errKind)
-			}
-			if got := h.outcomes(); !slices.Equal(got, tt.counts) {
-				t.Errorf("counted %q, want %q", got, tt.counts)
-			}
+			h.checkOutcome(err, tt.errKind, tt.counts)
 			h.r.mu.Lock()
 			checked := h.r.lastDrift
 			h.r.mu.Unlock()
@@ -322,4 +319,3 @@ func TestCheckDriftRecordsItsOutcomeOnEveryExit(t *testing.T) {
 		})
 	}
 }
-
