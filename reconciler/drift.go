@@ -245,17 +245,8 @@ func (r *Reconciler) driftDone(_ context.Context, run *driftRun) (bool, error) {
 
 // remediate applies a drift plan, unless a merge is pending.
 func (r *Reconciler) remediate(ctx context.Context, tree *spec.Tree, doc *planner.Document, head string) error {
-	pending, err := r.opts.Store.ListPullRequests(ctx, store.PRMergedPending, store.PRWaitingApproval)
-	if err != nil {
-		return waiting("reading pull requests", err)
-	}
-	if len(pending) > 0 {
-		var nums []string
-		for _, pr := range pending {
-			nums = append(nums, fmt.Sprintf("#%d", pr.Number))
-		}
-		r.log.Warn().Strs("prs", nums).Msg("drift remediation deferred: merges wait for their apply or approval")
-		return nil
+	if deferred, err := r.remediationDeferred(ctx); deferred || err != nil {
+		return err
 	}
 	// No store write precedes this apply: check the lease is still ours.
 	if err := r.opts.Store.CheckFence(ctx, r.fence()); err != nil {
@@ -275,6 +266,30 @@ func (r *Reconciler) remediate(ctx context.Context, tree *spec.Tree, doc *planne
 	if status != store.StatusApplied {
 		return nil // the issue stays open; the next check reports what is left
 	}
+	return r.driftRemediated(ctx, doc, head, sid, applied)
+}
+
+// remediationDeferred reports whether merges wait for their apply or
+// approval: remediating now would apply them unreviewed.
+func (r *Reconciler) remediationDeferred(ctx context.Context) (bool, error) {
+	pending, err := r.opts.Store.ListPullRequests(ctx, store.PRMergedPending, store.PRWaitingApproval)
+	if err != nil {
+		return true, waiting("reading pull requests", err)
+	}
+	if len(pending) == 0 {
+		return false, nil
+	}
+	var nums []string
+	for _, pr := range pending {
+		nums = append(nums, fmt.Sprintf("#%d", pr.Number))
+	}
+	r.log.Warn().Strs("prs", nums).Msg("drift remediation deferred: merges wait for their apply or approval")
+	return true, nil
+}
+
+// driftRemediated stores that every planned resource of doc is in sync
+// after apply session sid, and closes the drift issue.
+func (r *Reconciler) driftRemediated(ctx context.Context, doc *planner.Document, head, sid string, applied int) error {
 	for _, rp := range doc.Resources {
 		if rp.Error != "" {
 			continue

@@ -87,15 +87,15 @@ func (h *harness) checkOutcome(err error, wantErr string, wantCounts []string) {
 var errStore = errors.New("store down")
 
 // refusingStore refuses to queue the reports whose key starts with
-// refuse ("comment/", "status/", "issue/"): a flow's report that cannot
-// be recorded, the one way its forge step fails.
+// refuse ("comment/", "status/", "issue/") or of kind refuse: a flow's
+// report that cannot be recorded, the one way its forge step fails.
 type refusingStore struct {
 	*testStore
 	refuse string
 }
 
 func (s refusingStore) EnqueueReport(ctx context.Context, r *store.OutboxReport, fence store.Fence) error {
-	if s.refuse != "" && strings.HasPrefix(r.Key, s.refuse) {
+	if s.refuse != "" && (strings.HasPrefix(r.Key, s.refuse) || r.Kind == s.refuse) {
 		return errStore
 	}
 	return s.testStore.EnqueueReport(ctx, r, fence)
@@ -277,38 +277,52 @@ func TestReconcileMergedRecordsItsOutcomeOnEveryExit(t *testing.T) {
 
 func TestCheckDriftRecordsItsOutcomeOnEveryExit(t *testing.T) {
 	tests := []struct {
-		name    string
-		setup   func(h *harness)
-		counts  []string
-		checked string // the head remembered as checked
-		errKind string
+		name      string
+		remediate bool
+		setup     func(h *harness)
+		counts    []string
+		checked   string // the head remembered as checked
+		errKind   string
 	}{
-		{"no branch head", func(h *harness) { h.src.branch = "" }, nil, "", "waiting"},
-		{"invalid role files on the branch", func(h *harness) {
+		{"no branch head", false, func(h *harness) { h.src.branch = "" }, nil, "", "waiting"},
+		{"invalid role files on the branch", false, func(h *harness) {
 			h.src.commit("base", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": badRoles}, true)
 		}, []string{"plans outcome=invalid trigger=drift: 1"}, "", "stalled"},
-		{"a resource cannot be planned", func(h *harness) {
+		{"a resource cannot be planned", false, func(h *harness) {
 			h.src.commit("base", rolesFile("SELECT"), true)
 			h.db.down = true
 		}, []string{"plans outcome=no-changes trigger=drift: 1"}, "", "waiting"},
-		{"drift", func(h *harness) {
+		{"drift", false, func(h *harness) {
 			h.src.commit("base", rolesFile("SELECT"), true)
 		}, []string{"plans outcome=changes trigger=drift: 1"}, "base", "nil"},
-		{"drift, the issue fails", func(h *harness) {
+		{"drift, the issue fails", false, func(h *harness) {
 			h.src.commit("base", rolesFile("SELECT"), true)
 			h.refuse("issue/")
 		}, []string{"plans outcome=changes trigger=drift: 1"}, "", "waiting"},
-		{"in sync", func(h *harness) {
+		{"in sync", false, func(h *harness) {
 			h.src.commit("base", rolesFile("SELECT"), true)
 			h.db.live["rolecd_db1_ro_7d23b377"] = "SELECT"
 		}, []string{"plans outcome=no-changes trigger=drift: 1"}, "base", "nil"},
+		{"drift remediated", true, func(h *harness) {
+			h.src.commit("base", rolesFile("SELECT"), true)
+		}, []string{"applies status=applied trigger=drift: 1", "plans outcome=changes trigger=drift: 1"}, "base", "nil"},
+		{"remediation deferred: a merge waits", true, func(h *harness) {
+			h.src.commit("base", rolesFile("SELECT"), true)
+			if err := h.store.PutPullRequest(t.Context(), &store.PullRequest{Number: 1, State: store.PRWaitingApproval}, store.Fence{}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"plans outcome=changes trigger=drift: 1"}, "base", "nil"},
+		{"remediated, closing the issue fails", true, func(h *harness) {
+			h.src.commit("base", rolesFile("SELECT"), true)
+			h.refuse(kindCloseIssue)
+		}, []string{"applies status=applied trigger=drift: 1", "plans outcome=changes trigger=drift: 1"}, "", "waiting"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, nil)
 			h.leadFlow()
 			tt.setup(h)
-			err := h.r.checkDrift(t.Context(), false)
+			err := h.r.checkDrift(t.Context(), tt.remediate)
 			h.checkOutcome(err, tt.errKind, tt.counts)
 			h.r.mu.Lock()
 			checked := h.r.lastDrift
