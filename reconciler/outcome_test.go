@@ -1,12 +1,15 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/store"
 )
@@ -88,7 +91,8 @@ var errStore = errors.New("store down")
 
 // refusingStore refuses to queue the reports whose key starts with
 // refuse ("comment/", "status/", "issue/") or of kind refuse: a flow's
-// report that cannot be recorded, the one way its forge step fails.
+// report that cannot be recorded, the one way its forge step fails; or,
+// with refusePR, the pull request records.
 type refusingStore struct {
 	*testStore
 	refuse string
@@ -100,6 +104,17 @@ func (s refusingStore) EnqueueReport(ctx context.Context, r *store.OutboxReport,
 	}
 	return s.testStore.EnqueueReport(ctx, r, fence)
 }
+
+func (s refusingStore) PutPullRequest(ctx context.Context, pr *store.PullRequest, fence store.Fence) error {
+	if state, ok := strings.CutPrefix(s.refuse, refusePR); ok && (state == "" || state == string(pr.State)) {
+		return errStore
+	}
+	return s.testStore.PutPullRequest(ctx, pr, fence)
+}
+
+// refusePR makes a refusingStore refuse to store pull request records,
+// or with a state appended, those in that state.
+const refusePR = "pull-request:"
 
 // refuse makes the harness's reconciler refuse to queue reports of key
 // prefix.
@@ -125,66 +140,81 @@ func TestPlanPRRecordsItsOutcomeOnEveryExit(t *testing.T) {
 		counts  []string
 		stored  string
 		errKind string
+		logged  bool // "pull request planned"
 	}{
 		{"head no longer touches the role files", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), false)
 			return store.PullRequest{Number: 1, State: store.PROpen, PlanSID: "earlier"}, open("h1"), t.Context()
-		}, nil, "open planned=h1 plan=false merge-plan=false", "nil"},
+		}, nil, "open planned=h1 plan=false merge-plan=false", "nil", false},
 		{"no touch, the comment fails", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), false)
 			h.refuse("comment/")
 			return store.PullRequest{Number: 1, State: store.PROpen, PlanSID: "earlier"}, open("h1"), t.Context()
-		}, nil, "none", "waiting"},
+		}, nil, "none", "waiting", false},
 		{"head not fetched", func(h *harness) (store.PullRequest, PR, context.Context) {
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
-		}, nil, "none", "waiting"},
+		}, nil, "none", "waiting", false},
 		{"invalid role files", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("bad", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": badRoles}, true)
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("bad"), t.Context()
-		}, []string{"plans outcome=invalid trigger=pr: 1"}, "open planned=bad plan=true merge-plan=false", "stalled"},
+		}, []string{"plans outcome=invalid trigger=pr: 1"}, "open planned=bad plan=true merge-plan=false", "stalled", false},
 		{"invalid, the status fails", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("bad", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": badRoles}, true)
 			h.refuse("status/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("bad"), t.Context()
-		}, []string{"plans outcome=invalid trigger=pr: 1"}, "none", "waiting"},
+		}, []string{"plans outcome=invalid trigger=pr: 1"}, "none", "waiting", false},
 		{"a resource cannot be planned", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.db.down = true
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
-		}, []string{"plans outcome=error trigger=pr: 1"}, "open planned= plan=true merge-plan=false", "waiting"},
+		}, []string{"plans outcome=error trigger=pr: 1"}, "open planned= plan=true merge-plan=false", "waiting", false},
 		{"cannot be planned, the status fails", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.db.down = true
 			h.refuse("status/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
-		}, []string{"plans outcome=error trigger=pr: 1"}, "none", "waiting"},
+		}, []string{"plans outcome=error trigger=pr: 1"}, "none", "waiting", false},
 		{"planned", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
-		}, []string{"plans outcome=changes trigger=pr: 1"}, "open planned=h1 plan=true merge-plan=false", "nil"},
+		}, []string{"plans outcome=changes trigger=pr: 1"}, "open planned=h1 plan=true merge-plan=false", "nil", true},
+		{"planned, storing the record fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+			h.src.commit("h1", rolesFile("SELECT"), true)
+			h.refuse(refusePR)
+			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
+		}, []string{"plans outcome=changes trigger=pr: 1"}, "none", "waiting", false},
+		{"invalid, storing the record fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+			h.src.commit("bad", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": badRoles}, true)
+			h.refuse(refusePR)
+			return store.PullRequest{Number: 1, State: store.PROpen}, open("bad"), t.Context()
+		}, []string{"plans outcome=invalid trigger=pr: 1"}, "none", "waiting", false},
 		{"planned, the comment fails", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.refuse("comment/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
-		}, nil, "none", "waiting"},
+		}, nil, "none", "waiting", false},
 		{"planned, the status fails", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.refuse("status/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
-		}, []string{"plans outcome=changes trigger=pr: 1"}, "none", "waiting"},
+		}, []string{"plans outcome=changes trigger=pr: 1"}, "none", "waiting", false},
 		{"cancelled", func(h *harness) (store.PullRequest, PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), ctx
-		}, nil, "none", "waiting"},
+		}, nil, "none", "waiting", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, nil)
+			var logs bytes.Buffer
+			h := newHarness(t, func(o *Options) { o.Log = zerolog.New(&logs) })
 			h.leadFlow()
 			rec, fpr, ctx := tt.setup(h)
 			err := h.r.planPR(ctx, &rec, fpr)
+			if got := strings.Contains(logs.String(), "pull request planned"); got != tt.logged {
+				t.Errorf("logged the planned head: %t, want %t", got, tt.logged)
+			}
 			h.checkOutcome(err, tt.errKind, tt.counts)
 			if got := h.stored(1); got != tt.stored {
 				t.Errorf("stored %q, want %q", got, tt.stored)
@@ -255,6 +285,10 @@ func TestReconcileMergedRecordsItsOutcomeOnEveryExit(t *testing.T) {
 			h.db.extra["rolecd_db1_ro_7d23b377"] = " -- someone was here"
 			return rec, found
 		}, []string{"plans outcome=changes trigger=merge: 1", "refusals reason=checksum-mismatch: 1"}, "waiting-approval planned=h1 plan=true merge-plan=true", "nil"},
+		{"waits for approval, storing that fails", nil, func(h *harness) (store.PullRequest, bool) {
+			h.refuse(refusePR + string(store.PRWaitingApproval))
+			return mergeOf(h, rolesFile("SELECT"))
+		}, []string{"plans outcome=changes trigger=merge: 1", "refusals reason=checksum-mismatch: 1"}, "merged-pending planned= plan=false merge-plan=false", "waiting"},
 		{"merge commit off the branch", func(o *Options) {
 			o.Source = ancestrySource{fakeSource: o.Source.(*fakeSource), ancestors: map[string]bool{}}
 		}, func(h *harness) (store.PullRequest, bool) {
