@@ -191,7 +191,10 @@ func (r *Reconciler) resourceDrift(run *driftRun, rp planner.ResourcePlan) store
 	return d
 }
 
-// driftSession counts the check and records a drift session.
+// driftSession counts the check and records a drift session. A check
+// in which a resource could not be planned counts as changes or
+// no-changes by the others (never as error, unlike the pull request and
+// merge flows; kept so), then driftDone retries it.
 func (r *Reconciler) driftSession(ctx context.Context, run *driftRun) (bool, error) {
 	run.out.plan = "no-changes"
 	if run.nowDrifted {

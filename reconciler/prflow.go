@@ -222,7 +222,10 @@ func (r *Reconciler) prPlan(ctx context.Context, run *prRun) (bool, error) {
 	return false, nil
 }
 
-// prComment comments the plan and keeps it in the record.
+// prComment comments the plan and keeps it in the record. When the
+// comment cannot be queued the run ends before its outcome is set: the
+// plan session is recorded but no plan is counted (as before the outcome
+// was deferred; kept so).
 func (r *Reconciler) prComment(ctx context.Context, run *prRun) (bool, error) {
 	doc := run.doc
 	if err := r.upsertComment(ctx, run.fpr.Number, commentPlan, r.inventoryComment(doc, run.head, run.fpr.Number, onMergeText(doc, run.inv), run.inv)); err != nil {
