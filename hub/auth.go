@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/rolecd/rolecd/internal/forge"
 )
 
 // identity is a signed-in visitor, kept in the sealed session cookie.
@@ -34,7 +36,9 @@ func (id *identity) Actor() string {
 }
 
 // CanAct reports whether the visitor may take actions (write or more).
-func (id *identity) CanAct() bool { return permissionRank(id.Perm) >= permissionRank("write") }
+func (id *identity) CanAct() bool {
+	return forge.PermissionRank(id.Perm) >= forge.PermissionRank("write")
+}
 
 // maxLogin bounds a login from a proxy header or GitHub.
 const maxLogin = 100
@@ -282,7 +286,7 @@ func (h *Hub) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"login?problem=github", http.StatusSeeOther)
 		return
 	}
-	if permissionRank(perm) < permissionRank("read") {
+	if forge.PermissionRank(perm) < forge.PermissionRank("read") {
 		h.log.Info().Str("user", login).Str("permission", perm).Msg("GitHub sign-in refused: no access to the repository")
 		http.Redirect(w, r, Prefix+"login?problem=denied", http.StatusSeeOther)
 		return
@@ -340,7 +344,7 @@ func (h *Hub) githubUser(ctx context.Context, code, redirect string) (login, per
 		return u.Login, "none", nil
 	case err != nil:
 		return "", "", fmt.Errorf("looking up the permission of %s: %w", u.Login, err)
-	case permissionRank(p.RoleName) > 0:
+	case forge.PermissionRank(p.RoleName) > 0:
 		return u.Login, p.RoleName, nil
 	case p.Permission != "":
 		return u.Login, p.Permission, nil

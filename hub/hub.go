@@ -30,6 +30,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 )
@@ -192,7 +193,7 @@ func New(opts Options) (*Hub, error) {
 		if p.Permission == "" {
 			p.Permission = "read"
 		}
-		if permissionRank(p.Permission) <= 0 {
+		if forge.PermissionRank(p.Permission) <= 0 {
 			errs = append(errs, fmt.Errorf("trusted proxy: permission %q: want read, triage, write, maintain or admin", p.Permission))
 		}
 	}
@@ -228,21 +229,4 @@ func withSlash(s string) string {
 		return s + "/"
 	}
 	return s
-}
-
-// permissionRank orders GitHub repository permissions (0: none or unknown).
-func permissionRank(p string) int {
-	switch p {
-	case "read":
-		return 1
-	case "triage":
-		return 2
-	case "write":
-		return 3
-	case "maintain":
-		return 4
-	case "admin":
-		return 5
-	}
-	return 0
 }

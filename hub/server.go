@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -101,7 +102,7 @@ func (h *Hub) page(f pageFunc) http.HandlerFunc {
 			h.toLogin(w, r)
 			return
 		}
-		if permissionRank(id.Perm) < permissionRank("read") {
+		if forge.PermissionRank(id.Perm) < forge.PermissionRank("read") {
 			h.fail(w, r, http.StatusForbidden, "your account has no access to the watched repository")
 			return
 		}
@@ -196,7 +197,7 @@ type visitorKey struct{}
 // navigation when the visitor is signed in.
 func (h *Hub) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	id, _ := r.Context().Value(visitorKey{}).(*identity)
-	if id != nil && permissionRank(id.Perm) < permissionRank("read") {
+	if id != nil && forge.PermissionRank(id.Perm) < forge.PermissionRank("read") {
 		id = nil
 	}
 	h.render(w, r, code, "error", id, errorData{Code: code, Title: http.StatusText(code), Message: msg})

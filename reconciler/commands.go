@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/store"
 )
@@ -39,21 +40,10 @@ func parseCommand(body string) (verb, arg string, ok bool) {
 	return verb, arg, true
 }
 
-// permissionRank orders GitHub repository permissions; 0 is none or unknown.
-func permissionRank(p string) int {
-	switch strings.ToLower(p) {
-	case "read", "pull":
-		return 1
-	case "triage":
-		return 2
-	case "write", "push":
-		return 3
-	case "maintain":
-		return 4
-	case "admin":
-		return 5
-	}
-	return 0
+// grants reports whether permission have is at least want, in any case and
+// with GitHub's legacy names (pull = read, push = write) accepted.
+func grants(have, want string) bool {
+	return forge.PermissionRank(forge.CanonicalPermission(have)) >= forge.PermissionRank(forge.CanonicalPermission(want))
 }
 
 // runCommand runs a /rolecd command.
@@ -80,7 +70,7 @@ func (r *Reconciler) approve(ctx context.Context, c *command) error {
 	if err != nil {
 		return r.forgeError("permission", err)
 	}
-	if permissionRank(perm) < permissionRank(r.opts.ApplyPermission) {
+	if !grants(perm, r.opts.ApplyPermission) {
 		r.metrics.refusals.WithLabelValues("permission").Inc()
 		log.Warn().Str("permission", perm).Msg("apply refused: permission too low")
 		return r.reply(ctx, c, fmt.Sprintf("@%s, thank you, but applying needs the `%s` permission on this repository and yours is `%s`. "+

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/rolecd/rolecd/internal/forge"
 )
 
 // ConsolePR declares a pull request for the console forge: a branch of the
@@ -55,11 +57,11 @@ type ancestry interface {
 
 // ListOpenPRs returns the declared pull requests that are not merged.
 // A declared branch that does not exist (yet) is left out.
-func (c *Console) ListOpenPRs(ctx context.Context, base string) ([]PR, error) {
+func (c *Console) ListOpenPRs(ctx context.Context, base string) ([]forge.PR, error) {
 	if base != "" && base != c.branch {
 		return nil, nil
 	}
-	var out []PR
+	var out []forge.PR
 	for _, p := range c.prs {
 		pr, err := c.GetPR(ctx, p.Number)
 		if err != nil {
@@ -73,36 +75,36 @@ func (c *Console) ListOpenPRs(ctx context.Context, base string) ([]PR, error) {
 }
 
 // GetPR reads a declared pull request's head from the repository.
-func (c *Console) GetPR(ctx context.Context, n int) (PR, error) {
+func (c *Console) GetPR(ctx context.Context, n int) (forge.PR, error) {
 	i := slices.IndexFunc(c.prs, func(p ConsolePR) bool { return p.Number == n })
 	if i < 0 {
-		return PR{}, fmt.Errorf("console: pull request #%d is not declared", n)
+		return forge.PR{}, fmt.Errorf("console: pull request #%d is not declared", n)
 	}
 	p := c.prs[i]
-	pr := PR{Number: n, Title: p.Title, State: "open", BaseRef: c.branch, HeadRef: p.Branch, Author: "console"}
+	pr := forge.PR{Number: n, Title: p.Title, State: "open", BaseRef: c.branch, HeadRef: p.Branch, Author: "console"}
 	if pr.Title == "" {
 		pr.Title = "PR #" + fmt.Sprint(n)
 	}
 	if p.Branch != "" {
 		sha, err := c.src.FetchRef(ctx, "refs/heads/"+p.Branch)
 		if err != nil {
-			return PR{}, fmt.Errorf("console: pull request #%d: %w", n, err)
+			return forge.PR{}, fmt.Errorf("console: pull request #%d: %w", n, err)
 		}
 		pr.HeadSHA = sha
 	} else {
 		sha, ok := c.src.PullHead(n)
 		if !ok {
-			return PR{}, fmt.Errorf("console: pull request #%d: no refs/pull/%d/head", n, n)
+			return forge.PR{}, fmt.Errorf("console: pull request #%d: no refs/pull/%d/head", n, n)
 		}
 		pr.HeadSHA = sha
 	}
 	branchHead, err := c.src.BranchHead()
 	if err != nil {
-		return PR{}, fmt.Errorf("console: %w", err)
+		return forge.PR{}, fmt.Errorf("console: %w", err)
 	}
 	merged, err := c.reachable(pr.HeadSHA, branchHead)
 	if err != nil {
-		return PR{}, fmt.Errorf("console: pull request #%d: %w", n, err)
+		return forge.PR{}, fmt.Errorf("console: pull request #%d: %w", n, err)
 	}
 	if merged {
 		pr.State, pr.Merged, pr.MergeCommitSHA = "closed", true, branchHead

@@ -3,9 +3,11 @@ package reconciler
 import (
 	"context"
 	"io/fs"
+	"net/http"
 	"time"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
@@ -32,25 +34,12 @@ type Source interface {
 	Touches(baseSHA, headSHA string) (bool, error)
 }
 
-// PR is a pull request as the forge reports it.
-type PR struct {
-	Number         int
-	Title          string
-	State          string // open or closed
-	BaseRef        string
-	HeadRef        string
-	HeadSHA        string
-	Author         string
-	Merged         bool
-	MergeCommitSHA string
-}
-
 // Forge is where pull requests live and where reports go: GitHub, or the
 // console (see Console).
 type Forge interface {
 	// ListOpenPRs lists the open pull requests targeting base.
-	ListOpenPRs(ctx context.Context, base string) ([]PR, error)
-	GetPR(ctx context.Context, n int) (PR, error)
+	ListOpenPRs(ctx context.Context, base string) ([]forge.PR, error)
+	GetPR(ctx context.Context, n int) (forge.PR, error)
 	// PRFiles lists the files a pull request changes.
 	PRFiles(ctx context.Context, n int) ([]string, error)
 	// UpsertComment keeps ONE comment series per (pr, key), edited in place.
@@ -66,6 +55,19 @@ type Forge interface {
 	UpsertIssue(ctx context.Context, key, title, body string) (int, error)
 	// CloseIssue closes the open issue of key, if any, with a comment.
 	CloseIssue(ctx context.Context, key, comment string) error
+}
+
+// Webhooks reads the forge's webhook deliveries (reporter/github's
+// Webhooks): the forge's headers, signatures and payload formats are its
+// business; what the daemon does with an event is the reconciler's.
+type Webhooks interface {
+	// Read verifies and reads the delivery of req. A refused delivery is a
+	// *forge.DeliveryError (its Reason chooses the answer, its message is
+	// what the sender is told); the Delivery then carries the ID, Event and
+	// Kind as far as the request names them.
+	Read(req *http.Request) (forge.Delivery, error)
+	// Parse decodes a delivery Read returned or the store recorded.
+	Parse(d forge.Delivery) (forge.Event, error)
 }
 
 // Planner plans a tree of role files against the live clusters

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
+	"github.com/rolecd/rolecd/reporter/github"
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -119,7 +121,7 @@ func (s *fakeSource) Touches(base, head string) (bool, error) {
 // fakeForge records what the reconciler posts; err makes an operation fail.
 type fakeForge struct {
 	mu       sync.Mutex
-	prs      map[int]PR
+	prs      map[int]forge.PR
 	perms    map[string]string
 	comments map[string][]string // "pr/key" -> parts, or "pr/new" appended
 	statuses []string            // "sha context state: description"
@@ -129,7 +131,7 @@ type fakeForge struct {
 }
 
 func newFakeForge() *fakeForge {
-	return &fakeForge{prs: map[int]PR{}, perms: map[string]string{}, comments: map[string][]string{},
+	return &fakeForge{prs: map[int]forge.PR{}, perms: map[string]string{}, comments: map[string][]string{},
 		issues: map[string]string{}, err: map[string]error{}, calls: map[string]int{}}
 }
 
@@ -152,13 +154,13 @@ func (f *fakeForge) count(op string) int {
 	return f.calls[op]
 }
 
-func (f *fakeForge) ListOpenPRs(_ context.Context, base string) ([]PR, error) {
+func (f *fakeForge) ListOpenPRs(_ context.Context, base string) ([]forge.PR, error) {
 	if err := f.call("list"); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []PR
+	var out []forge.PR
 	for _, pr := range f.prs {
 		if pr.State == "open" && pr.BaseRef == base {
 			out = append(out, pr)
@@ -167,15 +169,15 @@ func (f *fakeForge) ListOpenPRs(_ context.Context, base string) ([]PR, error) {
 	return out, nil
 }
 
-func (f *fakeForge) GetPR(_ context.Context, n int) (PR, error) {
+func (f *fakeForge) GetPR(_ context.Context, n int) (forge.PR, error) {
 	if err := f.call("get_pr"); err != nil {
-		return PR{}, err
+		return forge.PR{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	pr, ok := f.prs[n]
 	if !ok {
-		return PR{}, fmt.Errorf("no pull request #%d", n)
+		return forge.PR{}, fmt.Errorf("no pull request #%d", n)
 	}
 	return pr, nil
 }
@@ -396,7 +398,7 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 func (h *harness) newReconciler(mod func(*Options)) *Reconciler {
 	opts := Options{
 		Source: h.src, Forge: h.forge, Store: h.store, Planner: h.db, Applier: h.db,
-		WebhookSecret: h.secret, Repository: testRepo, Holder: "test", Now: h.clock,
+		Webhooks: github.Webhooks{Secret: h.secret}, Repository: testRepo, Holder: "test", Now: h.clock,
 	}
 	if mod != nil {
 		mod(&opts)
@@ -427,7 +429,7 @@ func (h *harness) openPR(n int, head, privileges string) {
 	h.src.pulls[n] = head
 	h.src.mu.Unlock()
 	h.forge.mu.Lock()
-	h.forge.prs[n] = PR{Number: n, State: "open", BaseRef: "main", HeadRef: fmt.Sprintf("pr-%d", n), HeadSHA: head}
+	h.forge.prs[n] = forge.PR{Number: n, State: "open", BaseRef: "main", HeadRef: fmt.Sprintf("pr-%d", n), HeadSHA: head}
 	h.forge.mu.Unlock()
 }
 

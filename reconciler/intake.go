@@ -1,76 +1,44 @@
 package reconciler
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/google/go-github/v60/github"
-
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/store"
 )
 
-// maxPayload is GitHub's cap on a webhook payload (25 MB).
-const maxPayload = 25 << 20
-
-// webhook is POST /webhooks/github: verify the signature (go-github's
-// ValidateSignature over the raw body, JSON or form-encoded), record the
-// delivery, answer 202, and let the worker do the work. A signed delivery
-// of another repository (or installation) is answered 202 and ignored.
+// webhook is POST /webhooks/github: read the delivery (Options.Webhooks
+// verifies its signature), record it, answer 202, and let the worker do
+// the work. A signed delivery of another repository (or installation) is
+// answered 202 and ignored.
 func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
-	event := github.WebHookType(req)
-	id := github.DeliveryID(req)
-	label := event
-	if !knownEvents[label] {
-		label = "other"
+	d, err := r.readDelivery(req)
+	label := string(d.Kind)
+	if label == "" {
+		label = string(forge.KindOther)
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxPayload+1))
 	if err != nil {
-		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
-		http.Error(w, "reading the body failed", http.StatusBadRequest)
+		r.refuse(w, req, d, label, err)
 		return
 	}
-	if len(body) > maxPayload {
-		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
-		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-		return
-	}
-	if !r.verify(body, req.Header.Get(github.SHA256SignatureHeader)) {
-		r.metrics.deliveries.WithLabelValues(label, "unauthorized").Inc()
-		r.log.Warn().Str("delivery", id).Str("event", event).Str("remote", req.RemoteAddr).Msg("webhook refused: missing or wrong X-Hub-Signature-256")
-		http.Error(w, "missing or wrong X-Hub-Signature-256", http.StatusUnauthorized)
-		return
-	}
-	if event == "" || id == "" {
-		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
-		http.Error(w, "X-GitHub-Event and X-GitHub-Delivery are required", http.StatusBadRequest)
-		return
-	}
-	payload, err := jsonPayload(req.Header.Get("Content-Type"), body, req.Header.Get(github.SHA256SignatureHeader), r.opts.WebhookSecret)
-	if err != nil {
-		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if event == "ping" {
+	if d.Kind == forge.KindPing {
 		r.metrics.deliveries.WithLabelValues(label, "ignored").Inc()
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, "pong\n")
 		return
 	}
-	t, relevant, err := r.taskFor(event, id, payload)
+	t, relevant, err := r.taskFor(d)
 	var foreign *foreignError
 	switch {
 	case errors.As(err, &foreign):
 		r.metrics.deliveries.WithLabelValues(label, "foreign").Inc()
-		r.log.Warn().Str("delivery", id).Str("event", event).Str("reason", foreign.Error()).Msg("webhook ignored: not the configured repository")
+		r.log.Warn().Str("delivery", d.ID).Str("event", d.Event).Str("reason", foreign.Error()).Msg("webhook ignored: not the configured repository")
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, "ignored: not the configured repository\n")
 		return
@@ -85,13 +53,13 @@ func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	inserted, err := r.opts.Store.RecordDelivery(req.Context(), store.Delivery{
-		ID: id, Event: event, Payload: payload, ReceivedAt: time.Now(),
+		ID: d.ID, Event: d.Event, Payload: d.Payload, ReceivedAt: time.Now(),
 	})
 	if err != nil {
 		// Not recorded: GitHub shows the failure and the delivery can be
 		// redelivered; polling catches up meanwhile.
 		r.metrics.deliveries.WithLabelValues(label, "error").Inc()
-		r.log.Error().Err(err).Str("delivery", id).Msg("recording a webhook delivery")
+		r.log.Error().Err(err).Str("delivery", d.ID).Msg("recording a webhook delivery")
 		http.Error(w, "cannot record the delivery now", http.StatusServiceUnavailable)
 		return
 	}
@@ -102,44 +70,38 @@ func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.metrics.deliveries.WithLabelValues(label, "accepted").Inc()
-	r.log.Info().Str("delivery", id).Str("event", event).Int("pr", t.pr).Msg("webhook accepted")
+	r.log.Info().Str("delivery", d.ID).Str("event", d.Event).Int("pr", t.pr).Msg("webhook accepted")
 	r.queue.add(t)
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = io.WriteString(w, "accepted\n")
 }
 
-var knownEvents = map[string]bool{"pull_request": true, "push": true, "issue_comment": true, "ping": true}
+// errNoWebhooks refuses every delivery when no Webhooks is configured.
+var errNoWebhooks = &forge.DeliveryError{Reason: forge.Unauthorized, Err: errors.New("webhooks are not configured")}
 
-// verify checks X-Hub-Signature-256 ("sha256=<hex HMAC-SHA256 of the raw
-// body>") with go-github's ValidateSignature (constant time). Without a
-// secret nothing verifies, and only SHA-256 signatures are accepted.
-func (r *Reconciler) verify(body []byte, header string) bool {
-	if len(r.opts.WebhookSecret) == 0 || !strings.HasPrefix(header, "sha256=") {
-		return false
+// readDelivery reads the delivery of req with Options.Webhooks.
+func (r *Reconciler) readDelivery(req *http.Request) (forge.Delivery, error) {
+	if r.opts.Webhooks == nil {
+		return forge.Delivery{}, errNoWebhooks
 	}
-	return github.ValidateSignature(header, body, r.opts.WebhookSecret) == nil
+	return r.opts.Webhooks.Read(req)
 }
 
-// jsonPayload returns the JSON document of a verified delivery: the body
-// itself (application/json, also assumed when no Content-Type is sent) or
-// its payload form field (application/x-www-form-urlencoded).
-func jsonPayload(contentType string, body []byte, signature string, secret []byte) ([]byte, error) {
-	mediaType := "application/json"
-	if contentType != "" {
-		mt, _, err := mime.ParseMediaType(contentType)
-		if err != nil {
-			return nil, fmt.Errorf("content type %q: %w", contentType, err)
-		}
-		mediaType = mt
+// refuse answers a delivery that could not be read: 401 for a missing or
+// wrong signature, 413 for a payload over the limit, 400 otherwise.
+func (r *Reconciler) refuse(w http.ResponseWriter, req *http.Request, d forge.Delivery, label string, err error) {
+	switch forge.Refused(err) {
+	case forge.Unauthorized:
+		r.metrics.deliveries.WithLabelValues(label, "unauthorized").Inc()
+		r.log.Warn().Str("delivery", d.ID).Str("event", d.Event).Str("remote", req.RemoteAddr).Msg("webhook refused: " + err.Error())
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+	case forge.TooLarge:
+		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+	default:
+		r.metrics.deliveries.WithLabelValues(label, "invalid").Inc()
+		http.Error(w, err.Error(), http.StatusBadRequest)
 	}
-	payload, err := github.ValidatePayloadFromBody(mediaType, bytes.NewReader(body), signature, secret)
-	if err != nil {
-		return nil, fmt.Errorf("reading the delivery: %w", err)
-	}
-	if !json.Valid(payload) {
-		return nil, errors.New("decoding the delivery: the payload is not a JSON document")
-	}
-	return payload, nil
 }
 
 // foreignError is a delivery about another repository or installation.
@@ -149,83 +111,78 @@ func (e *foreignError) Error() string {
 	return fmt.Sprintf("delivery for %s, configured %s", e.got, e.want)
 }
 
-// checkOrigin refuses a delivery whose repository (and installation, when
-// both the delivery and the configuration name one) is not the configured
+// checkOrigin refuses an event whose repository (and installation, when
+// both the event and the configuration name one) is not the configured
 // one. GitHub repository names compare case-insensitively.
-func (r *Reconciler) checkOrigin(fullName string, inst *github.Installation) error {
+func (r *Reconciler) checkOrigin(ev forge.Event) error {
+	fullName := ev.Repository
 	if fullName == "" {
 		fullName = "no repository"
 	}
 	if !strings.EqualFold(fullName, r.opts.Repository) {
 		return &foreignError{got: "repository " + fullName, want: r.opts.Repository}
 	}
-	if r.opts.InstallationID != 0 && inst != nil && inst.GetID() != r.opts.InstallationID {
-		return &foreignError{got: fmt.Sprintf("installation %d", inst.GetID()), want: fmt.Sprintf("installation %d", r.opts.InstallationID)}
+	if r.opts.InstallationID != 0 && ev.Installation != nil && *ev.Installation != r.opts.InstallationID {
+		return &foreignError{got: fmt.Sprintf("installation %d", *ev.Installation), want: fmt.Sprintf("installation %d", r.opts.InstallationID)}
 	}
 	return nil
 }
+
+// prActions are the pull-request actions the daemon plans (or, closed,
+// applies) on.
+var prActions = map[string]bool{"opened": true, "synchronize": true, "reopened": true, "closed": true, "edited": true}
 
 // taskFor turns a delivery into a task; relevant is false for deliveries
 // the daemon has nothing to do with (another branch, a comment that is not
 // a command, an action it does not handle). A delivery of another
 // repository is a *foreignError.
-func (r *Reconciler) taskFor(event, id string, payload []byte) (t task, relevant bool, err error) {
-	if !knownEvents[event] || event == "ping" {
+func (r *Reconciler) taskFor(d forge.Delivery) (t task, relevant bool, err error) {
+	if r.opts.Webhooks == nil {
+		return task{}, false, errNoWebhooks
+	}
+	ev, err := r.opts.Webhooks.Parse(d)
+	if err != nil {
+		return task{}, false, err
+	}
+	switch ev.Kind {
+	case forge.KindPullRequest, forge.KindPush, forge.KindComment:
+		if err := r.checkOrigin(ev); err != nil {
+			return task{}, false, err
+		}
+	default:
 		return task{}, false, nil
 	}
-	parsed, err := github.ParseWebHook(event, payload)
-	if err != nil {
-		return task{}, false, fmt.Errorf("decoding %s payload: %w", event, err)
-	}
-	switch e := parsed.(type) {
-	case *github.PullRequestEvent:
-		if err := r.checkOrigin(e.GetRepo().GetFullName(), e.GetInstallation()); err != nil {
-			return task{}, false, err
-		}
-		n := e.GetNumber()
-		if n == 0 {
-			n = e.GetPullRequest().GetNumber()
-		}
-		switch e.GetAction() {
-		case "opened", "synchronize", "reopened", "closed", "edited":
-		default:
+	switch ev.Kind {
+	case forge.KindPullRequest:
+		if !prActions[ev.Action] {
 			return task{}, false, nil
 		}
-		if n <= 0 {
+		if ev.Number <= 0 {
 			return task{}, false, errors.New("pull_request payload without a number")
 		}
-		t = prTask(n)
-	case *github.PushEvent:
-		if err := r.checkOrigin(e.GetRepo().GetFullName(), e.GetInstallation()); err != nil {
-			return task{}, false, err
-		}
-		if e.GetRef() != "refs/heads/"+r.opts.Branch {
+		t = prTask(ev.Number)
+	case forge.KindPush:
+		if ev.Ref != "refs/heads/"+r.opts.Branch {
 			return task{}, false, nil
 		}
 		t = branchTask()
 		t.force = true // fetch first: the push is news
-	case *github.IssueCommentEvent:
-		if err := r.checkOrigin(e.GetRepo().GetFullName(), e.GetInstallation()); err != nil {
-			return task{}, false, err
-		}
-		user := e.GetComment().GetUser()
-		if e.GetAction() != "created" || !e.GetIssue().IsPullRequest() || user.GetType() == "Bot" {
+	case forge.KindComment:
+		c := ev.Comment
+		if ev.Action != "created" || !c.OnPR || c.Bot {
 			return task{}, false, nil
 		}
-		verb, arg, ok := parseCommand(e.GetComment().GetBody())
+		verb, arg, ok := parseCommand(c.Body)
 		if !ok {
 			return task{}, false, nil
 		}
-		n := e.GetIssue().GetNumber()
-		if n <= 0 {
+		if ev.Number <= 0 {
 			return task{}, false, errors.New("issue_comment payload without an issue number")
 		}
-		t = task{key: "command/" + id, kind: taskCommand, pr: n,
-			cmd: &command{pr: n, user: user.GetLogin(), verb: verb, arg: arg, id: id}}
-	default:
-		return task{}, false, nil
+		t = task{key: "command/" + d.ID, kind: taskCommand, pr: ev.Number,
+			cmd: &command{pr: ev.Number, user: c.User, verb: verb, arg: arg, id: d.ID}}
 	}
-	t.deliveries = []string{id}
+	t.deliveries = []string{d.ID}
 	return t, true, nil
 }
 
@@ -233,7 +190,7 @@ func (r *Reconciler) taskFor(event, id string, payload []byte) (t task, relevant
 // another daemon recorded); one that turns out irrelevant is marked
 // processed.
 func (r *Reconciler) enqueueDelivery(ctx context.Context, d store.Delivery) {
-	t, relevant, err := r.taskFor(d.Event, d.ID, d.Payload)
+	t, relevant, err := r.taskFor(forge.Delivery{ID: d.ID, Event: d.Event, Payload: d.Payload})
 	if err != nil || !relevant {
 		msg := "ignored"
 		if err != nil {

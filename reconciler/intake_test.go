@@ -17,40 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolecd/rolecd/reporter/github"
 	"github.com/rolecd/rolecd/store"
+	"github.com/rolecd/rolecd/test/githubtest"
 )
 
 func sign(secret, body []byte) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-func TestVerify(t *testing.T) {
-	body := []byte(`{"action":"opened","repository":{"full_name":"acme/db-roles"}}`)
-	tests := []struct {
-		name   string
-		secret string
-		header string
-		want   bool
-	}{
-		{"valid", "k", sign([]byte("k"), body), true},
-		{"wrong key", "k", sign([]byte("other"), body), false},
-		{"no header", "k", "", false},
-		{"no prefix", "k", strings.TrimPrefix(sign([]byte("k"), body), "sha256="), false},
-		{"uppercase hex", "k", "sha256=" + strings.ToUpper(strings.TrimPrefix(sign([]byte("k"), body), "sha256=")), true},
-		{"truncated", "k", sign([]byte("k"), body)[:20], false},
-		{"not hex", "k", "sha256=xyz", false},
-		{"no secret configured", "", sign(nil, body), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := &Reconciler{opts: Options{WebhookSecret: []byte(tc.secret)}}
-			if got := r.verify(body, tc.header); got != tc.want {
-				t.Errorf("verify = %v, want %v", got, tc.want)
-			}
-		})
-	}
 }
 
 func TestParseCommand(t *testing.T) {
@@ -73,18 +48,6 @@ func TestParseCommand(t *testing.T) {
 		if verb != tc.verb || arg != tc.arg || ok != tc.ok {
 			t.Errorf("parseCommand(%q) = %q, %q, %v; want %q, %q, %v", tc.body, verb, arg, ok, tc.verb, tc.arg, tc.ok)
 		}
-	}
-}
-
-func TestPermissionRank(t *testing.T) {
-	order := []string{"none", "read", "triage", "write", "maintain", "admin"}
-	for i := 1; i < len(order); i++ {
-		if permissionRank(order[i]) <= permissionRank(order[i-1]) {
-			t.Errorf("%s does not rank above %s", order[i], order[i-1])
-		}
-	}
-	if permissionRank("") != 0 || permissionRank("superuser") != 0 {
-		t.Error("unknown permissions must rank as none")
 	}
 }
 
@@ -405,22 +368,8 @@ func TestWebhookFormEncoded(t *testing.T) {
 // never answers 5xx (a bad body is the sender's fault: 4xx, or 202
 // ignored).
 func FuzzWebhook(f *testing.F) {
-	for _, seed := range []struct{ event, ctype, body string }{
-		{"pull_request", "application/json", `{"action":"opened","number":1,"repository":{"full_name":"acme/db-roles"}}`},
-		{"pull_request", "application/json", `{"action":"opened","number":-1,"repository":{"full_name":"acme/db-roles"}}`},
-		{"pull_request", "application/json", `{"action":"closed","pull_request":{"number":1e40}}`},
-		{"push", "application/json", `{"ref":"refs/heads/main","repository":{"full_name":"acme/db-roles"}}`},
-		{"push", "application/json", `{"ref":7,"repository":[]}`},
-		{"issue_comment", "application/json", `{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"/rolecd apply x","user":{"login":"a"}},"repository":{"full_name":"acme/db-roles"}}`},
-		{"issue_comment", "application/json", `{"issue":null,"comment":null}`},
-		{"pull_request", "application/x-www-form-urlencoded", `payload=%7B%22action%22%3A%22opened%22%7D`},
-		{"pull_request", "application/x-www-form-urlencoded", `payload=%zz`},
-		{"ping", "", `{"zen":"x"}`},
-		{"star", "application/json", `null`},
-		{"push", "application/json", "\x00\xff"},
-		{"push", "multipart/form-data; boundary=x", `--x--`},
-	} {
-		f.Add(seed.event, seed.ctype, []byte(seed.body))
+	for _, seed := range githubtest.FuzzSeeds() {
+		f.Add(seed.Event, seed.ContentType, []byte(seed.Body))
 	}
 	dir := f.TempDir()
 	st, err := store.Open(f.Context(), "sqlite://"+filepath.Join(dir, "rolecd.db"))
@@ -432,7 +381,7 @@ func FuzzWebhook(f *testing.F) {
 	secret := []byte("fuzz")
 	src := newFakeSource()
 	r, err := New(Options{Source: src, Forge: newFakeForge(), Store: &testStore{st, bk},
-		Planner: &fakeDB{}, Applier: &fakeDB{}, WebhookSecret: secret, Repository: testRepo, Holder: "fuzz"})
+		Planner: &fakeDB{}, Applier: &fakeDB{}, Webhooks: github.Webhooks{Secret: secret}, Repository: testRepo, Holder: "fuzz"})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -454,4 +403,19 @@ func FuzzWebhook(f *testing.F) {
 			r.queue.next()
 		}
 	})
+}
+
+// Without Webhooks every delivery is refused with 401, signed or not, and
+// nothing is recorded.
+func TestWebhookWithoutWebhooksIsRefused(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Webhooks = nil })
+	for _, event := range []string{"push", "ping", "star"} {
+		body := `{"ref":"refs/heads/main","repository":{"full_name":"acme/db-roles"}}`
+		if code, answer := h.deliver(event, "n-"+event, "application/json", []byte(body)); code != http.StatusUnauthorized {
+			t.Errorf("%s: answer %d %q, want 401", event, code, answer)
+		}
+		if _, err := h.store.GetDelivery(t.Context(), "n-"+event); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: recorded without Webhooks: %v", event, err)
+		}
+	}
 }

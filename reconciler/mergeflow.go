@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/applier"
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
@@ -21,7 +22,7 @@ import (
 type mergeRun struct {
 	rec      store.PullRequest
 	found    bool // rec was stored before this run
-	fpr      PR
+	fpr      forge.PR
 	force    bool
 	log      zerolog.Logger
 	mergeSHA string
@@ -44,7 +45,7 @@ type mergeRun struct {
 // whatever was applied meanwhile). force (/rolecd plan) re-plans a merge
 // that waits for approval or was refused. The outcome is recorded on
 // every exit, by mergeRecord.
-func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest, found bool, fpr PR, force bool) (err error) {
+func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest, found bool, fpr forge.PR, force bool) (err error) {
 	run := &mergeRun{rec: rec, found: found, fpr: fpr, force: force, log: r.log.With().Int("pr", rec.Number).Logger()}
 	defer func() { err = r.mergeRecord(ctx, run, err) }()
 	return runSteps(ctx, run, r.mergeSettled, r.mergeUnplanned, r.mergeResume,
@@ -380,7 +381,7 @@ func (r *Reconciler) finishApply(ctx context.Context, rec *store.PullRequest, re
 
 // prTouches reports whether a pull request the daemon never saw open
 // changes the role files, from the forge's list of its files.
-func (r *Reconciler) prTouches(ctx context.Context, fpr PR) (bool, error) {
+func (r *Reconciler) prTouches(ctx context.Context, fpr forge.PR) (bool, error) {
 	files, err := r.opts.Forge.PRFiles(ctx, fpr.Number)
 	if err != nil {
 		return false, r.forgeError("pr_files", err)

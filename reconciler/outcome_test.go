@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -133,72 +134,72 @@ func (h *harness) leadFlow() {
 const badRoles = "roles:\n  - resource: nope\n    role: ro\n"
 
 func TestPlanPRRecordsItsOutcomeOnEveryExit(t *testing.T) {
-	open := func(head string) PR { return PR{Number: 1, State: "open", BaseRef: "main", HeadSHA: head} }
+	open := func(head string) forge.PR { return forge.PR{Number: 1, State: "open", BaseRef: "main", HeadSHA: head} }
 	tests := []struct {
 		name    string
-		setup   func(h *harness) (store.PullRequest, PR, context.Context)
+		setup   func(h *harness) (store.PullRequest, forge.PR, context.Context)
 		counts  []string
 		stored  string
 		errKind string
 		logged  bool // "pull request planned"
 	}{
-		{"head no longer touches the role files", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"head no longer touches the role files", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), false)
 			return store.PullRequest{Number: 1, State: store.PROpen, PlanSID: "earlier"}, open("h1"), t.Context()
 		}, nil, "open planned=h1 plan=false merge-plan=false", "nil", false},
-		{"no touch, the comment fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"no touch, the comment fails", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), false)
 			h.refuse("comment/")
 			return store.PullRequest{Number: 1, State: store.PROpen, PlanSID: "earlier"}, open("h1"), t.Context()
 		}, nil, "none", "waiting", false},
-		{"head not fetched", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"head not fetched", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
 		}, nil, "none", "waiting", false},
-		{"invalid role files", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"invalid role files", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("bad", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": badRoles}, true)
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("bad"), t.Context()
 		}, []string{"plans outcome=invalid trigger=pr: 1"}, "open planned=bad plan=true merge-plan=false", "stalled", false},
-		{"invalid, the status fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"invalid, the status fails", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("bad", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": badRoles}, true)
 			h.refuse("status/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("bad"), t.Context()
 		}, []string{"plans outcome=invalid trigger=pr: 1"}, "none", "waiting", false},
-		{"a resource cannot be planned", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"a resource cannot be planned", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.db.down = true
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
 		}, []string{"plans outcome=error trigger=pr: 1"}, "open planned= plan=true merge-plan=false", "waiting", false},
-		{"cannot be planned, the status fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"cannot be planned, the status fails", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.db.down = true
 			h.refuse("status/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
 		}, []string{"plans outcome=error trigger=pr: 1"}, "none", "waiting", false},
-		{"planned", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"planned", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
 		}, []string{"plans outcome=changes trigger=pr: 1"}, "open planned=h1 plan=true merge-plan=false", "nil", true},
-		{"planned, storing the record fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"planned, storing the record fails", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.refuse(refusePR)
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
 		}, []string{"plans outcome=changes trigger=pr: 1"}, "none", "waiting", false},
-		{"invalid, storing the record fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"invalid, storing the record fails", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("bad", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": badRoles}, true)
 			h.refuse(refusePR)
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("bad"), t.Context()
 		}, []string{"plans outcome=invalid trigger=pr: 1"}, "none", "waiting", false},
-		{"planned, the comment fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"planned, the comment fails", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.refuse("comment/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
 		}, nil, "none", "waiting", false},
-		{"planned, the status fails", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"planned, the status fails", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			h.refuse("status/")
 			return store.PullRequest{Number: 1, State: store.PROpen}, open("h1"), t.Context()
 		}, []string{"plans outcome=changes trigger=pr: 1"}, "none", "waiting", false},
-		{"cancelled", func(h *harness) (store.PullRequest, PR, context.Context) {
+		{"cancelled", func(h *harness) (store.PullRequest, forge.PR, context.Context) {
 			h.src.commit("h1", rolesFile("SELECT"), true)
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
@@ -224,7 +225,7 @@ func TestPlanPRRecordsItsOutcomeOnEveryExit(t *testing.T) {
 }
 
 func TestReconcileMergedRecordsItsOutcomeOnEveryExit(t *testing.T) {
-	merged := PR{Number: 2, State: "closed", Merged: true, BaseRef: "main", HeadSHA: "h1", MergeCommitSHA: "m1"}
+	merged := forge.PR{Number: 2, State: "closed", Merged: true, BaseRef: "main", HeadSHA: "h1", MergeCommitSHA: "m1"}
 	// mergeOf merges role files as m1 and returns a never-planned record.
 	mergeOf := func(h *harness, files map[string]string) (store.PullRequest, bool) {
 		h.src.commit("m1", files, true)

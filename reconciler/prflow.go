@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/internal/inventory"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
@@ -87,7 +88,7 @@ func (r *Reconciler) reconcilePR(ctx context.Context, n int, force bool) error {
 // prRun is the state of one planPR run, filled in by its steps.
 type prRun struct {
 	rec     *store.PullRequest
-	fpr     PR
+	fpr     forge.PR
 	head    string
 	log     zerolog.Logger
 	src     planner.Source
@@ -108,7 +109,7 @@ type prRun struct {
 // report. Invalid role files are reported (comment and failure status) and
 // stall; a resource that cannot be planned is reported and retried. The
 // outcome is recorded on every exit, by prRecord.
-func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr PR) (err error) {
+func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr forge.PR) (err error) {
 	run := &prRun{
 		rec: rec, fpr: fpr, head: fpr.HeadSHA,
 		log: r.log.With().Int("pr", fpr.Number).Str("commit", short(fpr.HeadSHA)).Logger(),

@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rolecd/rolecd/internal/backoff"
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
 )
@@ -80,12 +81,13 @@ type Options struct {
 	DriftSchedule string
 	// PollInterval is how often Run polls; 0 never (TriggerPoll still works).
 	PollInterval time.Duration
-	// WebhookSecret verifies X-Hub-Signature-256; empty refuses every
-	// webhook delivery.
-	WebhookSecret []byte
+	// Webhooks reads and decodes webhook deliveries (reporter/github's
+	// Webhooks, which holds the secret); nil refuses every delivery with
+	// 401.
+	Webhooks Webhooks
 	// Repository is the watched repository as GitHub names it
-	// ("owner/name"), required with a WebhookSecret: a signed delivery of
-	// any other repository is answered 202 and ignored.
+	// ("owner/name"), required with Webhooks: a signed delivery of any
+	// other repository is answered 202 and ignored.
 	Repository string
 	// InstallationID, when set, is the GitHub App installation whose
 	// deliveries are accepted; a delivery naming another is ignored.
@@ -175,7 +177,7 @@ func New(opts Options) (*Reconciler, error) {
 	if opts.ApplyPermission == "" {
 		opts.ApplyPermission = "write"
 	}
-	if permissionRank(opts.ApplyPermission) <= 0 {
+	if forge.PermissionRank(forge.CanonicalPermission(opts.ApplyPermission)) <= 0 {
 		errs = append(errs, fmt.Errorf("apply permission %q: want read, triage, write, maintain or admin", opts.ApplyPermission))
 	}
 	if opts.DriftSchedule != "" {
@@ -183,7 +185,7 @@ func New(opts Options) (*Reconciler, error) {
 			errs = append(errs, fmt.Errorf("drift schedule %q: %w", opts.DriftSchedule, err))
 		}
 	}
-	if len(opts.WebhookSecret) > 0 && !strings.Contains(opts.Repository, "/") {
+	if opts.Webhooks != nil && !strings.Contains(opts.Repository, "/") {
 		errs = append(errs, fmt.Errorf("repository %q: want owner/name, to accept webhooks of that repository only", opts.Repository))
 	}
 	if opts.PollInterval < 0 {

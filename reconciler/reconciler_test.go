@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/store"
 )
@@ -103,7 +104,7 @@ func TestInvalidRoleFilesStall(t *testing.T) {
 	h := newHarness(t, nil)
 	h.src.commit("bad", map[string]string{"resources.yaml": resourcesYAML, "roles.yaml": "roles:\n  - resource: nope\n    role: ro\n"}, true)
 	h.src.pulls[7] = "bad"
-	h.forge.prs[7] = PR{Number: 7, State: "open", BaseRef: "main", HeadSHA: "bad"}
+	h.forge.prs[7] = forge.PR{Number: 7, State: "open", BaseRef: "main", HeadSHA: "bad"}
 	h.post("pull_request", "d1", prPayload("opened", 7))
 	if err := h.r.Drain(t.Context()); err != nil {
 		t.Fatalf("a stalled task is not a waiting error: %v", err)

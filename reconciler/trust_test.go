@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -32,7 +33,7 @@ func TestPullRequestConnectionsComeFromTheBranch(t *testing.T) {
 			h := newHarness(t, nil)
 			h.src.commit("h1", map[string]string{"resources.yaml": tt.resources, "roles.yaml": roles}, true)
 			h.src.pulls[3] = "h1"
-			h.forge.prs[3] = PR{Number: 3, State: "open", BaseRef: "main", HeadSHA: "h1"}
+			h.forge.prs[3] = forge.PR{Number: 3, State: "open", BaseRef: "main", HeadSHA: "h1"}
 			h.post("pull_request", "d1", prPayload("opened", 3))
 			h.drain()
 			if !slices.Equal(h.db.connected, tt.connected) {

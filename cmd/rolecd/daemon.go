@@ -128,7 +128,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		Limits:          specLimits(cfg),
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
 		DriftRemediate: cfg.Drift.Action == "remediate", DriftSchedule: cfg.Drift.Schedule,
-		PollInterval: cfg.Git.PollInterval, WebhookSecret: secret, Transient: transient, Log: log,
+		PollInterval: cfg.Git.PollInterval, Webhooks: github.Webhooks{Secret: secret}, Transient: transient, Log: log,
 		Repository: cfg.GitHub.Owner + "/" + cfg.GitHub.Repo, InstallationID: cfg.GitHub.InstallationID,
 		OnSession: func(ctx context.Context, sid string) { st.finished(ctx, sid) },
 	})
@@ -192,7 +192,7 @@ func newForge(g *globals, cfg config.Config, src *gitsource.Source, log zerolog.
 	if err != nil {
 		return nil, nil, err
 	}
-	return reconciler.GitHub{Client: client}, github.IsTransient, nil
+	return client, github.IsTransient, nil
 }
 
 // githubTokenEnv names the variable of the GitHub token (default GITHUB_TOKEN).

@@ -1,7 +1,12 @@
 // Package github posts rolecd's reports to GitHub through go-github: pull
 // request comments found again by a hidden marker and edited in place,
 // commit statuses, drift issues, and the reads the daemon needs (open pull
-// requests, changed files, a user's repository permission).
+// requests, changed files, a user's repository permission), as the
+// forge-neutral values of internal/forge.
+//
+// Webhooks reads GitHub's webhook deliveries: size cap, HMAC-SHA256
+// signature, headers, JSON or form-encoded payloads, and their decoding
+// into a forge.Event.
 //
 // Every call honours GitHub's rate limits (primary: 403/429 with
 // X-RateLimit-Remaining: 0, waiting until X-RateLimit-Reset; secondary:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/reporter/github"
 	"github.com/rolecd/rolecd/test/githubtest"
 )
@@ -142,7 +143,7 @@ func TestGetPRAndFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := github.PR{Number: 12, Title: "grant bi", State: "closed", BaseRef: "main", HeadRef: "bi", HeadSHA: "h1",
+	want := forge.PR{Number: 12, Title: "grant bi", State: "closed", BaseRef: "main", HeadRef: "bi", HeadSHA: "h1",
 		Author: "bob", Merged: true, MergeCommitSHA: "m1"}
 	if pr != want {
 		t.Errorf("GetPR = %+v, want %+v", pr, want)
@@ -296,17 +297,6 @@ func TestPermission(t *testing.T) {
 		got, err := f.c.Permission(ctx, tc.user)
 		if err != nil || got != tc.want {
 			t.Errorf("Permission(%s) = %q, %v; want %q", tc.user, got, err, tc.want)
-		}
-	}
-	for _, tc := range []struct {
-		have, want string
-		ok         bool
-	}{
-		{"admin", "write", true}, {"maintain", "write", true}, {"write", "write", true},
-		{"triage", "write", false}, {"none", "read", false}, {"write", "maintain", false}, {"bogus", "read", false},
-	} {
-		if got := github.PermissionAtLeast(tc.have, tc.want); got != tc.ok {
-			t.Errorf("PermissionAtLeast(%s, %s) = %v", tc.have, tc.want, got)
 		}
 	}
 }

@@ -5,26 +5,15 @@ import (
 	"fmt"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/rolecd/rolecd/internal/forge"
 )
 
 // perPage is the page size of every list call (GitHub's maximum).
 const perPage = 100
 
-// PR is what the daemon needs of a pull request.
-type PR struct {
-	Number         int
-	Title          string
-	State          string // open or closed
-	BaseRef        string
-	HeadRef        string
-	HeadSHA        string
-	Author         string
-	Merged         bool
-	MergeCommitSHA string
-}
-
-func prOf(p *gh.PullRequest) PR {
-	return PR{
+func prOf(p *gh.PullRequest) forge.PR {
+	return forge.PR{
 		Number: p.GetNumber(), Title: p.GetTitle(), State: p.GetState(),
 		BaseRef: p.GetBase().GetRef(), HeadRef: p.GetHead().GetRef(), HeadSHA: p.GetHead().GetSHA(),
 		Author: p.GetUser().GetLogin(),
@@ -36,7 +25,7 @@ func prOf(p *gh.PullRequest) PR {
 
 // ListOpenPRs returns the open pull requests targeting base (every base
 // when empty), newest first, across all pages.
-func (c *Client) ListOpenPRs(ctx context.Context, base string) ([]PR, error) {
+func (c *Client) ListOpenPRs(ctx context.Context, base string) ([]forge.PR, error) {
 	prs, err := listAll(ctx, c, "listing open pull requests", func(api *gh.Client, page int) ([]*gh.PullRequest, *gh.Response, error) {
 		opts := &gh.PullRequestListOptions{State: "open", Base: base, ListOptions: gh.ListOptions{Page: page, PerPage: perPage}}
 		return api.PullRequests.List(ctx, c.owner, c.repo, opts)
@@ -44,7 +33,7 @@ func (c *Client) ListOpenPRs(ctx context.Context, base string) ([]PR, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PR, 0, len(prs))
+	out := make([]forge.PR, 0, len(prs))
 	for _, p := range prs {
 		out = append(out, prOf(p))
 	}
@@ -52,7 +41,7 @@ func (c *Client) ListOpenPRs(ctx context.Context, base string) ([]PR, error) {
 }
 
 // GetPR returns pull request n.
-func (c *Client) GetPR(ctx context.Context, n int) (PR, error) {
+func (c *Client) GetPR(ctx context.Context, n int) (forge.PR, error) {
 	var p *gh.PullRequest
 	err := c.call(ctx, fmt.Sprintf("getting pull request #%d", n), func(api *gh.Client) (*gh.Response, error) {
 		var resp *gh.Response
@@ -61,7 +50,7 @@ func (c *Client) GetPR(ctx context.Context, n int) (PR, error) {
 		return resp, err
 	})
 	if err != nil {
-		return PR{}, err
+		return forge.PR{}, err
 	}
 	return prOf(p), nil
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/rolecd/rolecd/internal/forge"
 )
 
 // MaxStatusDescription is GitHub's limit on a commit status description.
@@ -68,21 +70,11 @@ func (c *Client) Permission(ctx context.Context, user string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch lvl.RoleName {
-	case "admin", "maintain", "write", "triage", "read":
+	if forge.PermissionRank(lvl.RoleName) > 0 {
 		return lvl.RoleName, nil
 	}
 	if lvl.Permission == "" {
 		return "none", nil
 	}
 	return lvl.Permission, nil
-}
-
-// PermissionAtLeast reports whether permission have grants at least want,
-// in GitHub's order none < read < triage < write < maintain < admin.
-func PermissionAtLeast(have, want string) bool {
-	rank := map[string]int{"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
-	h, ok1 := rank[have]
-	w, ok2 := rank[want]
-	return ok1 && ok2 && h >= w
 }

@@ -174,7 +174,7 @@ func newWorld(t *testing.T) *world {
 	}
 	live := &reconciler.Live{Dialer: cluster.Dialer{Getenv: getenv(clusters), Policy: policy}, Store: st, Secrets: credentials.NewKeeper(cipher), Log: log}
 	w.rec, err = reconciler.New(reconciler.Options{
-		Source: w.src, Forge: reconciler.GitHub{Client: client}, Store: w.st, Planner: live, Applier: live,
+		Source: w.src, Forge: client, Store: w.st, Planner: live, Applier: live,
 		Branch: "main", Path: "roles", Transient: github.IsTransient, Log: log, LeaseTTL: time.Minute, Holder: "rolecd-0",
 		Repository: "acme/db-roles", Credentials: policy,
 	})

@@ -229,8 +229,8 @@ func (e *daemonEnv) newDaemon(mod func(*reconciler.Options)) *daemon {
 		Store:  st, Secrets: credentials.NewKeeper(e.cipher), Log: log,
 	}
 	opts := reconciler.Options{
-		Source: src, Forge: reconciler.GitHub{Client: client}, Store: daemonStore{st, bk}, Planner: live, Applier: live,
-		Branch: "main", Path: roleFilesDir, WebhookSecret: e.secret, Repository: "acme/db-roles", Transient: github.IsTransient, Credentials: credentialPolicy,
+		Source: src, Forge: client, Store: daemonStore{st, bk}, Planner: live, Applier: live,
+		Branch: "main", Path: roleFilesDir, Webhooks: github.Webhooks{Secret: e.secret}, Repository: "acme/db-roles", Transient: github.IsTransient, Credentials: credentialPolicy,
 		Now: e.clock.Now, Log: log, LeaseTTL: time.Minute,
 		// Every daemon of a test is the same replica restarted (as a pod
 		// keeps its name): it takes its lease back at once instead of

@@ -145,3 +145,27 @@ func (s *Server) IssueCommentEvent(n int, author, body string) *gh.IssueCommentE
 		Repo: s.repoJSON(), Sender: user(author),
 	}
 }
+
+// FuzzSeed is a webhook body to start a fuzz target from.
+type FuzzSeed struct{ Event, ContentType, Body string }
+
+// FuzzSeeds returns bodies a webhook reader must survive: well-formed
+// deliveries, wrong types and numbers, null objects, broken form encoding,
+// binary bodies and content types GitHub does not send.
+func FuzzSeeds() []FuzzSeed {
+	return []FuzzSeed{
+		{"pull_request", ContentJSON, `{"action":"opened","number":1,"repository":{"full_name":"acme/db-roles"}}`},
+		{"pull_request", ContentJSON, `{"action":"opened","number":-1,"repository":{"full_name":"acme/db-roles"}}`},
+		{"pull_request", ContentJSON, `{"action":"closed","pull_request":{"number":1e40}}`},
+		{"push", ContentJSON, `{"ref":"refs/heads/main","repository":{"full_name":"acme/db-roles"}}`},
+		{"push", ContentJSON, `{"ref":7,"repository":[]}`},
+		{"issue_comment", ContentJSON, `{"action":"created","issue":{"number":3,"pull_request":{}},"comment":{"body":"/rolecd apply x","user":{"login":"a"}},"repository":{"full_name":"acme/db-roles"}}`},
+		{"issue_comment", ContentJSON, `{"issue":null,"comment":null}`},
+		{"pull_request", ContentForm, `payload=%7B%22action%22%3A%22opened%22%7D`},
+		{"pull_request", ContentForm, `payload=%zz`},
+		{"ping", "", `{"zen":"x"}`},
+		{"star", ContentJSON, `null`},
+		{"push", ContentJSON, "\x00\xff"},
+		{"push", "multipart/form-data; boundary=x", `--x--`},
+	}
+}

@@ -1,0 +1,20 @@
+// Package forge holds the forge-neutral values the daemon exchanges with
+// where pull requests live: a pull request, a webhook delivery as recorded,
+// the event decoded from it, and the order of repository permissions.
+//
+// It is pure: no I/O and no forge SDK. reporter/github produces these
+// values from GitHub's API and webhooks; the reconciler consumes them.
+package forge
+
+// PR is a pull request as the forge reports it.
+type PR struct {
+	Number         int
+	Title          string
+	State          string // open or closed
+	BaseRef        string
+	HeadRef        string
+	HeadSHA        string
+	Author         string
+	Merged         bool
+	MergeCommitSHA string
+}

@@ -1,0 +1,60 @@
+package forge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+)
+
+func TestPermissionRank(t *testing.T) {
+	tests := []struct {
+		perm string
+		rank int
+	}{
+		{"none", 0}, {"read", 1}, {"triage", 2}, {"write", 3}, {"maintain", 4}, {"admin", 5},
+		{"", 0}, {"superuser", 0}, {"Write", 0}, {"push", 0}, {"pull", 0},
+	}
+	for _, tc := range tests {
+		if got := PermissionRank(tc.perm); got != tc.rank {
+			t.Errorf("PermissionRank(%q) = %d, want %d", tc.perm, got, tc.rank)
+		}
+	}
+}
+
+func TestCanonicalPermission(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"read", "read"}, {"pull", "read"}, {"PULL", "read"}, {"push", "write"}, {"Write", "write"},
+		{"ADMIN", "admin"}, {"maintain", "maintain"}, {"none", "none"}, {"superuser", "superuser"}, {"", ""},
+	}
+	for _, tc := range tests {
+		if got := CanonicalPermission(tc.in); got != tc.want {
+			t.Errorf("CanonicalPermission(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRefused(t *testing.T) {
+	cause := errors.New("missing or wrong signature")
+	tests := []struct {
+		name string
+		err  error
+		want Reason
+	}{
+		{"unauthorized", &DeliveryError{Reason: Unauthorized, Err: cause}, Unauthorized},
+		{"too large", &DeliveryError{Reason: TooLarge, Err: cause}, TooLarge},
+		{"wrapped", fmt.Errorf("intake: %w", &DeliveryError{Reason: Unauthorized, Err: cause}), Unauthorized},
+		{"any other error", io.ErrUnexpectedEOF, Invalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Refused(tc.err); got != tc.want {
+				t.Errorf("Refused = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	err := &DeliveryError{Reason: Invalid, Err: cause}
+	if err.Error() != cause.Error() || !errors.Is(err, cause) {
+		t.Errorf("DeliveryError reads %q and unwraps to %v; want its cause's message and the cause", err, errors.Unwrap(err))
+	}
+}
