@@ -105,11 +105,23 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*report.Re
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	rep := &report.Report{SID: opts.SID, PlanSID: doc.SID}
+	if err := opts.Store.CreateSession(ctx, applySession(doc, opts, now().UTC())); err != nil {
+		return nil, fmt.Errorf("recording apply session: %w", err)
+	}
+	stopAlive := keepAlive(ctx, opts)
+	a := &applier{opts: opts, now: now, planSID: doc.SID}
+	rep := &report.Report{SID: opts.SID, PlanSID: doc.SID, Resources: a.resources(ctx, doc.Resources)}
+	rep.Interrupted = a.interrupted
+	stopAlive()
+	return rep, a.finishSession(ctx, rep)
+}
+
+// applySession is the apply session of doc, running from started.
+func applySession(doc *planner.Document, opts Options, started time.Time) *store.Session {
 	sess := &store.Session{
 		SID: opts.SID, Kind: store.KindApply, Status: store.StatusRunning, Actor: opts.Actor,
 		Commit: doc.Source.Commit, PullRequest: doc.Source.PullRequest, PlanSID: doc.SID,
-		Checksum: doc.Digest(), StartedAt: now().UTC(),
+		Checksum: doc.Digest(), StartedAt: started,
 	}
 	for _, rp := range doc.Resources {
 		sess.Resources = append(sess.Resources, rp.Resource)
@@ -117,35 +129,40 @@ func Apply(ctx context.Context, doc *planner.Document, opts Options) (*report.Re
 			sess.Roles = append(sess.Roles, r.Config.RoleName)
 		}
 	}
-	if err := opts.Store.CreateSession(ctx, sess); err != nil {
-		return nil, fmt.Errorf("recording apply session: %w", err)
-	}
-	stopAlive := keepAlive(ctx, opts)
-	a := &applier{opts: opts, now: now, planSID: doc.SID}
-	for _, rp := range doc.Resources {
+	return sess
+}
+
+// resources applies each resource of the plan in order; once the apply
+// is interrupted, the remaining ones are reported not applied.
+func (a *applier) resources(ctx context.Context, plans []planner.ResourcePlan) []report.Resource {
+	var out []report.Resource
+	for _, rp := range plans {
 		if ctx.Err() != nil {
 			a.interrupted = true
-			rep.Resources = append(rep.Resources, report.Resource{Resource: rp.Resource, Roles: []report.Role{},
+			out = append(out, report.Resource{Resource: rp.Resource, Roles: []report.Role{},
 				Error: "not applied: the apply was interrupted"})
 			continue
 		}
-		rep.Resources = append(rep.Resources, a.resource(ctx, rp))
+		out = append(out, a.resource(ctx, rp))
 	}
-	rep.Interrupted = a.interrupted
-	stopAlive()
+	return out
+}
+
+// finishSession records the apply's outcome, even when ctx was cancelled
+// mid-apply.
+func (a *applier) finishSession(ctx context.Context, rep *report.Report) error {
 	detail, err := json.Marshal(rep)
 	if err != nil {
-		return rep, fmt.Errorf("encoding apply report: %w", err)
+		return fmt.Errorf("encoding apply report: %w", err)
 	}
 	var errMsg string
 	if st := rep.Status(); st != store.StatusApplied {
 		errMsg = summary(rep)
 	}
-	// Record the outcome even when ctx was cancelled mid-apply.
-	if err := opts.Store.FinishSession(context.WithoutCancel(ctx), opts.SID, rep.Status(), detail, errMsg, now().UTC()); err != nil {
-		return rep, fmt.Errorf("recording apply outcome: %w", err)
+	if err := a.opts.Store.FinishSession(context.WithoutCancel(ctx), a.opts.SID, rep.Status(), detail, errMsg, a.now().UTC()); err != nil {
+		return fmt.Errorf("recording apply outcome: %w", err)
 	}
-	return rep, nil
+	return nil
 }
 
 // keepAlive renews the apply session's lease while the apply runs; the
@@ -207,26 +224,61 @@ func (a *applier) append(ctx context.Context, recs []store.Statement) {
 	}
 }
 
+// resource applies one resource's roles and reports them: every role
+// that could run is checked (newRun), then applied step by step under
+// the apply lock, then settled (finish) and logged. A resource that
+// cannot be applied, or failed before any role ran, reports only its
+// error.
 func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) report.Resource {
 	out := report.Resource{Resource: rp.Resource, Roles: []report.Role{}}
-	log := a.opts.Log.With().Str("resource", rp.Resource).Str("sid", a.opts.SID).Logger()
-	if rp.Error != "" {
-		out.Error = "not applied: the plan has an error for this resource: " + rp.Error
+	res, problem := a.resourceOf(rp)
+	if problem != "" {
+		out.Error = problem
 		return out
+	}
+	log := a.opts.Log.With().Str("resource", rp.Resource).Str("sid", a.opts.SID).Logger()
+	c, pending := newCluster(res, rp.Roles)
+	if pending > 0 {
+		defer c.close(ctx)
+		if err := a.applyCluster(ctx, c, log); err != nil {
+			out.Error = err.Error()
+			if ctx.Err() != nil {
+				a.interrupted = true
+			}
+			if !c.started() {
+				// Nothing ran (unreachable, the lock not taken): the
+				// resource's error says it all, as no role was tried.
+				return out
+			}
+		}
+	}
+	a.settle(ctx, c, log, &out)
+	return out
+}
+
+// resourceOf returns the connection settings of rp's resource, or why
+// it cannot be applied.
+func (a *applier) resourceOf(rp planner.ResourcePlan) (spec.Resource, string) {
+	if rp.Error != "" {
+		return spec.Resource{}, "not applied: the plan has an error for this resource: " + rp.Error
 	}
 	res, ok := a.opts.Resources[rp.Resource]
 	if !ok {
-		out.Error = fmt.Sprintf("resource %q is not in the role files", rp.Resource)
-		return out
+		return res, fmt.Sprintf("resource %q is not in the role files", rp.Resource)
 	}
 	if rp.MaintenanceDatabase != "" && rp.MaintenanceDatabase != res.Database {
-		out.Error = fmt.Sprintf("maintenance database changed since plan (%q, now %q)", rp.MaintenanceDatabase, res.Database)
-		return out
+		return res, fmt.Sprintf("maintenance database changed since plan (%q, now %q)", rp.MaintenanceDatabase, res.Database)
 	}
+	return res, ""
+}
+
+// newCluster is the apply state of resource res for roles, each checked
+// (newRun), with how many of them are still to run.
+func newCluster(res spec.Resource, roles []planner.RolePlan) (*cluster, int) {
 	c := &cluster{res: res, conns: map[string]*pgx.Conn{}}
 	pending := 0
 	var interest []string
-	for _, r := range rp.Roles {
+	for _, r := range roles {
 		ru := newRun(res, r)
 		c.runs = append(c.runs, ru)
 		if ru.done {
@@ -244,33 +296,37 @@ func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) report.
 		}
 	}
 	c.opts = catalog.Options{Roles: interest}
-	if pending > 0 {
-		defer c.close(ctx)
-		rctx := ctx
-		if a.opts.ResourceTimeout > 0 {
-			var cancel context.CancelFunc
-			rctx, cancel = context.WithTimeout(ctx, a.opts.ResourceTimeout)
-			defer cancel()
-		}
-		err := a.resourceSteps(rctx, c)
-		if c.lock != nil {
-			if _, uerr := c.lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); uerr != nil {
-				log.Warn().Err(uerr).Msg("releasing the apply lock (it goes with the connection)")
-			}
-			c.lock.Close(context.WithoutCancel(ctx))
-		}
-		if err != nil {
-			out.Error = err.Error()
-			if ctx.Err() != nil {
-				a.interrupted = true
-			}
-			if !c.started() {
-				// Nothing ran (unreachable, the lock not taken): the
-				// resource's error says it all, as no role was tried.
-				return out
-			}
-		}
+	return c, pending
+}
+
+// applyCluster runs the resource's steps (bounded by ResourceTimeout)
+// and then releases the apply lock.
+func (a *applier) applyCluster(ctx context.Context, c *cluster, log zerolog.Logger) error {
+	rctx := ctx
+	if a.opts.ResourceTimeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, a.opts.ResourceTimeout)
+		defer cancel()
 	}
+	err := a.resourceSteps(rctx, c)
+	a.unlock(ctx, c, log)
+	return err
+}
+
+// unlock releases the apply lock and closes its connection.
+func (a *applier) unlock(ctx context.Context, c *cluster, log zerolog.Logger) {
+	if c.lock == nil {
+		return
+	}
+	if _, err := c.lock.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", LockKey); err != nil {
+		log.Warn().Err(err).Msg("releasing the apply lock (it goes with the connection)")
+	}
+	c.lock.Close(context.WithoutCancel(ctx))
+}
+
+// settle settles every role of the resource (finish), logs its outcome
+// and adds its report to out.
+func (a *applier) settle(ctx context.Context, c *cluster, log zerolog.Logger, out *report.Resource) {
 	for _, r := range c.runs {
 		a.finish(ctx, c, r, out.Error)
 		rr := r.report
@@ -281,7 +337,6 @@ func (a *applier) resource(ctx context.Context, rp planner.ResourcePlan) report.
 		ev.Msg("apply")
 		out.Roles = append(out.Roles, rr)
 	}
-	return out
 }
 
 // finish settles one role's outcome once its resource is done: the

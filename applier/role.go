@@ -243,13 +243,31 @@ func (c *cluster) reviewed(r *run, st step) []string {
 // the lock lost for good, interrupted).
 func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 	steps := c.steps()
+	progress := a.progress(c, len(steps))
+	for i, st := range steps {
+		progress(i, st.db)
+		runs := c.stepRuns(st)
+		if len(runs) == 0 {
+			continue
+		}
+		if err := a.runStep(ctx, c, st, runs); err != nil {
+			return err
+		}
+		progress(i+1, st.db)
+	}
+	return nil
+}
+
+// progress returns the function that tells Options.Progress, when set,
+// that the resource's step i of steps (in database db) is next.
+func (a *applier) progress(c *cluster, steps int) func(i int, db string) {
 	pending := 0
 	for _, r := range c.runs {
 		if r.plan.CurrentState.RequiresMigration {
 			pending++
 		}
 	}
-	progress := func(i int, db string) {
+	return func(i int, db string) {
 		if a.opts.Progress == nil {
 			return
 		}
@@ -259,55 +277,90 @@ func (a *applier) resourceSteps(ctx context.Context, c *cluster) error {
 				settled++
 			}
 		}
-		a.opts.Progress(Progress{Resource: c.res.Name, Database: db, Step: i, Steps: len(steps), RolesDone: settled, Roles: pending})
+		a.opts.Progress(Progress{Resource: c.res.Name, Database: db, Step: i, Steps: steps, RolesDone: settled, Roles: pending})
 	}
-	for i, st := range steps {
-		progress(i, st.db)
-		var runs []*run
-		for _, r := range c.runs {
-			if !r.done && len(c.reviewed(r, st)) > 0 {
-				runs = append(runs, r)
+}
+
+// stepRuns lists the roles still running that have statements in st.
+func (c *cluster) stepRuns(st step) []*run {
+	var runs []*run
+	for _, r := range c.runs {
+		if !r.done && len(c.reviewed(r, st)) > 0 {
+			runs = append(runs, r)
+		}
+	}
+	return runs
+}
+
+// runStep runs step st of runs under the apply lock, retrying it once
+// when its connection broke. It returns an error only when the resource
+// cannot go on; a step that failed otherwise (before its roles'
+// statements ran: begin, inspection) fails every role still waiting
+// there.
+func (a *applier) runStep(ctx context.Context, c *cluster, st step, runs []*run) error {
+	if err := a.ensureLock(ctx, c); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("timed out waiting for the apply lock (another apply holds it): %w", err)
+		}
+		return err
+	}
+	err := a.step(ctx, c, st, runs)
+	if connLost(ctx, err) != nil {
+		var stop error
+		if err, stop = a.retryStep(ctx, c, st, runs, err); stop != nil {
+			return stop
+		}
+	}
+	if err := interruption(ctx, st.db); err != nil {
+		return err
+	}
+	if err != nil {
+		for _, r := range runs {
+			if !r.done && !r.ran[st.key()] {
+				r.stop(report.RoleFailed, err.Error())
 			}
 		}
-		if len(runs) == 0 {
-			continue
-		}
-		if err := a.ensureLock(ctx, c); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("timed out waiting for the apply lock (another apply holds it): %w", err)
-			}
-			return err
-		}
-		err := a.step(ctx, c, st, runs)
-		var lost *connLostError
-		if errors.As(err, &lost) && ctx.Err() == nil {
-			a.opts.Log.Warn().Err(err).Str("resource", c.res.Name).Str("database", st.db).Msg("connection lost: reconnecting, re-inspecting and retrying the transaction once")
-			if err := a.ensureLock(ctx, c); err != nil {
-				return err
-			}
-			err = a.step(ctx, c, st, runs)
-			if errors.As(err, &lost) && ctx.Err() == nil {
-				return fmt.Errorf("database %q unreachable, stopped after one retry: %v", st.db, lost.err)
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("timed out in database %q (the resource's apply timeout): the transaction in flight was rolled back", st.db)
-			}
-			return fmt.Errorf("interrupted in database %q: %w", st.db, err)
-		}
-		if err != nil {
-			// A step fails only before its roles' statements ran (begin,
-			// inspection): every role still waiting there fails.
-			for _, r := range runs {
-				if !r.done && !r.ran[st.key()] {
-					r.stop(report.RoleFailed, err.Error())
-				}
-			}
-		}
-		progress(i+1, st.db)
 	}
 	return nil
+}
+
+// retryStep runs st again after its connection broke (lost): the lock
+// is taken again when it went with the connection, and the step runs on
+// a new connection. It returns the retry's error, or stop when the
+// resource cannot go on (the lock not taken, the connection lost again).
+func (a *applier) retryStep(ctx context.Context, c *cluster, st step, runs []*run, lost error) (err, stop error) {
+	a.opts.Log.Warn().Err(lost).Str("resource", c.res.Name).Str("database", st.db).Msg("connection lost: reconnecting, re-inspecting and retrying the transaction once")
+	if err := a.ensureLock(ctx, c); err != nil {
+		return nil, err
+	}
+	err = a.step(ctx, c, st, runs)
+	if again := connLost(ctx, err); again != nil {
+		return nil, fmt.Errorf("database %q unreachable, stopped after one retry: %v", st.db, again.err)
+	}
+	return err, nil
+}
+
+// connLost returns err's lost connection, when the connection broke
+// while the apply goes on (not cancelled, not timed out).
+func connLost(ctx context.Context, err error) *connLostError {
+	var lost *connLostError
+	if errors.As(err, &lost) && ctx.Err() == nil {
+		return lost
+	}
+	return nil
+}
+
+// interruption says why the resource's apply stopped in database db when
+// ctx is done: its timeout, or the apply was interrupted.
+func interruption(ctx context.Context, db string) error {
+	err := ctx.Err()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("timed out in database %q (the resource's apply timeout): the transaction in flight was rolled back", db)
+	}
+	return fmt.Errorf("interrupted in database %q: %w", db, err)
 }
 
 // ensureLock checks that the connection holding the advisory lock is
@@ -351,96 +404,151 @@ func (st step) key() string {
 // (each role's statements in one). It returns a *connLostError when the
 // connection broke: the roles not yet committed may be retried.
 func (a *applier) step(ctx context.Context, c *cluster, st step, runs []*run) error {
-	db := st.db
 	runs = slices.DeleteFunc(slices.Clone(runs), func(r *run) bool { return r.done || r.ran[st.key()] })
 	if len(runs) == 0 {
 		return nil
 	}
-	conn, err := a.conn(ctx, c, db)
+	conn, err := a.conn(ctx, c, st.db)
 	if err != nil {
 		return err
 	}
-	lost := func(err error) error {
-		if conn.IsClosed() && ctx.Err() == nil {
-			return &connLostError{db: db, err: err}
-		}
+	tx, err := a.begin(ctx, conn, st.db)
+	if err != nil {
+		return lostOn(ctx, conn, st.db, err)
+	}
+	w, err := a.stepWork(ctx, c, st, tx, runs)
+	if err != nil {
+		err = lostOn(ctx, conn, st.db, err) // before the rollback closes a broken conn
+		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
-	tx, err := a.begin(ctx, conn, db)
-	if err != nil {
-		return lost(err)
-	}
-	defer func() {
-		if tx != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	live, err := inspect(ctx, tx, c, db)
-	if err != nil {
-		return lost(err)
-	}
-	now := a.replan(c, live, db, runs)
+	a.passwords(ctx, c, &w)
+	return a.runBatches(ctx, c, st, conn, tx, w)
+}
 
-	// Compare each role's re-plan with the reviewed statements.
-	var perRole [][]planner.Statement
-	byName := map[string]*run{}
+// lostOn is err, as a *connLostError when it broke conn (to database db)
+// while the apply goes on.
+func lostOn(ctx context.Context, conn *pgx.Conn, db string, err error) error {
+	if conn.IsClosed() && ctx.Err() == nil {
+		return &connLostError{db: db, err: err}
+	}
+	return err
+}
+
+// work is what a step runs: each role's statements there, and the roles
+// by name.
+type work struct {
+	perRole [][]planner.Statement
+	byName  map[string]*run
+}
+
+// stepWork re-inspects st's database in tx, re-plans runs from that
+// snapshot and keeps the statements of every role whose re-plan gives its
+// reviewed ones (reviewedStatements).
+func (a *applier) stepWork(ctx context.Context, c *cluster, st step, tx pgx.Tx, runs []*run) (work, error) {
+	live, err := inspect(ctx, tx, c, st.db)
+	if err != nil {
+		return work{}, err
+	}
+	now := a.replan(c, live, st.db, runs)
+	w := work{byName: map[string]*run{}}
 	for _, r := range runs {
-		got, ok := now[r.name()]
-		if !ok {
-			continue // refused by replan
-		}
-		want := r.plan.SQLPlan[db]
-		if len(got) == 0 && len(want) > 0 {
-			// Nothing left to do: another apply did it.
-			r.concurrent++
-			continue
-		}
-		if !slices.Equal(planner.SQLs(got), want) || !slices.Equal(passwordIndexes(got), r.plan.PasswordStatements[db]) {
-			a.refuse(r, db)
-			continue
-		}
-		run := got
-		switch {
-		case st.drop:
-			run = got[len(got)-1:]
-		case r.drop && db == c.res.Database:
-			run = got[:len(got)-1]
-		}
-		perRole = append(perRole, run)
-		byName[r.name()] = r
-	}
-	if err := a.newPasswords(ctx, c, perRole, byName); err != nil {
-		// Nothing ran: the roles needing a password fail, the others go on.
-		for i, l := range perRole {
-			if slices.ContainsFunc(l, func(s planner.Statement) bool { return s.Password }) {
-				byName[l[0].Role].stop(report.RoleFailed, err.Error())
-				delete(byName, l[0].Role)
-				perRole[i] = nil
-			}
+		if stmts, ok := a.reviewedStatements(c, st, r, now); ok {
+			w.perRole = append(w.perRole, stmts)
+			w.byName[r.name()] = r
 		}
 	}
-	for i, batch := range planner.ShareBatches(perRole, planner.MaxRewrites) {
+	return w, nil
+}
+
+// reviewedStatements compares r's re-plan in st (from now) with its
+// reviewed statements and returns what r runs in st. A role the re-plan
+// refused runs nothing; one with nothing left to do was applied by
+// another apply (counted concurrent); one whose statements differ is
+// refused.
+func (a *applier) reviewedStatements(c *cluster, st step, r *run, now map[string][]planner.Statement) ([]planner.Statement, bool) {
+	got, ok := now[r.name()]
+	if !ok {
+		return nil, false // refused by replan
+	}
+	want := r.plan.SQLPlan[st.db]
+	if len(got) == 0 && len(want) > 0 {
+		// Nothing left to do: another apply did it.
+		r.concurrent++
+		return nil, false
+	}
+	if !slices.Equal(planner.SQLs(got), want) || !slices.Equal(passwordIndexes(got), r.plan.PasswordStatements[st.db]) {
+		a.refuse(r, st.db)
+		return nil, false
+	}
+	switch {
+	case st.drop:
+		return got[len(got)-1:], true
+	case r.drop && st.db == c.res.Database:
+		return got[:len(got)-1], true
+	}
+	return got, true
+}
+
+// passwords makes the passwords w's roles need (newPasswords). When that
+// fails nothing ran: the roles needing a password fail and leave w, the
+// others go on.
+func (a *applier) passwords(ctx context.Context, c *cluster, w *work) {
+	err := a.newPasswords(ctx, c, w.perRole, w.byName)
+	if err == nil {
+		return
+	}
+	for i, l := range w.perRole {
+		if setsPassword(l) {
+			w.byName[l[0].Role].stop(report.RoleFailed, err.Error())
+			delete(w.byName, l[0].Role)
+			w.perRole[i] = nil
+		}
+	}
+}
+
+// setsPassword reports whether one of stmts sets a password.
+func setsPassword(stmts []planner.Statement) bool {
+	return slices.ContainsFunc(stmts, func(s planner.Statement) bool { return s.Password })
+}
+
+// runBatches runs w's statements, shared, in batches (planner.ShareBatches):
+// the first in tx, each further one in a new transaction on conn. A batch
+// that fails fails the roles it served; a lost connection or the end of
+// ctx stops the step. With nothing to run, tx is rolled back.
+func (a *applier) runBatches(ctx context.Context, c *cluster, st step, conn *pgx.Conn, tx pgx.Tx, w work) error {
+	batches := planner.ShareBatches(w.perRole, planner.MaxRewrites)
+	if len(batches) == 0 {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil
+	}
+	for i, batch := range batches {
 		if i > 0 {
-			if tx, err = a.begin(ctx, conn, db); err != nil {
-				return lost(err)
+			var err error
+			if tx, err = a.begin(ctx, conn, st.db); err != nil {
+				return lostOn(ctx, conn, st.db, err)
 			}
 		}
-		err := a.batch(ctx, c, st, tx, batch, byName)
-		tx = nil // committed or rolled back by batch
-		if err != nil {
-			if err = lost(err); errors.As(err, new(*connLostError)) || ctx.Err() != nil {
+		// batch commits or rolls back tx.
+		if err := a.batch(ctx, c, st, tx, batch, w.byName); err != nil {
+			if err = lostOn(ctx, conn, st.db, err); errors.As(err, new(*connLostError)) || ctx.Err() != nil {
 				return err
 			}
-			for _, s := range batch {
-				for _, role := range s.Roles {
-					if r := byName[role]; r != nil && !r.done {
-						r.stop(report.RoleFailed, err.Error())
-					}
-				}
-			}
+			failServed(batch, w.byName, err)
 		}
 	}
 	return nil
+}
+
+// failServed fails the roles still running that batch served.
+func failServed(batch []planner.Shared, byName map[string]*run, err error) {
+	for _, s := range batch {
+		for _, role := range s.Roles {
+			if r := byName[role]; r != nil && !r.done {
+				r.stop(report.RoleFailed, err.Error())
+			}
+		}
+	}
 }
 
 // begin starts a transaction with the apply's lock timeout.
@@ -460,15 +568,31 @@ func (a *applier) begin(ctx context.Context, conn *pgx.Conn, db string) (pgx.Tx,
 // the first failure), records every statement once with the roles it
 // served, and marks those roles' step done.
 func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, shared []planner.Shared, byName map[string]*run) error {
-	db := st.db
 	committed := false
 	defer func() {
 		if !committed {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
+	results, err := a.execShared(ctx, st.db, tx, shared, byName)
+	if err == nil {
+		err = commit(ctx, st.db, tx, results)
+		committed = err == nil
+	}
+	a.recordShared(ctx, c, shared[:len(results)], results, byName)
+	if err != nil {
+		return err
+	}
+	a.markRan(ctx, c, st, shared, byName)
+	return nil
+}
+
+// execShared runs shared in tx, in order, and returns each statement's
+// outcome. At the first failure it stops: the statements before it are
+// rolled back, those after it skipped, and the failure is returned. The
+// server log is kept quiet before the first statement with a password.
+func (a *applier) execShared(ctx context.Context, db string, tx pgx.Tx, shared []planner.Shared, byName map[string]*run) ([]report.Statement, error) {
 	results := make([]report.Statement, 0, len(shared))
-	record := func() { a.recordShared(ctx, c, shared[:len(results)], results, byName) }
 	quiet := false
 	for i, s := range shared {
 		verifier := ""
@@ -483,28 +607,43 @@ func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, sha
 		_, execErr := tx.Exec(ctx, s.Exec(verifier))
 		rep := report.Statement{Database: db, SQL: s.SQL, Outcome: "ok", Duration: time.Since(start)}
 		if execErr != nil {
-			for j := range results {
-				results[j].Outcome = "rolled-back"
-			}
 			rep.Outcome, rep.Error = "failed", scrub(execErr.Error(), verifier)
-			results = append(results, rep)
-			for _, rest := range shared[i+1:] {
-				results = append(results, report.Statement{Database: db, SQL: rest.SQL, Outcome: "skipped"})
-			}
-			record()
-			return fmt.Errorf("database %q: %s", db, rep.Error)
+			return failedAt(results, rep, shared[i+1:]), fmt.Errorf("database %q: %s", db, rep.Error)
 		}
 		results = append(results, rep)
 	}
+	return results, nil
+}
+
+// failedAt is the outcome of a transaction whose statement failed: the
+// statements before it (done) rolled back, then failed, then the rest
+// skipped.
+func failedAt(done []report.Statement, failed report.Statement, rest []planner.Shared) []report.Statement {
+	for j := range done {
+		done[j].Outcome = "rolled-back"
+	}
+	done = append(done, failed)
+	for _, s := range rest {
+		done = append(done, report.Statement{Database: failed.Database, SQL: s.SQL, Outcome: "skipped"})
+	}
+	return done
+}
+
+// commit commits tx; when that fails, no statement's outcome is known.
+func commit(ctx context.Context, db string, tx pgx.Tx, results []report.Statement) error {
 	if err := tx.Commit(ctx); err != nil {
 		for j := range results {
 			results[j].Outcome, results[j].Error = "unknown", "commit failed"
 		}
-		record()
 		return fmt.Errorf("database %q: commit: %w (the transaction may or may not have committed; plan again to see)", db, err)
 	}
-	committed = true
-	record()
+	return nil
+}
+
+// markRan marks step st done for every role the committed shared
+// statements served, and, for the maintenance database's transaction,
+// the roles' passwords set and their stored versions active.
+func (a *applier) markRan(ctx context.Context, c *cluster, st step, shared []planner.Shared, byName map[string]*run) {
 	served := map[string]bool{}
 	for _, s := range shared {
 		for _, role := range s.Roles {
@@ -522,19 +661,26 @@ func (a *applier) batch(ctx context.Context, c *cluster, st step, tx pgx.Tx, sha
 			r.ran = map[string]bool{}
 		}
 		r.ran[st.key()] = true
-		if db == c.res.Database && !st.drop && !r.removal {
+		if st.db == c.res.Database && !st.drop && !r.removal {
 			r.passwordSet = true
 			if r.version > 0 {
 				activate[r.name()] = r.version
 			}
 		}
 	}
-	if len(activate) > 0 {
-		if err := a.opts.Store.ActivateCredentials(context.WithoutCancel(ctx), activate); err != nil {
-			a.opts.Log.Error().Err(err).Int("roles", len(activate)).Msg("activating the stored passwords (they stay pending; creds get still finds them)")
-		}
+	a.activate(ctx, activate)
+}
+
+// activate marks the stored passwords of versions active (the
+// transaction that set them committed); when that fails they stay
+// pending, and creds get still finds them.
+func (a *applier) activate(ctx context.Context, versions map[string]int) {
+	if len(versions) == 0 {
+		return
 	}
-	return nil
+	if err := a.opts.Store.ActivateCredentials(context.WithoutCancel(ctx), versions); err != nil {
+		a.opts.Log.Error().Err(err).Int("roles", len(versions)).Msg("activating the stored passwords (they stay pending; creds get still finds them)")
+	}
 }
 
 func passwordIndexes(stmts []planner.Statement) []int {
@@ -565,7 +711,7 @@ func (a *applier) newPasswords(ctx context.Context, c *cluster, perRole [][]plan
 	var creds []store.Credential
 	var verifiers []string
 	for _, l := range perRole {
-		if len(l) == 0 || !slices.ContainsFunc(l, func(s planner.Statement) bool { return s.Password }) {
+		if len(l) == 0 || !setsPassword(l) {
 			continue
 		}
 		r := byName[l[0].Role]
@@ -598,10 +744,33 @@ func (a *applier) newPasswords(ctx context.Context, c *cluster, perRole [][]plan
 // from live and returns each role's statements there. A role whose
 // re-plan fails is refused.
 func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*run) map[string][]planner.Statement {
+	in := c.replanInput(live, db)
+	rp, err := planner.PlanResource(in)
+	if err != nil {
+		// One role's problem (a scope's schema dropped since the plan) must
+		// not stop the others: re-plan each role alone.
+		return a.replanEach(in, db, runs)
+	}
 	out := make(map[string][]planner.Statement, len(runs))
+	for _, p := range rp.Roles {
+		out[p.Config.RoleName] = p.Statements[db]
+	}
+	for _, r := range runs {
+		if _, ok := out[r.name()]; !ok {
+			out[r.name()] = nil // no longer planned: gone already
+		}
+	}
+	return out
+}
+
+// replanInput is the planner's input for re-planning the resource's
+// declared roles and removals in database db from live: a password reset
+// the plan decided on stays decided until the password is set, and once
+// set it is not set again, also with rotate_password.
+func (c *cluster) replanInput(live *catalog.Snapshot, db string) planner.Input {
 	res := c.res
 	res.Complete = false
-	in := planner.Input{Resource: res, Roles: c.declared, Remove: c.removed, Snapshot: live, Database: db,
+	in := planner.Input{Resource: res, Roles: slices.Clone(c.declared), Remove: c.removed, Snapshot: live, Database: db,
 		PasswordResets: map[string]string{}}
 	for _, r := range c.runs {
 		if r.reset && !r.passwordSet {
@@ -609,7 +778,6 @@ func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*
 		}
 	}
 	// The password is set once per apply, also with rotate_password.
-	in.Roles = slices.Clone(c.declared)
 	for i := range in.Roles {
 		for _, r := range c.runs {
 			if r.passwordSet && r.name() == in.Roles[i].Name {
@@ -617,20 +785,13 @@ func (a *applier) replan(c *cluster, live *catalog.Snapshot, db string, runs []*
 			}
 		}
 	}
-	rp, err := planner.PlanResource(in)
-	if err == nil {
-		for _, p := range rp.Roles {
-			out[p.Config.RoleName] = p.Statements[db]
-		}
-		for _, r := range runs {
-			if _, ok := out[r.name()]; !ok {
-				out[r.name()] = nil // no longer planned: gone already
-			}
-		}
-		return out
-	}
-	// One role's problem (a scope's schema dropped since the plan) must
-	// not stop the others: re-plan each role alone.
+	return in
+}
+
+// replanEach re-plans each role of runs alone from in and returns its
+// statements in db; a role whose re-plan fails is refused (and has none).
+func (a *applier) replanEach(in planner.Input, db string, runs []*run) map[string][]planner.Statement {
+	out := make(map[string][]planner.Statement, len(runs))
 	for _, r := range runs {
 		one := in
 		one.Only, one.Roles = r.name(), nil

@@ -71,16 +71,38 @@ type driftRun struct {
 	wasDrifted bool
 	nowDrifted bool
 	failed     []string // resources that could not be planned
+	// The outcome, recorded by driftOutcome: the plan's metric; checked
+	// once every resource was planned and reported.
+	out     outcome
+	checked bool
 }
 
 // checkDrift re-plans the branch head against every resource. Roles whose
 // live state differs become a drift session, a metric, a log line, and the
 // drift issue (updated in place, closed when drift is gone). With
 // remediate, the plan is applied, unless a merge waits for its apply or
-// approval (remediating would apply it unreviewed).
+// approval (remediating would apply it unreviewed). The outcome is
+// recorded on every exit, by driftOutcome.
 func (r *Reconciler) checkDrift(ctx context.Context, remediate bool) error {
-	return runSteps(ctx, &driftRun{remediate: remediate}, r.driftLoad, r.driftPlan, r.driftPrevious,
-		r.driftStore, r.driftRecord, r.driftReport, r.driftRemediate, r.driftDone)
+	run := &driftRun{remediate: remediate}
+	defer r.driftOutcome(run)
+	return runSteps(ctx, run, r.driftLoad, r.driftPlan, r.driftPrevious,
+		r.driftStore, r.driftSession, r.driftReport, r.driftRemediate, r.driftDone)
+}
+
+// driftOutcome records how a checkDrift run ended, whichever step ended
+// it: the plan's metric (counted also when storing, reporting or
+// remediating failed later), and the checked head, remembered only when
+// the whole check succeeded (else the next check runs it again). The
+// drift state, the drift session and issue, and a remediation's apply are
+// the steps' work, each stopping the check when it fails.
+func (r *Reconciler) driftOutcome(run *driftRun) {
+	r.count("drift", run.out)
+	if run.checked {
+		r.mu.Lock()
+		r.lastDrift, r.lastDriftRemediate = run.head, run.remediate
+		r.mu.Unlock()
+	}
 }
 
 // driftLoad loads the branch head's role files; invalid ones stall.
@@ -96,7 +118,7 @@ func (r *Reconciler) driftLoad(_ context.Context, run *driftRun) (bool, error) {
 		return true, err
 	}
 	if problems != nil {
-		r.metrics.plans.WithLabelValues("drift", "invalid").Inc()
+		run.out.plan = "invalid"
 		run.log.Error().Strs("problems", problems).Msg("drift check impossible: the branch has invalid role files")
 		return true, stalled("drift check: invalid role files on the branch", errors.New(strings.Join(problems, "; ")))
 	}
@@ -169,13 +191,15 @@ func (r *Reconciler) resourceDrift(run *driftRun, rp planner.ResourcePlan) store
 	return d
 }
 
-// driftRecord counts the check and records a drift session.
-func (r *Reconciler) driftRecord(ctx context.Context, run *driftRun) (bool, error) {
-	outcome := "no-changes"
+// driftSession counts the check and records a drift session. A check
+// in which a resource could not be planned counts as changes or
+// no-changes by the others (never as error, unlike the pull request and
+// merge flows; kept so), then driftDone retries it.
+func (r *Reconciler) driftSession(ctx context.Context, run *driftRun) (bool, error) {
+	run.out.plan = "no-changes"
 	if run.nowDrifted {
-		outcome = "changes"
+		run.out.plan = "changes"
 	}
-	r.metrics.plans.WithLabelValues("drift", outcome).Inc()
 	if run.nowDrifted || run.wasDrifted || len(run.failed) > 0 {
 		// A drift session when there is drift, and when it went away.
 		if err := r.record(ctx, PlanSession(run.doc, store.KindDrift, r.opts.Actor, run.started)); err != nil {
@@ -212,31 +236,20 @@ func (r *Reconciler) driftRemediate(ctx context.Context, run *driftRun) (bool, e
 	return false, nil
 }
 
-// driftDone retries when a resource could not be planned, else remembers
-// the checked head.
+// driftDone retries when a resource could not be planned, else marks the
+// head checked.
 func (r *Reconciler) driftDone(_ context.Context, run *driftRun) (bool, error) {
 	if len(run.failed) > 0 {
 		return true, waiting("drift check", errors.New(strings.Join(run.failed, "; ")))
 	}
-	r.mu.Lock()
-	r.lastDrift, r.lastDriftRemediate = run.head, run.remediate
-	r.mu.Unlock()
+	run.checked = true
 	return true, nil
 }
 
 // remediate applies a drift plan, unless a merge is pending.
 func (r *Reconciler) remediate(ctx context.Context, tree *spec.Tree, doc *planner.Document, head string) error {
-	pending, err := r.opts.Store.ListPullRequests(ctx, store.PRMergedPending, store.PRWaitingApproval)
-	if err != nil {
-		return waiting("reading pull requests", err)
-	}
-	if len(pending) > 0 {
-		var nums []string
-		for _, pr := range pending {
-			nums = append(nums, fmt.Sprintf("#%d", pr.Number))
-		}
-		r.log.Warn().Strs("prs", nums).Msg("drift remediation deferred: merges wait for their apply or approval")
-		return nil
+	if deferred, err := r.remediationDeferred(ctx); deferred || err != nil {
+		return err
 	}
 	// No store write precedes this apply: check the lease is still ours.
 	if err := r.opts.Store.CheckFence(ctx, r.fence()); err != nil {
@@ -256,6 +269,30 @@ func (r *Reconciler) remediate(ctx context.Context, tree *spec.Tree, doc *planne
 	if status != store.StatusApplied {
 		return nil // the issue stays open; the next check reports what is left
 	}
+	return r.driftRemediated(ctx, doc, head, sid, applied)
+}
+
+// remediationDeferred reports whether merges wait for their apply or
+// approval: remediating now would apply them unreviewed.
+func (r *Reconciler) remediationDeferred(ctx context.Context) (bool, error) {
+	pending, err := r.opts.Store.ListPullRequests(ctx, store.PRMergedPending, store.PRWaitingApproval)
+	if err != nil {
+		return true, waiting("reading pull requests", err)
+	}
+	if len(pending) == 0 {
+		return false, nil
+	}
+	var nums []string
+	for _, pr := range pending {
+		nums = append(nums, fmt.Sprintf("#%d", pr.Number))
+	}
+	r.log.Warn().Strs("prs", nums).Msg("drift remediation deferred: merges wait for their apply or approval")
+	return true, nil
+}
+
+// driftRemediated stores that every planned resource of doc is in sync
+// after apply session sid, and closes the drift issue.
+func (r *Reconciler) driftRemediated(ctx context.Context, doc *planner.Document, head, sid string, applied int) error {
 	for _, rp := range doc.Resources {
 		if rp.Error != "" {
 			continue

@@ -29,6 +29,11 @@ type mergeRun struct {
 	src      planner.Source
 	tree     *spec.Tree // the merged role files
 	doc      *planner.Document
+	// The outcome, recorded by mergeRecord: the plan's metric and the
+	// refusal; save when a step settled rec (closed, refused, waiting
+	// for approval) for the record to store.
+	out  outcome
+	save bool
 }
 
 // reconcileMerged handles a merged pull request: plan the merged tree;
@@ -38,11 +43,33 @@ type mergeRun struct {
 // apply is reported, never run again; an unfinished one is re-planned and
 // compared again (and the applier's in-transaction checksum gate refuses
 // whatever was applied meanwhile). force (/rolecd plan) re-plans a merge
-// that waits for approval or was refused.
-func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest, found bool, fpr forge.PR, force bool) error {
+// that waits for approval or was refused. The outcome is recorded on
+// every exit, by mergeRecord.
+func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest, found bool, fpr forge.PR, force bool) (err error) {
 	run := &mergeRun{rec: rec, found: found, fpr: fpr, force: force, log: r.log.With().Int("pr", rec.Number).Logger()}
+	defer func() { err = r.mergeRecord(ctx, run, err) }()
 	return runSteps(ctx, run, r.mergeSettled, r.mergeUnplanned, r.mergeResume,
 		r.mergeFetch, r.mergeValidate, r.mergePlan, r.mergeCompare, r.mergeApply)
+}
+
+// mergeRecord records how a reconcileMerged run ended, whichever step
+// ended it, and returns the flow's error: the plan's metric and the
+// refusal (counted also when a later forge call failed), and the pull
+// request's record when a step settled it (its store error then replaces
+// the step's). Two records are not the outcome's and stay where they
+// are: the pending merge mergeFetch stores before planning (so a restart
+// resumes), and an apply's own report and record (applyMerge and
+// finishApply, shared with /rolecd apply, record them, with the applies
+// metric).
+func (r *Reconciler) mergeRecord(ctx context.Context, run *mergeRun, err error) error {
+	r.count("merge", run.out)
+	if !run.save {
+		return err
+	}
+	if perr := r.putPR(ctx, &run.rec); perr != nil {
+		return perr
+	}
+	return err
 }
 
 // mergeSettled ends the flow for a merge already handled: applied or
@@ -66,7 +93,8 @@ func (r *Reconciler) mergeUnplanned(ctx context.Context, run *mergeRun) (bool, e
 	}
 	if run.found && rec.PlannedSHA == fpr.HeadSHA && rec.PlanSID == "" {
 		rec.State = store.PRClosed // merged without touching the role files
-		return true, r.putPR(ctx, rec)
+		run.save = true
+		return true, nil
 	}
 	if !run.found {
 		touches, err := r.prTouches(ctx, fpr)
@@ -75,7 +103,8 @@ func (r *Reconciler) mergeUnplanned(ctx context.Context, run *mergeRun) (bool, e
 		}
 		if !touches {
 			rec.State, rec.HeadSHA = store.PRClosed, fpr.HeadSHA
-			return true, r.putPR(ctx, rec)
+			run.save = true
+			return true, nil
 		}
 		run.log.Warn().Msg("merged pull request was never planned: its merge needs an approval")
 	}
@@ -124,7 +153,7 @@ func (r *Reconciler) mergeFetch(ctx context.Context, run *mergeRun) (bool, error
 	if err := r.ensureCommit(ctx, mergeSHA, 0, ""); err != nil {
 		return true, err
 	}
-	if err := r.onBranch(ctx, mergeSHA); err != nil {
+	if err := r.onBranch(ctx, mergeSHA, &run.out); err != nil {
 		return true, err
 	}
 	rec.State, rec.MergeSHA, rec.HeadSHA = store.PRMergedPending, mergeSHA, run.fpr.HeadSHA
@@ -150,14 +179,14 @@ func (r *Reconciler) mergeValidate(ctx context.Context, run *mergeRun) (bool, er
 	}
 	rec := &run.rec
 	return true, r.reportInvalid(ctx, run.src, problems, invalidTree{
-		flow: "merge", refusal: "invalid-merge", pr: rec.Number, commit: run.mergeSHA, comment: commentMerge,
+		out: &run.out, refusal: "invalid-merge", pr: rec.Number, commit: run.mergeSHA, comment: commentMerge,
 		preamble:   "**Not applied**: the merged tree has invalid role files. Fix them on the branch; the drift check reports what differs meanwhile.",
 		status:     StatusApply,
 		statusDesc: "not applied: invalid role files after merge",
 		stall:      "invalid role files after merge",
-		keep: func(sid string) error {
+		keep: func(sid string) {
 			rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRRefused, sid, ""
-			return r.putPR(ctx, rec)
+			run.save = true
 		},
 	})
 }
@@ -172,14 +201,13 @@ func (r *Reconciler) mergePlan(ctx context.Context, run *mergeRun) (bool, error)
 	run.doc = doc
 	run.log = run.log.With().Str("sid", doc.SID).Logger()
 	if failed := failedResources(doc); len(failed) > 0 {
-		r.metrics.plans.WithLabelValues("merge", "error").Inc()
+		run.out.plan = "error"
 		return true, waiting("planning the merged tree", errors.New(strings.Join(failed, "; ")))
 	}
-	outcome := "no-changes"
+	run.out.plan = "no-changes"
 	if doc.Summary().Changes > 0 {
-		outcome = "changes"
+		run.out.plan = "changes"
 	}
-	r.metrics.plans.WithLabelValues("merge", outcome).Inc()
 	return false, nil
 }
 
@@ -192,7 +220,7 @@ func (r *Reconciler) mergeCompare(ctx context.Context, run *mergeRun) (bool, err
 		return false, nil
 	}
 	digest := doc.Digest()
-	r.metrics.refusals.WithLabelValues("checksum-mismatch").Inc()
+	run.out.refusal = "checksum-mismatch"
 	run.log.Warn().Strs("differs", diff).Str("digest", digest).Msg("merged plan differs from the reviewed plan: waiting for approval")
 	if err := r.upsertComment(ctx, rec.Number, commentMerge, r.planComment(doc, run.mergeSHA, rec.Number, waitingText(*rec, diff, digest), nil)); err != nil {
 		return true, err
@@ -201,7 +229,8 @@ func (r *Reconciler) mergeCompare(ctx context.Context, run *mergeRun) (bool, err
 		return true, err
 	}
 	rec.State, rec.MergePlanSID, rec.MergeDigest = store.PRWaitingApproval, doc.SID, digest
-	return true, r.putPR(ctx, rec)
+	run.save = true
+	return true, nil
 }
 
 // mergeApply applies the reviewed plan.
@@ -371,8 +400,9 @@ func (r *Reconciler) prTouches(ctx context.Context, fpr forge.PR) (bool, error) 
 // merge flow connects with the settings of that commit, so it must be
 // merged, reviewed state, never a commit only a pull request carries.
 // A Source without an ancestor test (the in-memory fakes of unit tests)
-// is trusted to report merged commits; gitsource.Source has one.
-func (r *Reconciler) onBranch(ctx context.Context, sha string) error {
+// is trusted to report merged commits; gitsource.Source has one. A commit
+// off the branch is refused in out.
+func (r *Reconciler) onBranch(ctx context.Context, sha string, out *outcome) error {
 	anc, ok := r.opts.Source.(ancestry)
 	if !ok {
 		return nil
@@ -390,7 +420,7 @@ func (r *Reconciler) onBranch(ctx context.Context, sha string) error {
 			return nil
 		}
 		if attempt > 0 {
-			r.metrics.refusals.WithLabelValues("off-branch").Inc()
+			out.refusal = "off-branch"
 			return stalled("merge commit", fmt.Errorf("%s is not in the history of branch %s: rolecd connects only with merged settings", short(sha), r.opts.Branch))
 		}
 		if err := r.opts.Source.Fetch(ctx); err != nil {

@@ -98,18 +98,46 @@ type prRun struct {
 	inv     inventory.Diff // what the pull request changes in the inventory
 	doc     *planner.Document
 	failed  []string // resources that could not be planned
+	// The outcome, recorded by prRecord: the plan's metric; save when a
+	// step settled rec (to be stored); headPlanned when the head is planned.
+	out         outcome
+	save        bool
+	headPlanned bool
 }
 
 // planPR plans an open pull request at its head: fetch, validate, plan,
 // report. Invalid role files are reported (comment and failure status) and
-// stall; a resource that cannot be planned is reported and retried.
-func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr forge.PR) error {
+// stall; a resource that cannot be planned is reported and retried. The
+// outcome is recorded on every exit, by prRecord.
+func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr forge.PR) (err error) {
 	run := &prRun{
 		rec: rec, fpr: fpr, head: fpr.HeadSHA,
 		log: r.log.With().Int("pr", fpr.Number).Str("commit", short(fpr.HeadSHA)).Logger(),
 		src: planner.Source{Commit: fpr.HeadSHA, PullRequest: fpr.Number},
 	}
+	defer func() { err = r.prRecord(ctx, run, err) }()
 	return runSteps(ctx, run, r.prFetch, r.prValidate, r.prTrust, r.prPlan, r.prComment, r.prFailed, r.prSucceeded)
+}
+
+// prRecord records how a planPR run ended, whichever step ended it, and
+// returns the flow's error: the plan's metric (counted also when a later
+// forge call failed), the pull request's record when a step settled it
+// (its store error then replaces the step's), and the "planned" log line
+// once that record is stored. A step that failed before settling the
+// record (fetching, planning, a comment or status the forge refused)
+// leaves it as stored, so the head is planned again.
+func (r *Reconciler) prRecord(ctx context.Context, run *prRun, err error) error {
+	r.count("pr", run.out)
+	if !run.save {
+		return err
+	}
+	if perr := r.putPR(ctx, run.rec); perr != nil {
+		return perr
+	}
+	if run.headPlanned {
+		run.log.Info().Int("changes", run.doc.Summary().Changes).Str("digest", run.doc.Digest()).Msg("pull request planned")
+	}
+	return err
 }
 
 // prFetch makes sure the head is here and ends the flow when the pull
@@ -141,7 +169,8 @@ func (r *Reconciler) prFetch(ctx context.Context, run *prRun) (bool, error) {
 	}
 	run.log.Info().Msg("pull request does not touch the role files")
 	run.rec.PlannedSHA, run.rec.PlanSID, run.rec.Digest, run.rec.Checksums = run.head, "", "", nil
-	return true, r.putPR(ctx, run.rec)
+	run.save = true
+	return true, nil
 }
 
 // prValidate loads the head's role files; invalid ones are reported and
@@ -156,14 +185,14 @@ func (r *Reconciler) prValidate(ctx context.Context, run *prRun) (bool, error) {
 		return false, nil
 	}
 	return true, r.reportInvalid(ctx, run.src, problems, invalidTree{
-		flow: "pr", pr: run.fpr.Number, commit: run.head, comment: commentPlan,
+		out: &run.out, pr: run.fpr.Number, commit: run.head, comment: commentPlan,
 		status:     StatusPlan,
 		statusDesc: "invalid role files: " + plural(len(problems), "problem"),
 		stall:      "invalid role files",
 		warn:       &run.log,
-		keep: func(sid string) error {
+		keep: func(sid string) {
 			run.rec.PlannedSHA, run.rec.PlanSID, run.rec.Digest, run.rec.Checksums = run.head, sid, "", nil
-			return r.putPR(ctx, run.rec)
+			run.save = true
 		},
 	})
 }
@@ -194,7 +223,10 @@ func (r *Reconciler) prPlan(ctx context.Context, run *prRun) (bool, error) {
 	return false, nil
 }
 
-// prComment comments the plan and keeps it in the record.
+// prComment comments the plan and keeps it in the record. When the
+// comment cannot be queued the run ends before its outcome is set: the
+// plan session is recorded but no plan is counted (as before the outcome
+// was deferred; kept so).
 func (r *Reconciler) prComment(ctx context.Context, run *prRun) (bool, error) {
 	doc := run.doc
 	if err := r.upsertComment(ctx, run.fpr.Number, commentPlan, r.inventoryComment(doc, run.head, run.fpr.Number, onMergeText(doc, run.inv), run.inv)); err != nil {
@@ -209,37 +241,32 @@ func (r *Reconciler) prFailed(ctx context.Context, run *prRun) (bool, error) {
 	if len(run.failed) == 0 {
 		return false, nil
 	}
-	r.metrics.plans.WithLabelValues("pr", "error").Inc()
+	run.out.plan = "error"
 	if err := r.setStatus(ctx, run.head, StatusPlan, "failure", plural(len(run.failed), "resource")+" could not be planned; retrying"); err != nil {
 		return true, err
 	}
 	run.rec.PlannedSHA = "" // re-planned on the next attempt
-	if err := r.putPR(ctx, run.rec); err != nil {
-		return true, err
-	}
+	run.save = true
 	return true, waiting("planning", errors.New(strings.Join(run.failed, "; ")))
 }
 
 // prSucceeded sets the success status and marks the head planned.
 func (r *Reconciler) prSucceeded(ctx context.Context, run *prRun) (bool, error) {
 	doc, sum := run.doc, run.doc.Summary()
-	outcome, desc := "no-changes", "no changes"
+	desc := "no changes"
+	run.out.plan = "no-changes"
 	if sum.Changes > 0 {
-		outcome = "changes"
+		run.out.plan = "changes"
 		desc = fmt.Sprintf("%s to change, digest %s", plural(sum.Changes, "role"), doc.Digest()[:12])
 	}
 	if n := run.inv.NotConnected(); n > 0 {
 		desc += fmt.Sprintf("; %s not connected until merged", plural(n, "resource"))
 	}
-	r.metrics.plans.WithLabelValues("pr", outcome).Inc()
 	if err := r.setStatus(ctx, run.head, StatusPlan, "success", desc); err != nil {
 		return true, err
 	}
 	run.rec.PlannedSHA = run.head
-	if err := r.putPR(ctx, run.rec); err != nil {
-		return true, err
-	}
-	run.log.Info().Int("changes", sum.Changes).Str("digest", doc.Digest()).Msg("pull request planned")
+	run.save, run.headPlanned = true, true
 	return true, nil
 }
 

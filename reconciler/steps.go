@@ -126,10 +126,28 @@ func (r *Reconciler) recordInvalid(ctx context.Context, src planner.Source, prob
 	return s.SID, r.record(ctx, s)
 }
 
+// outcome is what a flow run counts when it ends, whichever step ends it:
+// the steps fill it in and the flow's deferred record counts it, once.
+type outcome struct {
+	plan    string // the plans metric's outcome, "" when the run planned nothing
+	refusal string // the refusals metric's reason, "" when the run refused nothing
+}
+
+// count counts a flow run's outcome: its plan under the flow's label, and
+// its refusal.
+func (r *Reconciler) count(flow string, o outcome) {
+	if o.plan != "" {
+		r.metrics.plans.WithLabelValues(flow, o.plan).Inc()
+	}
+	if o.refusal != "" {
+		r.metrics.refusals.WithLabelValues(o.refusal).Inc()
+	}
+}
+
 // invalidTree says how one flow reports role files that do not validate.
 type invalidTree struct {
-	flow       string // metric label of the plan: "pr" or "merge"
-	refusal    string // refusal metric label, "" for none
+	out        *outcome // the flow run's outcome: invalid, with refusal
+	refusal    string   // refusal metric label, "" for none
 	pr         int
 	commit     string
 	comment    string // comment key
@@ -139,22 +157,21 @@ type invalidTree struct {
 	stall      string // StalledError reason
 	// warn, when set, logs the problems with the session's SID.
 	warn *zerolog.Logger
-	// keep stores the flow's record of the pull request with the session SID.
-	keep func(sid string) error
+	// keep settles the flow's record of the pull request with the session
+	// SID (the flow's deferred record stores it).
+	keep func(sid string)
 }
 
 // reportInvalid records a failed plan session for invalid role files,
-// comments and sets a failure status on the commit, lets the flow store its
-// record, and returns the StalledError the flow ends with.
+// counts the run invalid, comments and sets a failure status on the
+// commit, lets the flow settle its record, and returns the StalledError
+// the flow ends with.
 func (r *Reconciler) reportInvalid(ctx context.Context, src planner.Source, problems []string, it invalidTree) error {
 	sid, err := r.recordInvalid(ctx, src, problems)
 	if err != nil {
 		return err
 	}
-	r.metrics.plans.WithLabelValues(it.flow, "invalid").Inc()
-	if it.refusal != "" {
-		r.metrics.refusals.WithLabelValues(it.refusal).Inc()
-	}
+	it.out.plan, it.out.refusal = "invalid", it.refusal
 	if it.warn != nil {
 		it.warn.Warn().Str("sid", sid).Int("problems", len(problems)).Msg("invalid role files")
 	}
@@ -164,9 +181,7 @@ func (r *Reconciler) reportInvalid(ctx context.Context, src planner.Source, prob
 	if err := r.setStatus(ctx, it.commit, it.status, "failure", it.statusDesc); err != nil {
 		return err
 	}
-	if err := it.keep(sid); err != nil {
-		return err
-	}
+	it.keep(sid)
 	return stalled(it.stall, errors.New(strings.Join(problems, "; ")))
 }
 
