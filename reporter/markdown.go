@@ -459,15 +459,7 @@ func clip(s string, n int) string {
 // codeSpan renders s as inline code, whatever backticks it holds.
 func codeSpan(s string) string {
 	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-	longest, run := 0, 0
-	for _, r := range s {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
+	longest := longestBacktickRun(s)
 	ticks := strings.Repeat("`", longest+1)
 	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") || (longest > 0 && strings.HasPrefix(s, " ")) {
 		s = " " + s + " "
@@ -495,6 +487,12 @@ var htmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // fenceFor returns a code fence longer than any backtick run in s.
 func fenceFor(s string) string {
+	longest := longestBacktickRun(s)
+	return strings.Repeat("`", max(3, longest+1))
+}
+
+// longestBacktickRun is the length of the longest run of backticks in s.
+func longestBacktickRun(s string) int {
 	longest, run := 0, 0
 	for _, r := range s {
 		if r == '`' {
@@ -504,7 +502,7 @@ func fenceFor(s string) string {
 			run = 0
 		}
 	}
-	return strings.Repeat("`", max(3, longest+1))
+	return longest
 }
 
 // ApplyComment renders an apply report as a pull-request comment: per role

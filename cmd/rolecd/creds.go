@@ -57,11 +57,7 @@ func pickCredential(versions []store.Credential) (store.Credential, string, erro
 }
 
 func credsGetRun(ctx context.Context, g *globals, name string) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
-	st, err := g.openState(ctx, cfg)
+	st, err := g.configState(ctx)
 	if err != nil {
 		return err
 	}

@@ -199,20 +199,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
 // scalar returns the value of a scalar node, complaining (want) otherwise.
 func (d *decoder) scalar(n *yaml.Node, key, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, key, "want %s, got %s", want, kindName(n))
+		d.errorf(n, key, "want %s, got %s", want, yamlpos.KindName(n))
 		return "", false
 	}
 	return n.Value, true
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	return "a single value"
 }
 
 // duration reads a Go duration; a bare number is refused (yaml.v3 would
@@ -234,10 +224,10 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, key string) {
 func (d *decoder) mapping(n *yaml.Node, v reflect.Value, key string) {
 	if n.Kind != yaml.MappingNode {
 		if key == "" {
-			d.errs = append(d.errs, lineErrorf(n.Line, "%s:%d: the top level must be a mapping of keys, got %s", d.file, n.Line, kindName(n)))
+			d.errs = append(d.errs, lineErrorf(n.Line, "%s:%d: the top level must be a mapping of keys, got %s", d.file, n.Line, yamlpos.KindName(n)))
 			return
 		}
-		d.errorf(n, key, "want a mapping, got %s", kindName(n))
+		d.errorf(n, key, "want a mapping, got %s", yamlpos.KindName(n))
 		return
 	}
 	t := v.Type()
@@ -256,7 +246,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, key string) {
 		k, val := n.Content[i], n.Content[i+1]
 		full := join(key, k.Value)
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, join(key, "?"), "a key must be a single value, got %s", kindName(k))
+			d.errorf(k, join(key, "?"), "a key must be a single value, got %s", yamlpos.KindName(k))
 			continue
 		}
 		if line, dup := seen[k.Value]; dup {
@@ -282,7 +272,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, key string) {
 // key.NAME, so a problem inside one names it.
 func (d *decoder) dict(n *yaml.Node, v reflect.Value, key string) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, key, "want a mapping, got %s", kindName(n))
+		d.errorf(n, key, "want a mapping, got %s", yamlpos.KindName(n))
 		return
 	}
 	out := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -290,7 +280,7 @@ func (d *decoder) dict(n *yaml.Node, v reflect.Value, key string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, join(key, "?"), "a key must be a single value, got %s", kindName(k))
+			d.errorf(k, join(key, "?"), "a key must be a single value, got %s", yamlpos.KindName(k))
 			continue
 		}
 		full := join(key, k.Value)
@@ -310,7 +300,7 @@ func (d *decoder) dict(n *yaml.Node, v reflect.Value, key string) {
 // sequence decodes a list into slice v; entries are named key[i].
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, key string) {
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, key, "want a list, got %s", kindName(n))
+		d.errorf(n, key, "want a list, got %s", yamlpos.KindName(n))
 		return
 	}
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))

@@ -1,12 +1,31 @@
 // Package yamlpos locates YAML parse errors: the message of a yaml.v3
-// error without its prefix, and the line where the error really is. Pure:
-// it parses only through the function it is given.
+// error without its prefix, the line where the error really is, and how a
+// node is named in an error. Pure: it parses only through the function it
+// is given.
 package yamlpos
 
 import (
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
+
+// KindName names the kind of n as an error message says it: "a mapping",
+// "a list", "a single value", "an alias" or "a document".
+func KindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a single value"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a document"
+}
 
 // MaxSearched is the size up to which SyntaxLine is worth calling: it
 // re-parses prefixes of the data (a few parses of the whole at most).

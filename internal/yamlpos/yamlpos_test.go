@@ -48,3 +48,26 @@ func TestSyntaxLine(t *testing.T) {
 		}
 	}
 }
+
+func TestKindName(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("a: &x [1]\nb: *x\nc: {d: 1}\ne: v\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	top := doc.Content[0].Content
+	for _, tc := range []struct {
+		node *yaml.Node
+		want string
+	}{
+		{&doc, "a document"},
+		{doc.Content[0], "a mapping"},
+		{top[1], "a list"},
+		{top[3], "an alias"},
+		{top[5], "a mapping"},
+		{top[7], "a single value"},
+	} {
+		if got := KindName(tc.node); got != tc.want {
+			t.Errorf("KindName(%v node) = %q, want %q", tc.node.Kind, got, tc.want)
+		}
+	}
+}

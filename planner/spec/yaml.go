@@ -125,20 +125,6 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		return "a single value"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	return "a document"
-}
-
 // document reads the top level of one document.
 func (f *yamlFile) document(doc *yaml.Node) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -149,7 +135,7 @@ func (f *yamlFile) document(doc *yaml.Node) {
 		return
 	}
 	if root.Kind != yaml.MappingNode {
-		f.errorf(root, "no resources, roles or items: the top level must be a mapping, got %s", kindName(root))
+		f.errorf(root, "no resources, roles or items: the top level must be a mapping, got %s", yamlpos.KindName(root))
 		return
 	}
 	if k := hoopResultsKey(root); k != nil {
@@ -183,7 +169,7 @@ func (f *yamlFile) fields(m *yaml.Node, what string, known []string, set func(ke
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			f.errorf(k, "unknown key (%s) in %s: want %s", kindName(k), what, strings.Join(known, ", "))
+			f.errorf(k, "unknown key (%s) in %s: want %s", yamlpos.KindName(k), what, strings.Join(known, ", "))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
@@ -209,7 +195,7 @@ func (f *yamlFile) mapping(what string, n *yaml.Node) bool {
 		return false
 	}
 	if n.Kind != yaml.MappingNode {
-		f.errorf(n, "each %s must be a mapping, got %s", what, kindName(n))
+		f.errorf(n, "each %s must be a mapping, got %s", what, yamlpos.KindName(n))
 		return false
 	}
 	return true
@@ -221,7 +207,7 @@ func (f *yamlFile) list(key string, n *yaml.Node, each func(*yaml.Node)) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		f.errorf(n, "%s: want a list, got %s", key, kindName(n))
+		f.errorf(n, "%s: want a list, got %s", key, yamlpos.KindName(n))
 		return
 	}
 	for _, item := range n.Content {
@@ -240,7 +226,7 @@ func (f *yamlFile) scalar(key string, n *yaml.Node) value {
 	case isNull(n):
 		return value{}
 	case n.Kind != yaml.ScalarNode:
-		f.errorf(n, "%s: want a single value, got %s", key, kindName(n))
+		f.errorf(n, "%s: want a single value, got %s", key, yamlpos.KindName(n))
 		return value{pos: f.pos(n), set: true, bad: true}
 	}
 	return value{s: n.Value, pos: f.pos(n), set: true}
@@ -257,7 +243,7 @@ func (f *yamlFile) strings(key string, n *yaml.Node) listValue {
 	case n.Kind == yaml.ScalarNode:
 		return splitList(n.Value, f.pos(n))
 	case n.Kind != yaml.SequenceNode:
-		f.errorf(n, "%s: want a list, got %s", key, kindName(n))
+		f.errorf(n, "%s: want a list, got %s", key, yamlpos.KindName(n))
 		return listValue{pos: f.pos(n), bad: true}
 	}
 	l := listValue{pos: f.pos(n)}
@@ -344,7 +330,7 @@ func (f *yamlFile) admin(k, v *yaml.Node) rawAdmin {
 		return a
 	}
 	if v.Kind != yaml.MappingNode {
-		f.errorf(v, "admin: want a mapping with user and password_env, password_file or password_command, got %s", kindName(v))
+		f.errorf(v, "admin: want a mapping with user and password_env, password_file or password_command, got %s", yamlpos.KindName(v))
 		a.set, a.user = true, value{pos: f.pos(v), set: true, bad: true}
 		return a
 	}
@@ -428,7 +414,7 @@ func (f *yamlFile) options(key string, n *yaml.Node) rawOptions {
 	case isNull(n):
 		return rawOptions{}
 	case n.Kind != yaml.MappingNode:
-		f.errorf(n, "%s: want a mapping of setting names to values, got %s", key, kindName(n))
+		f.errorf(n, "%s: want a mapping of setting names to values, got %s", key, yamlpos.KindName(n))
 		return rawOptions{pos: f.pos(n), bad: true}
 	}
 	out := rawOptions{pos: f.pos(n)}
