@@ -1,5 +1,7 @@
 // Package reporter renders plan and apply results for people: the console
-// text a DBA reads at a glance, and (later) pull-request comments.
+// text a DBA reads at a glance, and the markdown of pull-request comments
+// and drift issues (text/template files, split at the forge's comment
+// limit). It is pure; reporter/github and reporter/audit post the results.
 package reporter
 
 import (
