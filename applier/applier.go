@@ -356,7 +356,7 @@ func (a *applier) finish(ctx context.Context, c *cluster, r *run, resourceErr st
 	if r.report.Status == report.RoleSkipped && r.applied == 0 && r.concurrent == 0 {
 		return // nothing of it was meant to run
 	}
-	if r.report.Status == report.RoleRefused || r.report.Status == report.RoleFailed {
+	if report.NotApplied(r.report.Status) {
 		var later []report.Statement
 		for _, db := range planner.OrderedDatabases(r.plan.SQLPlan, c.res.Database) {
 			if r.ran[db] {

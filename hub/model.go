@@ -229,7 +229,7 @@ func (h *Hub) lastChanges(ctx context.Context, resource string) (map[string]*ses
 					continue
 				}
 				changed[role.RoleName] = refOf(s)
-				failed[role.RoleName] = role.Status == report.RoleFailed || role.Status == report.RoleRefused
+				failed[role.RoleName] = report.NotApplied(role.Status)
 			}
 		}
 	}

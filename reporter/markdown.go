@@ -523,7 +523,7 @@ func ApplyComment(rep *report.Report, planSID string) string {
 		for _, role := range rr.Roles {
 			c.Roles++
 			st := mdText(role.Status)
-			if role.Status == report.RoleRefused || role.Status == report.RoleFailed {
+			if report.NotApplied(role.Status) {
 				st = "**" + st + "**"
 			}
 			reason := ""

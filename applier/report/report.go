@@ -45,6 +45,10 @@ const (
 	RoleFailed  = "failed"
 )
 
+// NotApplied reports whether a role outcome (Role.Status) left the role
+// short of its declared state: refused or failed.
+func NotApplied(status string) bool { return status == RoleRefused || status == RoleFailed }
+
 // Statement is one statement's outcome; SQL is redacted.
 type Statement struct {
 	Database string        `json:"database"`

@@ -82,3 +82,13 @@ func TestReportStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestNotApplied(t *testing.T) {
+	for status, want := range map[string]bool{
+		RoleApplied: false, RoleSkipped: false, RoleRefused: true, RoleFailed: true, "": false,
+	} {
+		if got := NotApplied(status); got != want {
+			t.Errorf("NotApplied(%q) = %v, want %v", status, got, want)
+		}
+	}
+}

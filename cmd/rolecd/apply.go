@@ -139,7 +139,7 @@ func writeApplyReasons(w io.Writer, rep *report.Report) {
 			fmt.Fprintf(w, "rolecd: resource %s: %s\n", rr.Resource, oneLine(rr.Error))
 		}
 		for _, role := range rr.Roles {
-			if role.Status == report.RoleFailed || role.Status == report.RoleRefused {
+			if report.NotApplied(role.Status) {
 				fmt.Fprintf(w, "rolecd: resource %s: role %s %s: %s\n", rr.Resource, role.RoleName, role.Status, oneLine(role.Reason))
 			}
 		}
