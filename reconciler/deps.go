@@ -34,8 +34,14 @@ type Source interface {
 	Touches(baseSHA, headSHA string) (bool, error)
 }
 
+// ancestry is an optional capability of a Source: a direct ancestor test
+// (gitsource.Source has one).
+type ancestry interface {
+	IsAncestor(ancestor, descendant string) (bool, error)
+}
+
 // Forge is where pull requests live and where reports go: GitHub, or the
-// console (see Console).
+// console (reporter/github.Client, reporter/console.Console).
 type Forge interface {
 	// ListOpenPRs lists the open pull requests targeting base.
 	ListOpenPRs(ctx context.Context, base string) ([]forge.PR, error)

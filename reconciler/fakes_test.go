@@ -461,3 +461,11 @@ func (h *harness) pr(n int) store.PullRequest {
 	}
 	return rec
 }
+
+// ancestrySource adds an ancestor test to the fake source.
+type ancestrySource struct {
+	*fakeSource
+	ancestors map[string]bool // "a..b": a is an ancestor of b
+}
+
+func (s ancestrySource) IsAncestor(a, b string) (bool, error) { return s.ancestors[a+".."+b], nil }

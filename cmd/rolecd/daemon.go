@@ -20,6 +20,7 @@ import (
 	"github.com/rolecd/rolecd/internal/cluster"
 	"github.com/rolecd/rolecd/internal/config"
 	"github.com/rolecd/rolecd/reconciler"
+	"github.com/rolecd/rolecd/reporter/console"
 	"github.com/rolecd/rolecd/reporter/github"
 	"github.com/rolecd/rolecd/store"
 )
@@ -183,11 +184,11 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 // newForge is GitHub when configured, else the console on stdout.
 func newForge(g *globals, cfg config.Config, src *gitsource.Source, log zerolog.Logger) (reconciler.Forge, func(error) bool, error) {
 	if cfg.GitHub.Owner == "" {
-		prs := make([]reconciler.ConsolePR, len(cfg.Console.PullRequests))
+		prs := make([]console.PullRequest, len(cfg.Console.PullRequests))
 		for i, p := range cfg.Console.PullRequests {
-			prs[i] = reconciler.ConsolePR{Number: p.Number, Branch: p.Branch, Title: p.Title}
+			prs[i] = console.PullRequest{Number: p.Number, Branch: p.Branch, Title: p.Title}
 		}
-		return reconciler.NewConsole(g.stdout, src, cfg.Git.Branch, prs), nil, nil
+		return console.New(g.stdout, src, cfg.Git.Branch, prs), nil, nil
 	}
 	token := envOf(g, githubTokenEnv(cfg))
 	client, err := github.New(github.Config{

@@ -1,4 +1,8 @@
-package reconciler
+// Package console is the forge used without a github: section: plan
+// comments, statuses, apply results and drift issues are printed to a
+// writer (the demo uses it), and pull requests are declared in
+// rolecd.yaml and read from the watched repository.
+package console
 
 import (
 	"context"
@@ -11,9 +15,23 @@ import (
 	"github.com/rolecd/rolecd/internal/forge"
 )
 
-// ConsolePR declares a pull request for the console forge: a branch of the
-// watched repository proposed for merge into the watched branch.
-type ConsolePR struct {
+// Source is what the console reads of the watched repository
+// (gitsource.Source implements it).
+type Source interface {
+	// FetchRef fetches one remote ref and returns its commit.
+	FetchRef(ctx context.Context, ref string) (string, error)
+	// BranchHead is the watched branch's commit as last fetched.
+	BranchHead() (string, error)
+	// PullHead is refs/pull/N/head as last fetched.
+	PullHead(n int) (sha string, ok bool)
+	// Touches reports whether headSHA changes the role-file directory
+	// compared with the merge base of baseSHA and headSHA.
+	Touches(baseSHA, headSHA string) (bool, error)
+}
+
+// PullRequest declares a pull request for the console forge: a branch of
+// the watched repository proposed for merge into the watched branch.
+type PullRequest struct {
 	Number int
 	// Branch is the proposed branch; empty means refs/pull/<Number>/head
 	// (as GitHub publishes them, or as a local bare repository has them).
@@ -21,9 +39,9 @@ type ConsolePR struct {
 	Title  string
 }
 
-// Console is the Forge used without a github: section: it prints the plan
+// Console is the reconciler's Forge without a github: section: it prints the plan
 // comments, statuses, apply results and drift issues to a writer (the demo
-// uses it), and takes its pull requests from a list (ConsolePR). A
+// uses it), and takes its pull requests from a list (PullRequest). A
 // pull request counts as merged once its head commit is reachable from the
 // watched branch (a merge commit or a fast-forward; a squash or rebase
 // merge is not seen, and is then reported by the drift check instead). Its
@@ -35,15 +53,13 @@ type Console struct {
 	out    io.Writer
 	src    Source
 	branch string
-	prs    []ConsolePR
+	prs    []PullRequest
 
 	mu sync.Mutex // serialises writes to out
 }
 
-var _ Forge = (*Console)(nil)
-
-// NewConsole returns a console forge printing to out.
-func NewConsole(out io.Writer, src Source, branch string, prs []ConsolePR) *Console {
+// New returns a console forge printing to out.
+func New(out io.Writer, src Source, branch string, prs []PullRequest) *Console {
 	if branch == "" {
 		branch = "main"
 	}
@@ -76,7 +92,7 @@ func (c *Console) ListOpenPRs(ctx context.Context, base string) ([]forge.PR, err
 
 // GetPR reads a declared pull request's head from the repository.
 func (c *Console) GetPR(ctx context.Context, n int) (forge.PR, error) {
-	i := slices.IndexFunc(c.prs, func(p ConsolePR) bool { return p.Number == n })
+	i := slices.IndexFunc(c.prs, func(p PullRequest) bool { return p.Number == n })
 	if i < 0 {
 		return forge.PR{}, fmt.Errorf("console: pull request #%d is not declared", n)
 	}
@@ -168,4 +184,12 @@ func (c *Console) print(title, body string) error {
 	rule := strings.Repeat("─", 8)
 	_, err := fmt.Fprintf(c.out, "%s rolecd %s %s\n%s\n%s\n", rule, title, rule, strings.TrimRight(body, "\n"), strings.Repeat("─", 40))
 	return err
+}
+
+// short is the first 12 characters of a commit SHA.
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }
