@@ -102,9 +102,24 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	forge, transient, err := newForge(g, cfg, src, log)
+	ds := daemonStore{st.store, bk}
+	rec, forge, err := newDaemonReconciler(g, cfg, st, ds, src, log, opts.once)
 	if err != nil {
 		return err
+	}
+	if opts.once {
+		return rec.Once(ctx)
+	}
+	return serveDaemon(ctx, g, cfg, rec, ds, src, forge, st.finished, log)
+}
+
+// newDaemonReconciler wires the daemon: the forge (GitHub or the console)
+// and its webhooks, one dialer for the planner and the apply engine, and
+// the reconciler over them.
+func newDaemonReconciler(g *globals, cfg config.Config, st *state, ds daemonStore, src *gitsource.Source, log zerolog.Logger, once bool) (*reconciler.Reconciler, reconciler.Forge, error) {
+	forge, transient, err := newForge(g, cfg, src, log)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Webhooks come from GitHub: without a github section there is no
 	// repository to check them against, and none is accepted.
@@ -112,7 +127,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 	if cfg.GitHub.Owner != "" {
 		secret = []byte(envOf(g, cfg.GitHub.WebhookSecretEnv))
 	}
-	if cfg.GitHub.Owner != "" && len(secret) == 0 && !opts.once {
+	if cfg.GitHub.Owner != "" && len(secret) == 0 && !once {
 		log.Warn().Str("webhook_secret_env", cfg.GitHub.WebhookSecretEnv).Msg("no webhook secret: webhooks are refused, polling only")
 	}
 	dialer := g.dialer(st, cfg)
@@ -128,7 +143,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		ResourceTimeout: daemonApplyTimeout, Log: log,
 	}
 	rec, err := reconciler.New(reconciler.Options{
-		Source: src, Forge: forge, Store: daemonStore{st.store, bk}, Planner: clusterPlanner, Applier: engine,
+		Source: src, Forge: forge, Store: ds, Planner: clusterPlanner, Applier: engine,
 		Branch: cfg.Git.Branch, Path: cfg.Git.Path, RolePrefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(),
 		Limits:          specLimits(cfg),
 		ApplyPermission: cfg.GitHub.ApplyPermission, ApplyUnreviewed: cfg.ApplyUnreviewed,
@@ -138,11 +153,15 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		OnSession: func(ctx context.Context, sid string) { st.finished(ctx, sid) },
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if opts.once {
-		return rec.Once(ctx)
-	}
+	return rec, forge, nil
+}
+
+// serveDaemon serves the webhook listener and, when configured, the API
+// listener with the hub, runs the reconciler until ctx ends, then drains
+// both listeners.
+func serveDaemon(ctx context.Context, g *globals, cfg config.Config, rec *reconciler.Reconciler, ds daemonStore, src *gitsource.Source, forge reconciler.Forge, onSession func(context.Context, string), log zerolog.Logger) error {
 	guard, err := apiGuard(g, cfg)
 	if err != nil {
 		return err
@@ -160,7 +179,7 @@ func daemonRun(ctx context.Context, g *globals, opts *daemonOptions) error {
 		mux := apiMux(rec, cfg, guard)
 		// Pages served beside the API (the web hub) mount on mux at "/",
 		// with their own sign-in.
-		hubOn, err := mountHub(g, cfg, mux, daemonStore{st.store, bk}, src, forge, rec, st.finished, log)
+		hubOn, err := mountHub(g, cfg, mux, ds, src, forge, rec, onSession, log)
 		if err != nil {
 			return errors.Join(err, web.stop(context.Background()))
 		}
