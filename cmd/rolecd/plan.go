@@ -76,50 +76,16 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	adhoc := opts.role != "" || opts.sourceRole != "" || len(opts.scopes) > 0 || len(opts.privileges) > 0 || opts.rotatePassword
-	var resources []string
-	switch {
-	case adhoc && opts.file != "":
-		return fmt.Errorf("--role and -f are exclusive")
-	case adhoc:
-		if opts.resource == "" || opts.role == "" {
-			return fmt.Errorf("an ad-hoc role needs --resource and --role")
-		}
-		data, err := adhocRoleFile(opts)
-		if err != nil {
-			return err
-		}
-		if tree, err = parseExtra(tree, "flags.yaml", data, cfg, false); err != nil {
-			return flagErrors(err)
-		}
-		resources = []string{opts.resource}
-	case opts.file != "":
-		data, err := os.ReadFile(opts.file)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", opts.file, err)
-		}
-		if tree, err = parseExtra(tree, opts.file, data, cfg, true); err != nil {
-			return err
-		}
-		resources = rolesResources(tree, opts.resource)
-	case opts.resource != "":
-		resources = []string{opts.resource}
+	tree, resources, err := selectRoles(tree, cfg, opts)
+	if err != nil {
+		return err
 	}
 	failedBatch := tree.Failed // Hoop batch items that fail alone, whatever the inventory
 	var inv inventory.Diff
 	if opts.trusted != "" {
-		trusted, name, err := loadTrusted(opts.trusted, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(), Limits: specLimits(cfg)})
-		if err != nil {
+		if tree, resources, inv, err = restrictToTrusted(g, tree, resources, cfg, dir, opts.trusted); err != nil {
 			return err
 		}
-		tree, inv = inventory.Restrict(trusted, tree)
-		if resources != nil {
-			if resources = connectedOnly(resources, tree); len(resources) == 0 {
-				tree, resources = &spec.Tree{}, nil // every selected resource is unconnected
-			}
-		}
-		log := g.logger()
-		log.Info().Str("trusted_inventory", name).Int("not_connected", inv.NotConnected()).Msg("connections taken from the trusted inventory")
 	}
 	st, err := g.openState(ctx, cfg)
 	if err != nil {
@@ -151,24 +117,89 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 			return err
 		}
 	}
+	if err := writePlan(g, doc, inv); err != nil {
+		return err
+	}
+	return planExit(doc, inv)
+}
+
+// selectRoles adds the roles of --role flags or -f to tree and returns
+// the resources to plan (nil: all).
+func selectRoles(tree *spec.Tree, cfg config.Config, opts *planOptions) (*spec.Tree, []string, error) {
+	adhoc := opts.role != "" || opts.sourceRole != "" || len(opts.scopes) > 0 || len(opts.privileges) > 0 || opts.rotatePassword
+	switch {
+	case adhoc && opts.file != "":
+		return nil, nil, fmt.Errorf("--role and -f are exclusive")
+	case adhoc:
+		if opts.resource == "" || opts.role == "" {
+			return nil, nil, fmt.Errorf("an ad-hoc role needs --resource and --role")
+		}
+		data, err := adhocRoleFile(opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if tree, err = parseExtra(tree, "flags.yaml", data, cfg, false); err != nil {
+			return nil, nil, flagErrors(err)
+		}
+		return tree, []string{opts.resource}, nil
+	case opts.file != "":
+		data, err := os.ReadFile(opts.file)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", opts.file, err)
+		}
+		if tree, err = parseExtra(tree, opts.file, data, cfg, true); err != nil {
+			return nil, nil, err
+		}
+		return tree, rolesResources(tree, opts.resource), nil
+	case opts.resource != "":
+		return tree, []string{opts.resource}, nil
+	}
+	return tree, nil, nil
+}
+
+// restrictToTrusted takes the connections of tree's resources from the
+// trusted inventory (--trusted-inventory): resources it does not hold, or
+// holds with other settings, are not connected to.
+func restrictToTrusted(g *globals, tree *spec.Tree, resources []string, cfg config.Config, dir, trustedRef string) (*spec.Tree, []string, inventory.Diff, error) {
+	trusted, name, err := loadTrusted(trustedRef, dir, spec.Options{Prefix: cfg.RolePrefix, Credentials: cfg.CredentialPolicy(), Limits: specLimits(cfg)})
+	if err != nil {
+		return nil, nil, inventory.Diff{}, err
+	}
+	tree, inv := inventory.Restrict(trusted, tree)
+	if resources != nil {
+		if resources = connectedOnly(resources, tree); len(resources) == 0 {
+			tree, resources = &spec.Tree{}, nil // every selected resource is unconnected
+		}
+	}
+	log := g.logger()
+	log.Info().Str("trusted_inventory", name).Int("not_connected", inv.NotConnected()).Msg("connections taken from the trusted inventory")
+	return tree, resources, inv, nil
+}
+
+// writePlan prints the plan: its JSON on stdout and the inventory
+// changes on stderr with -o json, else both as text on stdout.
+func writePlan(g *globals, doc *planner.Document, inv inventory.Diff) error {
 	if g.output == "json" {
 		if err := writeJSON(g.stdout, doc); err != nil {
 			return err
 		}
-		if err := reporter.WriteInventoryText(g.stderr, inv); err != nil {
-			return err
-		}
-	} else {
-		if err := reporter.WriteInventoryText(g.stdout, inv); err != nil {
-			return err
-		}
-		if err := reporter.WritePlanText(g.stdout, doc); err != nil {
-			return err
-		}
-		if doc.Summary().Changes > 0 {
-			fmt.Fprintf(g.stdout, "Apply exactly this plan with: rolecd apply --sid %s\n", doc.SID)
-		}
+		return reporter.WriteInventoryText(g.stderr, inv)
 	}
+	if err := reporter.WriteInventoryText(g.stdout, inv); err != nil {
+		return err
+	}
+	if err := reporter.WritePlanText(g.stdout, doc); err != nil {
+		return err
+	}
+	if doc.Summary().Changes > 0 {
+		fmt.Fprintf(g.stdout, "Apply exactly this plan with: rolecd apply --sid %s\n", doc.SID)
+	}
+	return nil
+}
+
+// planExit is plan's exit status: 1 when a resource could not be
+// planned, 2 when there are changes (or unreviewed inventory changes).
+func planExit(doc *planner.Document, inv inventory.Diff) error {
 	sum := doc.Summary()
 	switch {
 	case sum.FailedResources > 0:
