@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/rolecd/rolecd/store"
 )
 
@@ -23,35 +25,10 @@ func (r *Reconciler) run(ctx context.Context, t task) error {
 	if t.pr > 0 {
 		log = log.With().Int("pr", t.pr).Logger()
 	}
-	name := taskNames[t.kind]
-	if t.pr > 0 {
-		name = fmt.Sprintf("%s #%d", name, t.pr)
-	}
-	r.mu.Lock()
-	r.current, r.currentSince = name, start
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.current, r.currentSince = "", time.Time{}
-		r.mu.Unlock()
-	}()
-	var err error
-	switch t.kind {
-	case taskPoll:
-		err = r.poll(ctx)
-	case taskPR:
-		err = r.reconcilePR(ctx, t.pr, t.force)
-	case taskBranch:
-		err = r.reconcileBranch(ctx, t.force)
-	case taskDrift:
-		err = r.checkDrift(ctx, t.remediate)
-	case taskCommand:
-		err = r.runCommand(ctx, t.cmd)
-	}
-	result := "ok"
-	switch {
-	case err == nil:
-	case ctx.Err() != nil || errors.Is(err, store.ErrFenced):
+	defer r.working(t, start)()
+	err := r.dispatch(ctx, t)
+	result, settled := classify(ctx, err, log)
+	if !settled {
 		// Shutting down, or the lease was lost (the store refused this
 		// stale leader's writes): the deliveries stay pending for the
 		// next leader.
@@ -59,15 +36,71 @@ func (r *Reconciler) run(ctx context.Context, t task) error {
 			err = errors.Join(err, cause)
 		}
 		return err
-	case IsStalled(err):
-		result = "stalled"
-		log.Warn().Err(err).Msg("stalled: reported, not retried")
-	default:
-		result = "waiting"
-		log.Warn().Err(err).Msg("waiting: will retry")
 	}
 	r.metrics.duration.WithLabelValues(taskNames[t.kind], result).Observe(time.Since(start).Seconds())
-	attempts := 0
+	attempts := r.settleDeliveries(ctx, t, result, err, log)
+	if result == "waiting" && t.kind != taskPoll {
+		r.deferTask(t, max(attempts, 1))
+	}
+	return err
+}
+
+// working marks t as the task in progress since start (for /readyz) and
+// returns the function that clears the mark.
+func (r *Reconciler) working(t task, start time.Time) (done func()) {
+	name := taskNames[t.kind]
+	if t.pr > 0 {
+		name = fmt.Sprintf("%s #%d", name, t.pr)
+	}
+	r.mu.Lock()
+	r.current, r.currentSince = name, start
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		r.current, r.currentSince = "", time.Time{}
+		r.mu.Unlock()
+	}
+}
+
+// dispatch runs the flow of t's kind.
+func (r *Reconciler) dispatch(ctx context.Context, t task) error {
+	switch t.kind {
+	case taskPoll:
+		return r.poll(ctx)
+	case taskPR:
+		return r.reconcilePR(ctx, t.pr, t.force)
+	case taskBranch:
+		return r.reconcileBranch(ctx, t.force)
+	case taskDrift:
+		return r.checkDrift(ctx, t.remediate)
+	case taskCommand:
+		return r.runCommand(ctx, t.cmd)
+	}
+	return nil
+}
+
+// classify names a task's result: "ok", "stalled" (reported, not
+// retried) or "waiting" (retried later), logging the last two. settled is
+// false when the task must not be settled at all: the daemon is shutting
+// down or lost its lease.
+func classify(ctx context.Context, err error, log zerolog.Logger) (result string, settled bool) {
+	switch {
+	case err == nil:
+		return "ok", true
+	case ctx.Err() != nil || errors.Is(err, store.ErrFenced):
+		return "", false
+	case IsStalled(err):
+		log.Warn().Err(err).Msg("stalled: reported, not retried")
+		return "stalled", true
+	}
+	log.Warn().Err(err).Msg("waiting: will retry")
+	return "waiting", true
+}
+
+// settleDeliveries records the outcome of t's deliveries: failed (to be
+// retried) when the task is waiting, else processed with its error, if
+// any. It returns the most attempts any waiting delivery has had.
+func (r *Reconciler) settleDeliveries(ctx context.Context, t task, result string, err error, log zerolog.Logger) (attempts int) {
 	for _, id := range t.deliveries {
 		if result == "waiting" {
 			if derr := r.opts.Store.DeliveryFailed(ctx, id, err.Error()); derr != nil {
@@ -86,10 +119,7 @@ func (r *Reconciler) run(ctx context.Context, t task) error {
 			log.Error().Err(ferr).Str("delivery", id).Msg("marking a delivery processed")
 		}
 	}
-	if result == "waiting" && t.kind != taskPoll {
-		r.deferTask(t, max(attempts, 1))
-	}
-	return err
+	return attempts
 }
 
 // poll fetches the repository and queues what may have changed: pending
