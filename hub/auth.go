@@ -344,12 +344,8 @@ func (h *Hub) githubUser(ctx context.Context, code, redirect string) (login, per
 		return u.Login, "none", nil
 	case err != nil:
 		return "", "", fmt.Errorf("looking up the permission of %s: %w", u.Login, err)
-	case forge.PermissionRank(p.RoleName) > 0:
-		return u.Login, p.RoleName, nil
-	case p.Permission != "":
-		return u.Login, p.Permission, nil
 	}
-	return u.Login, "none", nil
+	return u.Login, forge.RepositoryPermission(p.RoleName, p.Permission), nil
 }
 
 type statusError struct{ code int }

@@ -58,3 +58,19 @@ func TestRefused(t *testing.T) {
 		t.Errorf("DeliveryError reads %q and unwraps to %v; want its cause's message and the cause", err, errors.Unwrap(err))
 	}
 }
+
+func TestRepositoryPermission(t *testing.T) {
+	tests := []struct{ roleName, permission, want string }{
+		{"maintain", "write", "maintain"},
+		{"triage", "read", "triage"},
+		{"security-reviewer", "read", "read"}, // a custom role: its base permission
+		{"", "admin", "admin"},
+		{"", "", "none"},
+		{"custom", "", "none"},
+	}
+	for _, tc := range tests {
+		if got := RepositoryPermission(tc.roleName, tc.permission); got != tc.want {
+			t.Errorf("RepositoryPermission(%q, %q) = %q, want %q", tc.roleName, tc.permission, got, tc.want)
+		}
+	}
+}

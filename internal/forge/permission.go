@@ -34,3 +34,16 @@ func CanonicalPermission(p string) string {
 	}
 	return p
 }
+
+// RepositoryPermission is a user's permission from what a forge reports
+// for a collaborator: its role name when it is a known permission (a
+// custom role's name is not), else the base permission, else "none".
+func RepositoryPermission(roleName, permission string) string {
+	switch {
+	case PermissionRank(roleName) > 0:
+		return roleName
+	case permission != "":
+		return permission
+	}
+	return "none"
+}

@@ -70,11 +70,5 @@ func (c *Client) Permission(ctx context.Context, user string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if forge.PermissionRank(lvl.RoleName) > 0 {
-		return lvl.RoleName, nil
-	}
-	if lvl.Permission == "" {
-		return "none", nil
-	}
-	return lvl.Permission, nil
+	return forge.RepositoryPermission(lvl.RoleName, lvl.Permission), nil
 }
