@@ -36,9 +36,7 @@ func (id *identity) Actor() string {
 }
 
 // CanAct reports whether the visitor may take actions (write or more).
-func (id *identity) CanAct() bool {
-	return forge.PermissionRank(id.Perm) >= forge.PermissionRank("write")
-}
+func (id *identity) CanAct() bool { return forge.AtLeast(id.Perm, "write") }
 
 // maxLogin bounds a login from a proxy header or GitHub.
 const maxLogin = 100
@@ -286,7 +284,7 @@ func (h *Hub) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"login?problem=github", http.StatusSeeOther)
 		return
 	}
-	if forge.PermissionRank(perm) < forge.PermissionRank("read") {
+	if !forge.AtLeast(perm, "read") {
 		h.log.Info().Str("user", login).Str("permission", perm).Msg("GitHub sign-in refused: no access to the repository")
 		http.Redirect(w, r, Prefix+"login?problem=denied", http.StatusSeeOther)
 		return

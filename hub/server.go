@@ -102,7 +102,7 @@ func (h *Hub) page(f pageFunc) http.HandlerFunc {
 			h.toLogin(w, r)
 			return
 		}
-		if forge.PermissionRank(id.Perm) < forge.PermissionRank("read") {
+		if !forge.AtLeast(id.Perm, "read") {
 			h.fail(w, r, http.StatusForbidden, "your account has no access to the watched repository")
 			return
 		}
@@ -197,7 +197,7 @@ type visitorKey struct{}
 // navigation when the visitor is signed in.
 func (h *Hub) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	id, _ := r.Context().Value(visitorKey{}).(*identity)
-	if id != nil && forge.PermissionRank(id.Perm) < forge.PermissionRank("read") {
+	if id != nil && !forge.AtLeast(id.Perm, "read") {
 		id = nil
 	}
 	h.render(w, r, code, "error", id, errorData{Code: code, Title: http.StatusText(code), Message: msg})

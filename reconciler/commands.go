@@ -43,7 +43,7 @@ func parseCommand(body string) (verb, arg string, ok bool) {
 // grants reports whether permission have is at least want, in any case and
 // with GitHub's legacy names (pull = read, push = write) accepted.
 func grants(have, want string) bool {
-	return forge.PermissionRank(forge.CanonicalPermission(have)) >= forge.PermissionRank(forge.CanonicalPermission(want))
+	return forge.AtLeast(forge.CanonicalPermission(have), forge.CanonicalPermission(want))
 }
 
 // runCommand runs a /rolecd command.

@@ -74,3 +74,19 @@ func TestRepositoryPermission(t *testing.T) {
 		}
 	}
 }
+
+func TestAtLeast(t *testing.T) {
+	tests := []struct {
+		have, want string
+		ok         bool
+	}{
+		{"admin", "write", true}, {"write", "write", true}, {"triage", "write", false},
+		{"read", "read", true}, {"none", "read", false}, {"", "read", false}, {"Write", "read", false},
+		{"custom-role", "read", false},
+	}
+	for _, tc := range tests {
+		if got := AtLeast(tc.have, tc.want); got != tc.ok {
+			t.Errorf("AtLeast(%q, %q) = %v, want %v", tc.have, tc.want, got, tc.ok)
+		}
+	}
+}

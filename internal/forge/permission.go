@@ -21,6 +21,10 @@ func PermissionRank(p string) int {
 	return 0
 }
 
+// AtLeast reports whether permission have ranks at least as high as want
+// (exact names, as PermissionRank reads them).
+func AtLeast(have, want string) bool { return PermissionRank(have) >= PermissionRank(want) }
+
 // CanonicalPermission lowercases p and maps GitHub's legacy names ("pull",
 // "push") to today's ("read", "write"), for permissions people write in a
 // configuration.
