@@ -20,9 +20,6 @@ import (
 func (r *Reconciler) webhook(w http.ResponseWriter, req *http.Request) {
 	d, err := r.readDelivery(req)
 	label := string(d.Kind)
-	if label == "" {
-		label = string(forge.KindOther)
-	}
 	if err != nil {
 		r.refuse(w, req, d, label, err)
 		return
@@ -82,7 +79,7 @@ var errNoWebhooks = &forge.DeliveryError{Reason: forge.Unauthorized, Err: errors
 // readDelivery reads the delivery of req with Options.Webhooks.
 func (r *Reconciler) readDelivery(req *http.Request) (forge.Delivery, error) {
 	if r.opts.Webhooks == nil {
-		return forge.Delivery{}, errNoWebhooks
+		return forge.Delivery{Kind: forge.KindOther}, errNoWebhooks
 	}
 	return r.opts.Webhooks.Read(req)
 }
