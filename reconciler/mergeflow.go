@@ -62,14 +62,7 @@ func (r *Reconciler) reconcileMerged(ctx context.Context, rec store.PullRequest,
 // finishApply, shared with /rolecd apply, record them, with the applies
 // metric).
 func (r *Reconciler) mergeRecord(ctx context.Context, run *mergeRun, err error) error {
-	r.count("merge", run.out)
-	if !run.save {
-		return err
-	}
-	if perr := r.putPR(ctx, &run.rec); perr != nil {
-		return perr
-	}
-	return err
+	return r.settle(ctx, "merge", run.out, run.save, &run.rec, err)
 }
 
 // mergeSettled ends the flow for a merge already handled: applied or

@@ -127,14 +127,8 @@ func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr for
 // record (fetching, planning, a comment or status the forge refused)
 // leaves it as stored, so the head is planned again.
 func (r *Reconciler) prRecord(ctx context.Context, run *prRun, err error) error {
-	r.count("pr", run.out)
-	if !run.save {
-		return err
-	}
-	if perr := r.putPR(ctx, run.rec); perr != nil {
-		return perr
-	}
-	if run.headPlanned {
+	err = r.settle(ctx, "pr", run.out, run.save, run.rec, err)
+	if run.headPlanned && err == nil { // the last step planned the head, and its record is stored
 		run.log.Info().Int("changes", run.doc.Summary().Changes).Str("digest", run.doc.Digest()).Msg("pull request planned")
 	}
 	return err

@@ -144,6 +144,20 @@ func (r *Reconciler) count(flow string, o outcome) {
 	}
 }
 
+// settle ends a flow run: it counts the run's outcome under the flow's
+// label and, when a step settled the pull request's record (save), stores
+// rec; the store's error then replaces the run's.
+func (r *Reconciler) settle(ctx context.Context, flow string, out outcome, save bool, rec *store.PullRequest, err error) error {
+	r.count(flow, out)
+	if !save {
+		return err
+	}
+	if perr := r.putPR(ctx, rec); perr != nil {
+		return perr
+	}
+	return err
+}
+
 // invalidTree says how one flow reports role files that do not validate.
 type invalidTree struct {
 	out        *outcome // the flow run's outcome: invalid, with refusal
