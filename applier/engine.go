@@ -28,12 +28,8 @@ type Engine struct {
 // Apply applies doc with the connection settings of tree's resources and
 // records it as the apply session sid run by actor.
 func (e *Engine) Apply(ctx context.Context, tree *spec.Tree, doc *planner.Document, sid, actor string) (*report.Report, error) {
-	resources := make(map[string]spec.Resource, len(tree.Resources))
-	for _, r := range tree.Resources {
-		resources[r.Name] = r
-	}
 	return Apply(ctx, doc, Options{
-		Store: e.Store, Secrets: e.Secrets, Connect: e.Connect, Resources: resources,
+		Store: e.Store, Secrets: e.Secrets, Connect: e.Connect, Resources: tree.ResourcesByName(),
 		SID: sid, Actor: actor, Log: e.Log, ResourceTimeout: e.ResourceTimeout,
 	})
 }

@@ -56,6 +56,9 @@ func TestLoadValid(t *testing.T) {
 	if r, ok := tree.Resource("a"); !ok || r.Pos != (Pos{File: "roles.yaml", Line: 2, Col: 5}) {
 		t.Errorf("Resource(a) = %+v, %v", r, ok)
 	}
+	if byName := tree.ResourcesByName(); len(byName) != 1 || byName["a"].Host != "h" {
+		t.Errorf("ResourcesByName = %+v", byName)
+	}
 }
 
 // failingFS lists a role file it cannot open.

@@ -204,6 +204,15 @@ func (t *Tree) Resource(name string) (Resource, bool) {
 	return Resource{}, false
 }
 
+// ResourcesByName returns the tree's resources keyed by name.
+func (t *Tree) ResourcesByName() map[string]Resource {
+	out := make(map[string]Resource, len(t.Resources))
+	for _, r := range t.Resources {
+		out[r.Name] = r
+	}
+	return out
+}
+
 // RolesFor returns the roles declared for one resource, in Label order.
 func (t *Tree) RolesFor(resource string) []Role {
 	var out []Role

@@ -55,15 +55,9 @@ func newApplyHarness(t *testing.T, clusters map[string]*pgtest.Cluster) *applyHa
 
 func (h *applyHarness) options(tree *spec.Tree) applier.Options {
 	dialer := cluster.Dialer{Getenv: env(h.clusters), Policy: credentialPolicy}
-	resources := map[string]spec.Resource{}
-	for _, r := range tree.Resources {
-		resources[r.Name] = r
-	}
 	return applier.Options{
-		Store: h.store, Secrets: credentials.NewKeeper(h.cipher), Resources: resources, SID: uuid.NewString(), Actor: "test",
-		Connect: func(ctx context.Context, res spec.Resource, db string) (*pgx.Conn, error) {
-			return dialer.Connect(ctx, res, db)
-		},
+		Store: h.store, Secrets: credentials.NewKeeper(h.cipher), Resources: tree.ResourcesByName(), SID: uuid.NewString(), Actor: "test",
+		Connect: dialer.Connect,
 	}
 }
 
