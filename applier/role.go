@@ -221,10 +221,15 @@ func (c *cluster) steps() []step {
 }
 
 // reviewed returns what the plan runs of r in st: its reviewed statements
-// of that database, for a removal without its DROP ROLE (or, in the drop
-// step, only that).
+// of that database, cut to the step (inStep).
 func (c *cluster) reviewed(r *run, st step) []string {
-	stmts := r.plan.SQLPlan[st.db]
+	return inStep(c, r, st, r.plan.SQLPlan[st.db])
+}
+
+// inStep is the part of r's statements in st's database that step st
+// runs: all of them, for a removal all but its DROP ROLE (the last
+// statement of the maintenance database), and in the drop step only that.
+func inStep[T any](c *cluster, r *run, st step, stmts []T) []T {
 	switch {
 	case st.drop && !r.drop:
 		return nil
@@ -481,13 +486,7 @@ func (a *applier) reviewedStatements(c *cluster, st step, r *run, now map[string
 		a.refuse(r, st.db)
 		return nil, false
 	}
-	switch {
-	case st.drop:
-		return got[len(got)-1:], true
-	case r.drop && st.db == c.res.Database:
-		return got[:len(got)-1], true
-	}
-	return got, true
+	return inStep(c, r, st, got), true
 }
 
 // passwords makes the passwords w's roles need (newPasswords). When that
