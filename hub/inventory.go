@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"sync"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner/spec"
 )
 
@@ -43,11 +44,11 @@ func (g *GitInventory) Head(context.Context) (string, *spec.Tree, error) {
 	}
 	fsys, err := g.Branch.Files(head)
 	if err != nil {
-		return "", nil, fmt.Errorf("reading role files at %s: %w", short(head), err)
+		return "", nil, fmt.Errorf("reading role files at %s: %w", forge.Short(head), err)
 	}
 	tree, err := spec.Load(fsys, g.Options)
 	if err != nil {
-		return "", nil, fmt.Errorf("loading role files at %s: %w", short(head), err)
+		return "", nil, fmt.Errorf("loading role files at %s: %w", forge.Short(head), err)
 	}
 	g.commit, g.tree = head, tree
 	return head, tree, nil

@@ -442,14 +442,6 @@ func sqlOf(plan map[string][]string, maintenance string) []dbSQL {
 	return out
 }
 
-// short abbreviates a commit or digest.
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
-}
-
 // joinOr renders a list, or a dash when empty.
 func joinOr(list []string) string {
 	if len(list) == 0 {

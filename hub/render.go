@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/store"
 )
@@ -38,7 +39,7 @@ type page struct {
 
 var funcs = template.FuncMap{
 	"time":      renderTime,
-	"short":     short,
+	"short":     forge.Short,
 	"join":      joinOr,
 	"dur":       renderDuration,
 	"status":    statusClass,

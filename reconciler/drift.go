@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
@@ -42,7 +43,7 @@ func (r *Reconciler) reconcileBranch(ctx context.Context, fetch bool) error {
 	if head == last {
 		return errors.Join(errs...)
 	}
-	r.log.Info().Str("commit", short(head)).Str("previous", short(last)).Msg("branch moved")
+	r.log.Info().Str("commit", forge.Short(head)).Str("previous", forge.Short(last)).Msg("branch moved")
 	tracked, err := r.opts.Store.ListPullRequests(ctx, store.PROpen, store.PRMergedPending)
 	if err != nil {
 		return waiting("reading pull requests", err)
@@ -112,7 +113,7 @@ func (r *Reconciler) driftLoad(_ context.Context, run *driftRun) (bool, error) {
 		return true, waiting("reading the branch head", err)
 	}
 	run.head = head
-	run.log = r.log.With().Str("commit", short(head)).Logger()
+	run.log = r.log.With().Str("commit", forge.Short(head)).Logger()
 	tree, problems, err := r.loadTree(head)
 	if err != nil {
 		return true, err
@@ -219,7 +220,7 @@ func (r *Reconciler) driftReport(ctx context.Context, run *driftRun) (bool, erro
 		}
 	case run.wasDrifted && len(run.failed) == 0:
 		run.log.Info().Msg("drift is gone")
-		if err := r.closeIssue(ctx, issueDrift, fmt.Sprintf("No drift at `%s`: every role matches the branch (drift session `%s`).", short(run.head), run.doc.SID)); err != nil {
+		if err := r.closeIssue(ctx, issueDrift, fmt.Sprintf("No drift at `%s`: every role matches the branch (drift session `%s`).", forge.Short(run.head), run.doc.SID)); err != nil {
 			return true, err
 		}
 	}
@@ -302,7 +303,7 @@ func (r *Reconciler) driftRemediated(ctx context.Context, doc *planner.Document,
 			return waiting("storing drift state", err)
 		}
 	}
-	return r.closeIssue(ctx, issueDrift, fmt.Sprintf("Drift remediated at `%s` by apply session `%s` (%d role(s) applied).", short(head), sid, applied))
+	return r.closeIssue(ctx, issueDrift, fmt.Sprintf("Drift remediated at `%s` by apply session `%s` (%d role(s) applied).", forge.Short(head), sid, applied))
 }
 
 // driftOnly is doc reduced to the roles that differ from the branch (and

@@ -154,7 +154,7 @@ func (r *Reconciler) mergeFetch(ctx context.Context, run *mergeRun) (bool, error
 		return true, err
 	}
 	run.mergeSHA = mergeSHA
-	run.log = run.log.With().Str("commit", short(mergeSHA)).Logger()
+	run.log = run.log.With().Str("commit", forge.Short(mergeSHA)).Logger()
 	run.src = planner.Source{Commit: mergeSHA, PullRequest: rec.Number}
 	return false, nil
 }
@@ -238,7 +238,7 @@ func waitingText(rec store.PullRequest, diff []string, digest string) string {
 	if rec.PlanSID == "" || len(rec.Checksums) == 0 {
 		b.WriteString("This pull request was merged without a reviewed plan.")
 	} else {
-		fmt.Fprintf(&b, "The plan of the merged tree differs from the plan reviewed at `%s` (plan session `%s`):\n", short(rec.PlannedSHA), rec.PlanSID)
+		fmt.Fprintf(&b, "The plan of the merged tree differs from the plan reviewed at `%s` (plan session `%s`):\n", forge.Short(rec.PlannedSHA), rec.PlanSID)
 		const maxLines = 20
 		for i, d := range diff {
 			if i == maxLines {
@@ -414,7 +414,7 @@ func (r *Reconciler) onBranch(ctx context.Context, sha string, out *outcome) err
 		}
 		if attempt > 0 {
 			out.refusal = "off-branch"
-			return stalled("merge commit", fmt.Errorf("%s is not in the history of branch %s: rolecd connects only with merged settings", short(sha), r.opts.Branch))
+			return stalled("merge commit", fmt.Errorf("%s is not in the history of branch %s: rolecd connects only with merged settings", forge.Short(sha), r.opts.Branch))
 		}
 		if err := r.opts.Source.Fetch(ctx); err != nil {
 			return waiting("fetching the branch", err)

@@ -112,7 +112,7 @@ type prRun struct {
 func (r *Reconciler) planPR(ctx context.Context, rec *store.PullRequest, fpr forge.PR) (err error) {
 	run := &prRun{
 		rec: rec, fpr: fpr, head: fpr.HeadSHA,
-		log: r.log.With().Int("pr", fpr.Number).Str("commit", short(fpr.HeadSHA)).Logger(),
+		log: r.log.With().Int("pr", fpr.Number).Str("commit", forge.Short(fpr.HeadSHA)).Logger(),
 		src: planner.Source{Commit: fpr.HeadSHA, PullRequest: fpr.Number},
 	}
 	defer func() { err = r.prRecord(ctx, run, err) }()
@@ -287,7 +287,7 @@ func (r *Reconciler) reviewedConnections(base string, proposed *spec.Tree) (*spe
 		return nil, inventory.Diff{}, err
 	}
 	if problems != nil {
-		r.log.Warn().Str("commit", short(base)).Strs("problems", problems).
+		r.log.Warn().Str("commit", forge.Short(base)).Strs("problems", problems).
 			Msg("the branch head has invalid role files: no connection of a pull request is trusted")
 		trusted = nil
 	}
@@ -301,5 +301,5 @@ func noChangesComment(head, dir string) string {
 	if dir == "" {
 		dir = "the repository root"
 	}
-	return fmt.Sprintf("**rolecd**: commit `%s` changes nothing under `%s`; there is nothing to plan.", short(head), dir)
+	return fmt.Sprintf("**rolecd**: commit `%s` changes nothing under `%s`; there is nothing to plan.", forge.Short(head), dir)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/rolecd/rolecd/internal/forge"
 	"github.com/rolecd/rolecd/planner"
 	"github.com/rolecd/rolecd/planner/spec"
 	"github.com/rolecd/rolecd/store"
@@ -68,7 +69,7 @@ func (r *Reconciler) ensureCommit(ctx context.Context, sha string, pr int, headR
 			return nil
 		}
 	}
-	return waiting(fmt.Sprintf("commit %s is not in the repository yet", short(sha)), errors.Join(errs...))
+	return waiting(fmt.Sprintf("commit %s is not in the repository yet", forge.Short(sha)), errors.Join(errs...))
 }
 
 // loadTree reads and validates the role files of commit sha. Invalid files
@@ -92,7 +93,7 @@ func (r *Reconciler) loadTree(sha string) (*spec.Tree, []string, error) {
 		}
 		return nil, problems, nil
 	case err != nil:
-		return nil, nil, waiting("reading role files at "+short(sha), err)
+		return nil, nil, waiting("reading role files at "+forge.Short(sha), err)
 	}
 	return tree, nil, nil
 }
@@ -295,14 +296,6 @@ func (r *Reconciler) forgeError(op string, err error) error {
 		return waiting(op, err)
 	}
 	return stalled(op, err)
-}
-
-// short is a commit's 12-character abbreviation.
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // plural is n and noun, with an s unless n is 1.

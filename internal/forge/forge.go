@@ -18,3 +18,12 @@ type PR struct {
 	Merged         bool
 	MergeCommitSHA string
 }
+
+// Short abbreviates a commit SHA (or a plan digest) to the 12 characters
+// comments, statuses, logs and pages show.
+func Short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

@@ -161,7 +161,7 @@ func (c *Console) Comment(_ context.Context, pr int, body string) error {
 func (c *Console) SetStatus(_ context.Context, sha, statusContext, state, description, _ string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := fmt.Fprintf(c.out, "status %s of %s: %s: %s\n", statusContext, short(sha), state, description)
+	_, err := fmt.Fprintf(c.out, "status %s of %s: %s: %s\n", statusContext, forge.Short(sha), state, description)
 	return err
 }
 
@@ -184,12 +184,4 @@ func (c *Console) print(title, body string) error {
 	rule := strings.Repeat("─", 8)
 	_, err := fmt.Fprintf(c.out, "%s rolecd %s %s\n%s\n%s\n", rule, title, rule, strings.TrimRight(body, "\n"), strings.Repeat("─", 40))
 	return err
-}
-
-// short is the first 12 characters of a commit SHA.
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
