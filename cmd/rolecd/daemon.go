@@ -132,10 +132,8 @@ func newDaemonReconciler(g *globals, cfg config.Config, st *state, ds daemonStor
 	}
 	dialer := g.dialer(st, cfg)
 	clusterPlanner := &cluster.Planner{
-		Dialer: dialer,
-		Passwords: cluster.Passwords{
-			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
-		}.Check,
+		Dialer:          dialer,
+		Passwords:       st.passwordCheck(dialer),
 		ResourceTimeout: daemonPlanTimeout, Log: log,
 	}
 	engine := &applier.Engine{

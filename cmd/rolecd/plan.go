@@ -95,10 +95,8 @@ func planRun(ctx context.Context, g *globals, opts *planOptions) error {
 	dialer := g.dialer(st, cfg)
 	started := time.Now().UTC()
 	doc, err := cluster.Plan(ctx, tree, cluster.Options{
-		Inspect: dialer.Inspect,
-		Passwords: cluster.Passwords{
-			Credentials: st.roleCredentials, Keeper: st.keeper, Connect: dialer.Connect,
-		}.Check,
+		Inspect:   dialer.Inspect,
+		Passwords: st.passwordCheck(dialer),
 		Parallel:  opts.parallel,
 		Resources: resources,
 		SID:       uuid.NewString(),

@@ -171,6 +171,12 @@ func (s *state) roleCredentials(ctx context.Context, role string) ([]store.Crede
 // plan or apply connects once per database, and IAM tokens last minutes.
 const commandCacheTTL = time.Minute
 
+// passwordCheck decides password resets of existing roles against the
+// passwords s keeps, over dialer's connections.
+func (s *state) passwordCheck(dialer cluster.Dialer) cluster.PasswordCheck {
+	return cluster.Passwords{Credentials: s.roleCredentials, Keeper: s.keeper, Connect: dialer.Connect}.Check
+}
+
 // dialer is an cluster.Dialer with the configuration's credential policy
 // and password commands, that also finds admin credentials in the store.
 func (g *globals) dialer(s *state, cfg config.Config) cluster.Dialer {
